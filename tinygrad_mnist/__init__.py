@@ -1,0 +1,25 @@
+"""tinygrad_mnist: a small reverse-mode autodiff framework on numpy.
+
+>>> from tinygrad_mnist import Tensor
+>>> w = Tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+>>> loss = (w @ Tensor([1.0, 1.0])).sum()
+>>> loss.backward()
+>>> w.grad
+Tensor([[1., 1.],
+        [1., 1.]])
+"""
+
+from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .tensor import Tensor, maximum, where
+from . import engine as _engine  # noqa: F401  (registers nothing; keeps import order explicit)
+
+__all__ = [
+    "Tensor",
+    "enable_grad",
+    "is_grad_enabled",
+    "maximum",
+    "no_grad",
+    "set_grad_enabled",
+    "where",
+]
+__version__ = "0.1.0"

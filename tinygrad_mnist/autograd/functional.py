@@ -1,0 +1,69 @@
+"""``grad``: gradients of outputs with respect to chosen inputs, returned instead of accumulated."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence, Union
+
+from ..engine import backward
+from ..tensor import Tensor
+
+Tensors = Union[Tensor, Sequence[Tensor]]
+
+
+def as_tensor_tuple(value: Any, what: str) -> tuple[Tensor, ...]:
+    """``value`` as a tuple of Tensors, with an error naming ``what`` otherwise."""
+    items = (value,) if isinstance(value, Tensor) else tuple(value)
+    for i, item in enumerate(items):
+        if not isinstance(item, Tensor):
+            raise TypeError(f"{what}[{i}] must be a Tensor, got {type(item).__name__}")
+    return items
+
+
+def grad(
+    outputs: Tensors,
+    inputs: Tensors,
+    grad_outputs: Sequence[Any] | Any | None = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+) -> tuple[Tensor | None, ...]:
+    """Sum over ``outputs`` of the vector-Jacobian products with respect to each input.
+
+    Unlike ``backward`` nothing is written to ``.grad``. With ``create_graph=True``
+    the returned gradients are themselves differentiable.
+
+    Args:
+        outputs: tensor(s) to differentiate.
+        inputs: tensor(s) to differentiate with respect to (leaves or intermediate).
+        grad_outputs: one vector per output, shaped like it; may be omitted for
+            one-element outputs.
+        retain_graph: keep the graph for another pass (defaults to ``create_graph``).
+        create_graph: record the backward pass for higher derivatives.
+        allow_unused: return None for an input the outputs do not depend on,
+            instead of raising.
+
+    >>> from tinygrad_mnist import Tensor
+    >>> a, b = Tensor(2.0, requires_grad=True), Tensor(5.0, requires_grad=True)
+    >>> grad(a * b, (a, b))
+    (Tensor(5.), Tensor(2.))
+    """
+    outs = as_tensor_tuple(outputs, "outputs")
+    ins = as_tensor_tuple(inputs, "inputs")
+    for i, t in enumerate(ins):
+        if not t.requires_grad:
+            raise RuntimeError(f"grad: inputs[{i}] (shape {t.shape}) does not require grad")
+    seeds = None
+    if grad_outputs is not None:
+        seeds = [grad_outputs] if isinstance(outputs, Tensor) else list(grad_outputs)
+        if len(seeds) != len(outs):
+            raise ValueError(f"grad: got {len(seeds)} grad_outputs for {len(outs)} outputs")
+    result = backward(outs, seeds, retain_graph, create_graph, inputs=ins)
+    assert result is not None
+    if not allow_unused:
+        for i, g in enumerate(result):
+            if g is None:
+                raise RuntimeError(
+                    f"grad: inputs[{i}] (shape {ins[i].shape}) was not used to compute the outputs; "
+                    "pass allow_unused=True to get None for it"
+                )
+    return tuple(result)

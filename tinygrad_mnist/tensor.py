@@ -1,0 +1,446 @@
+"""The ``Tensor``: a numpy array that remembers how it was computed.
+
+A tensor holds its value in ``.data`` (a numpy array). When it is the result of
+an operation on tensors that require gradients, it also holds a node of the
+computation graph (the primitive and its inputs); ``backward()`` walks those
+nodes in reverse and leaves gradients in the ``.grad`` of the leaves.
+
+Every method here is either a call of one primitive from :mod:`tinygrad_mnist.ops`
+or a composite written in such calls, so everything is differentiable to any order.
+
+>>> from tinygrad_mnist import Tensor
+>>> x = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+>>> y = (x * x).sum()
+>>> y.backward()
+>>> x.grad
+Tensor([2., 4., 6.])
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, Sequence, Union
+
+import numpy as np
+
+from .grad_mode import STATE
+
+ArrayLike = Union["Tensor", np.ndarray, float, int, Sequence[Any]]
+Axis = Union[int, Sequence[int], None]
+
+_DEFAULT_FLOAT = np.float32
+
+
+def _as_array(data: Any) -> np.ndarray:
+    """The constructor's dtype rules: numpy keeps its dtype, Python numbers become float32."""
+    if isinstance(data, np.ndarray):
+        array = data
+    elif isinstance(data, np.generic):
+        array = np.asarray(data)
+    elif isinstance(data, (bool, numbers.Number, list, tuple)):
+        try:
+            array = np.asarray(data)
+        except ValueError as exc:  # ragged nested lists
+            raise ValueError(f"Tensor: cannot build an array from {data!r}: {exc}") from None
+        if array.dtype.kind in "biuf" and not isinstance(data, bool):
+            array = array.astype(_DEFAULT_FLOAT, copy=False)
+    else:
+        raise TypeError(
+            f"Tensor: data must be a numpy array, a number or a (nested) list of numbers, "
+            f"got {type(data).__name__}"
+        )
+    if array.dtype.kind not in "biuf":
+        raise TypeError(
+            f"Tensor: data must be numeric (bool, integer or float), got dtype {array.dtype} "
+            f"from {type(data).__name__}"
+        )
+    return array
+
+
+class Tensor:
+    """An n-dimensional array with reverse-mode automatic differentiation.
+
+    Args:
+        data: a numpy array (its dtype is kept, no copy is made), a Python number
+            or a nested list of numbers (stored as float32), or another Tensor
+            (its data is shared, its graph is not).
+        requires_grad: record operations on this tensor so that ``backward()``
+            can fill its ``.grad``. Only floating-point tensors can require grad.
+
+    >>> Tensor([[1, 2], [3, 4]]).dtype
+    dtype('float32')
+    >>> Tensor(np.zeros(3)).dtype
+    dtype('float64')
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "__weakref__")
+    __array_ufunc__ = None  # so that ndarray OP Tensor defers to Tensor's reflected operator
+
+    data: np.ndarray
+    grad: Tensor | None
+    requires_grad: bool
+
+    def __init__(self, data: ArrayLike, requires_grad: bool = False) -> None:
+        self.data = data.data if isinstance(data, Tensor) else _as_array(data)
+        self.grad = None
+        self._ctx: Any = None
+        self.name: str | None = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _wrap(cls, data: np.ndarray) -> Tensor:
+        """A tensor around ``data`` with no checks: the fast path for op outputs."""
+        out = cls.__new__(cls)
+        out.data = data
+        out.grad = None
+        out.requires_grad = False
+        out._ctx = None
+        out.name = None
+        return out
+
+    # ---- properties -------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def T(self) -> Tensor:
+        """The tensor with its axes reversed (a transpose for 2-d)."""
+        return self.transpose()
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors not produced by a recorded operation."""
+        return self._ctx is None
+
+    @property
+    def grad_fn(self) -> str | None:
+        """The name of the primitive that produced this tensor, or None for a leaf."""
+        return None if self._ctx is None else self._ctx.prim.name
+
+    def numpy(self) -> np.ndarray:
+        """The underlying array (shared, not copied)."""
+        return self.data
+
+    def item(self) -> float | int | bool:
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item: only one-element tensors can be converted, got shape {self.shape}")
+        return self.data.item()
+
+    def detach(self) -> Tensor:
+        """A new leaf sharing this tensor's data, cut from the graph."""
+        return Tensor._wrap(self.data)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set ``requires_grad`` in place (leaves only) and return self."""
+        if requires_grad and self.data.dtype.kind != "f":
+            raise TypeError(
+                f"requires_grad: only floating-point tensors can require gradients, "
+                f"got dtype {self.data.dtype}"
+            )
+        if not requires_grad and self._ctx is not None:
+            raise RuntimeError("requires_grad_: cannot turn off gradients of a non-leaf tensor; use detach()")
+        self.requires_grad = requires_grad
+        return self
+
+    def backward(
+        self,
+        gradient: ArrayLike | None = None,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+    ) -> None:
+        """Accumulate d(self)/d(leaf) into the ``.grad`` of every leaf that requires grad.
+
+        Args:
+            gradient: the vector in the vector-Jacobian product, shaped like self;
+                may be omitted only for a one-element tensor (it is then 1).
+            retain_graph: keep the graph so backward can run through it again;
+                defaults to ``create_graph``.
+            create_graph: record the backward pass itself, so that the gradients
+                can be differentiated again (grad of grad, Hessian-vector products).
+        """
+        from .engine import backward
+
+        backward((self,), None if gradient is None else (gradient,), retain_graph, create_graph)
+
+    # ---- representation ---------------------------------------------------------
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="Tensor(")
+        extras = []
+        if self.data.dtype != _DEFAULT_FLOAT:
+            extras.append(f"dtype={self.data.dtype}")
+        if self._ctx is not None:
+            extras.append(f"grad_fn={self._ctx.prim.name}")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "Tensor(" + ", ".join([body, *extras]) + ")"
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self.data)
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous; use .any() or .all() on .data")
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    __hash__ = object.__hash__
+
+    # ---- arithmetic (broadcasting; the engine reduces gradients to each input's shape)
+    def __add__(self, other: ArrayLike) -> Tensor:
+        return ops.add(self, _lift(other, self))
+
+    def __radd__(self, other: ArrayLike) -> Tensor:
+        return ops.add(_lift(other, self), self)
+
+    def __sub__(self, other: ArrayLike) -> Tensor:
+        return ops.sub(self, _lift(other, self))
+
+    def __rsub__(self, other: ArrayLike) -> Tensor:
+        return ops.sub(_lift(other, self), self)
+
+    def __mul__(self, other: ArrayLike) -> Tensor:
+        return ops.mul(self, _lift(other, self))
+
+    def __rmul__(self, other: ArrayLike) -> Tensor:
+        return ops.mul(_lift(other, self), self)
+
+    def __truediv__(self, other: ArrayLike) -> Tensor:
+        return ops.div(self, _lift(other, self))
+
+    def __rtruediv__(self, other: ArrayLike) -> Tensor:
+        return ops.div(_lift(other, self), self)
+
+    def __pow__(self, exponent: ArrayLike) -> Tensor:
+        return ops.pow(self, _lift(exponent, self))
+
+    def __rpow__(self, base: ArrayLike) -> Tensor:
+        return ops.pow(_lift(base, self), self)
+
+    def __matmul__(self, other: ArrayLike) -> Tensor:
+        return ops.matmul(self, _lift(other, self))
+
+    def __rmatmul__(self, other: ArrayLike) -> Tensor:
+        return ops.matmul(_lift(other, self), self)
+
+    def __neg__(self) -> Tensor:
+        return ops.neg(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    # ---- comparisons: plain boolean tensors, no gradient -------------------------
+    def __eq__(self, other: object) -> Tensor:  # type: ignore[override]
+        return Tensor._wrap(np.equal(self.data, _raw(other)))
+
+    def __ne__(self, other: object) -> Tensor:  # type: ignore[override]
+        return Tensor._wrap(np.not_equal(self.data, _raw(other)))
+
+    def __lt__(self, other: ArrayLike) -> Tensor:
+        return Tensor._wrap(np.less(self.data, _raw(other)))
+
+    def __le__(self, other: ArrayLike) -> Tensor:
+        return Tensor._wrap(np.less_equal(self.data, _raw(other)))
+
+    def __gt__(self, other: ArrayLike) -> Tensor:
+        return Tensor._wrap(np.greater(self.data, _raw(other)))
+
+    def __ge__(self, other: ArrayLike) -> Tensor:
+        return Tensor._wrap(np.greater_equal(self.data, _raw(other)))
+
+    # ---- unary math ---------------------------------------------------------------
+    def exp(self) -> Tensor:
+        return ops.exp(self)
+
+    def log(self) -> Tensor:
+        return ops.log(self)
+
+    def sqrt(self) -> Tensor:
+        return ops.pow(self, _lift(0.5, self))
+
+    def tanh(self) -> Tensor:
+        return ops.tanh(self)
+
+    def sigmoid(self) -> Tensor:
+        return ops.sigmoid(self)
+
+    def relu(self) -> Tensor:
+        return ops.relu(self)
+
+    def abs(self) -> Tensor:
+        """|x|; its gradient at 0 is 0 (the sign), as in PyTorch."""
+        return ops.mul(self, Tensor._wrap(np.sign(self.data)))
+
+    def maximum(self, other: ArrayLike) -> Tensor:
+        """Elementwise maximum; at ties each side gets half the gradient."""
+        return ops.maximum(self, _lift(other, self))
+
+    def minimum(self, other: ArrayLike) -> Tensor:
+        return -ops.maximum(-self, -_lift(other, self))
+
+    def clip(self, min: float | None = None, max: float | None = None) -> Tensor:
+        """Limit values to [min, max]; the gradient passes where the value was inside."""
+        clipped = np.clip(self.data, min, max)
+        return ops.where(self, Tensor._wrap(clipped), cond=clipped == self.data)
+
+    def where(self, condition: ArrayLike, other: ArrayLike) -> Tensor:
+        """``self`` where ``condition`` holds, else ``other`` (see :func:`where`)."""
+        return where(condition, self, other)
+
+    # ---- reductions ---------------------------------------------------------------
+    def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return ops.sum(self, axis=_axes(axis, self.ndim), keepdims=keepdims)
+
+    def mean(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        axes = _axes(axis, self.ndim)
+        count = int(np.prod([self.shape[a] for a in axes]))
+        return ops.sum(self, axis=axes, keepdims=keepdims) * (1.0 / max(count, 1))
+
+    def max(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        """Maximum along axes; the gradient is shared equally among tied maxima."""
+        return ops.max(self, axis=_axes(axis, self.ndim), keepdims=keepdims)
+
+    def min(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return -(-self).max(axis, keepdims)
+
+    def logsumexp(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        """log(sum(exp(x))), shifted by the (constant) maximum so it never overflows.
+
+        >>> Tensor([1e4, 1e4]).logsumexp().item() - 1e4 == np.log(2).astype(np.float32)
+        True
+        """
+        axes = _axes(axis, self.ndim)
+        shift = Tensor._wrap(np.max(self.data, axis=axes, keepdims=True))
+        shift.data[~np.isfinite(shift.data)] = 0  # all -inf rows: keep log(0) = -inf
+        total = (self - shift).exp().sum(axis=axes, keepdims=True).log() + shift
+        return total if keepdims else total.reshape(tuple(n for i, n in enumerate(total.shape) if i not in axes))
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        return self - self.logsumexp(axis=axis, keepdims=True)
+
+    def softmax(self, axis: int = -1) -> Tensor:
+        shifted = (self - Tensor._wrap(np.max(self.data, axis=axis, keepdims=True))).exp()
+        return shifted / shifted.sum(axis=axis, keepdims=True)
+
+    # ---- shape ----------------------------------------------------------------------
+    def reshape(self, *shape: int | Sequence[int]) -> Tensor:
+        target = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        return ops.reshape(self, shape=_resolve_shape(target, self.size))
+
+    def flatten(self, start_axis: int = 0) -> Tensor:
+        """Merge all axes from ``start_axis`` on into one."""
+        return self.reshape(*self.shape[:start_axis], -1)
+
+    def transpose(self, *axes: int) -> Tensor:
+        """Permute axes (all reversed when none are given), like ``np.transpose``."""
+        perm = tuple(axes[0]) if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
+        return ops.transpose(self, axes=perm or tuple(reversed(range(self.ndim))))
+
+    def swapaxes(self, axis1: int, axis2: int) -> Tensor:
+        perm = list(range(self.ndim))
+        perm[axis1], perm[axis2] = perm[axis2], perm[axis1]
+        return ops.transpose(self, axes=tuple(perm))
+
+    def broadcast_to(self, shape: Sequence[int]) -> Tensor:
+        return ops.broadcast_to(self, shape=tuple(shape))
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return ops.getitem(self, index=_index(index))
+
+    def matmul(self, other: ArrayLike) -> Tensor:
+        return self @ other
+
+
+def _lift(value: Any, like: Tensor) -> Tensor:
+    """Turn an operand into a Tensor; Python numbers take the other side's dtype."""
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        dtype = like.data.dtype if like.data.dtype.kind == "f" else np.result_type(like.data, value)
+        return Tensor._wrap(np.asarray(value, dtype=dtype))
+    return Tensor(value)
+
+
+def _raw(value: Any) -> Any:
+    return value.data if isinstance(value, Tensor) else value
+
+
+def _axes(axis: Axis, ndim: int) -> tuple[int, ...]:
+    """Normalise an ``axis`` argument to a sorted tuple of non-negative ints."""
+    if axis is None:
+        return tuple(range(ndim))
+    items = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in items:
+        if not isinstance(a, (int, np.integer)) or not -ndim <= a < max(ndim, 1):
+            raise ValueError(f"axis {a!r} is out of range for a tensor with {ndim} dimensions")
+        out.append(int(a) % max(ndim, 1))
+    if len(set(out)) != len(out):
+        raise ValueError(f"axis {axis!r} repeats an axis")
+    return tuple(sorted(out))
+
+
+def _resolve_shape(target: Sequence[int], size: int) -> tuple[int, ...]:
+    """Fill in one ``-1`` in a reshape target; errors are left to the primitive."""
+    shape = tuple(int(n) for n in target)
+    if shape.count(-1) == 1:
+        known = int(np.prod([n for n in shape if n != -1]))
+        if known > 0 and size % known == 0:
+            return tuple(size // known if n == -1 else n for n in shape)
+    return shape
+
+
+def _index(index: Any) -> Any:
+    """Replace Tensors inside an index by their arrays; lists become integer arrays."""
+    if isinstance(index, tuple):
+        return tuple(_index(i) for i in index)
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index
+
+
+def where(condition: ArrayLike, x: ArrayLike, y: ArrayLike) -> Tensor:
+    """Choose ``x`` where ``condition`` is true and ``y`` elsewhere; gradients follow the choice.
+
+    >>> where(Tensor([1.0, -1.0]) > 0, Tensor([1.0, 2.0]), 0.0)
+    Tensor([1., 0.])
+    """
+    cond = np.asarray(_raw(condition), dtype=bool)
+    like = x if isinstance(x, Tensor) else y if isinstance(y, Tensor) else Tensor(x)
+    return ops.where(_lift(x, like), _lift(y, like), cond=cond)
+
+
+def maximum(a: ArrayLike, b: ArrayLike) -> Tensor:
+    """Elementwise maximum of two tensors (ties split the gradient)."""
+    a_t = a if isinstance(a, Tensor) else _lift(a, b if isinstance(b, Tensor) else Tensor(a))
+    return a_t.maximum(b)
+
+
+from . import ops  # noqa: E402  (ops builds on Tensor; imported last to close the cycle)
