@@ -331,8 +331,9 @@ class Tensor:
     def logsumexp(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
         """log(sum(exp(x))), shifted by the (constant) maximum so it never overflows.
 
-        >>> Tensor([1e4, 1e4]).logsumexp().item() - 1e4 == np.log(2).astype(np.float32)
-        True
+        >>> x = Tensor(np.array([1e4, 1e4]))
+        >>> round(x.logsumexp().item() - 1e4, 6)  # log(2)
+        0.693147
         """
         axes = _axes(axis, self.ndim)
         shift = Tensor._wrap(np.max(self.data, axis=axes, keepdims=True))
