@@ -1,0 +1,29 @@
+"""MNIST: the bundled files, the IDX parser, verified loading, downloads and batching.
+
+>>> from tinygrad_mnist.datasets import load_mnist, DataLoader
+>>> images, labels = load_mnist("test")
+>>> x, y = next(iter(DataLoader(images, labels, batch_size=32)))
+>>> x.shape, y.shape
+((32, 784), (32,))
+"""
+
+from .download import DEFAULT_MIRRORS, download_file
+from .errors import MNISTError
+from .idx import parse_idx, read_payload, write_idx
+from .loader import DataLoader, train_val_split
+from .mnist import DIGESTS, FILES, cache_dir, load_mnist
+
+__all__ = [
+    "DEFAULT_MIRRORS",
+    "DIGESTS",
+    "DataLoader",
+    "FILES",
+    "MNISTError",
+    "cache_dir",
+    "download_file",
+    "load_mnist",
+    "parse_idx",
+    "read_payload",
+    "train_val_split",
+    "write_idx",
+]
