@@ -11,7 +11,7 @@ Binary primitives broadcast like numpy; a VJP may return a gradient shaped
 like the broadcast output and the engine reduces it with :func:`unbroadcast`,
 the one place where that reduction is written.
 
-Everything else (sub-free composites such as ``mean``, ``softmax``,
+Everything else (composites such as ``mean``, ``softmax``,
 ``log_softmax``, ``logsumexp``, ``abs``, ``clip``, the losses) is built from
 these in :mod:`tinygrad_mnist.tensor` and :mod:`tinygrad_mnist.nn.functional`.
 
@@ -158,6 +158,18 @@ def _matmul_vjp_b(g: Tensor, out: Tensor, a: Tensor, b: Tensor) -> Tensor:
     return a.swapaxes(-1, -2) @ g
 
 
+def _linear_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+    out = _matmul_forward(x, w.T)
+    out += b
+    return out
+
+
+def _linear_vjp_w(g: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor) -> Tensor:
+    if x.ndim != 2:  # fold leading batch axes into one
+        g, x = g.reshape(-1, g.shape[-1]), x.reshape(-1, x.shape[-1])
+    return g.T @ x
+
+
 def _sigmoid_forward(a: np.ndarray) -> np.ndarray:
     e = np.exp(-np.abs(a))  # never overflows, unlike exp(-a) for very negative a
     return np.where(a >= 0, 1 / (1 + e), e / (1 + e))
@@ -225,6 +237,11 @@ scatter = Primitive("scatter", _scatter_forward,
 getitem = Primitive("getitem", lambda a, index: a[index],
                     lambda g, out, a, index: scatter(g, index=index, shape=a.shape))
 matmul = Primitive("matmul", _matmul_forward, _matmul_vjp_a, _matmul_vjp_b)
+# x @ w.T + b fused: the affine map of nn.Linear in one node, with gradients laid out like w
+linear = Primitive("linear", _linear_forward,
+                   lambda g, out, x, w, b: g @ w,
+                   _linear_vjp_w,
+                   lambda g, out, x, w, b: unbroadcast(g, b.shape))
 
 PRIMITIVES: dict[str, Primitive] = {
     p.name: p for p in globals().values() if isinstance(p, Primitive)

@@ -1,8 +1,8 @@
 """Fetching files over HTTP safely: mirrors in order, temporary file, verify, then rename.
 
 A file is streamed into a temporary file beside its destination, checked
-(decompressed and hashed), and only then moved to its final name with
-``os.replace``, so an interrupted or corrupt download never sits under the
+(decompressed and hashed), and only then moved to its final name
+(:func:`tinygrad_mnist.atomic.atomic_write`), so an interrupted or corrupt download never sits under the
 final name. When a mirror fails (HTTP error, time-out, bad data) the next one
 is tried; when all fail, one :class:`MNISTError` lists what each did.
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Sequence
 
 from tqdm import tqdm
 
+from ..atomic import atomic_write
 from .errors import MNISTError
 from .idx import decompress
 
@@ -48,24 +48,19 @@ def check_digest(payload: bytes, expected: str, source: str) -> None:
 
 
 def _fetch_once(url: str, destination: Path, sha256: str, timeout: float, progress: bool) -> None:
-    handle, temporary = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
-            total = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=destination.name,
-                      disable=not progress, leave=False) as bar:
-                received = 0
-                while chunk := response.read(_CHUNK):
-                    out.write(chunk)
-                    received += len(chunk)
-                    bar.update(len(chunk))
-            if total is not None and received != total:
-                raise MNISTError(f"{url}: truncated download: expected {total} bytes, got {received}")
-        check_digest(decompress(Path(temporary).read_bytes(), url), sha256, url)
-        os.replace(temporary, destination)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+    with atomic_write(destination) as out, urllib.request.urlopen(url, timeout=timeout) as response:
+        total = int(response.headers.get("Content-Length") or 0) or None
+        with tqdm(total=total, unit="B", unit_scale=True, desc=destination.name,
+                  disable=not progress, leave=False) as bar:
+            received = 0
+            while chunk := response.read(_CHUNK):
+                out.write(chunk)
+                received += len(chunk)
+                bar.update(len(chunk))
+        if total is not None and received != total:
+            raise MNISTError(f"{url}: truncated download: expected {total} bytes, got {received}")
+        out.flush()
+        check_digest(decompress(Path(out.name).read_bytes(), url), sha256, url)
 
 
 def download_file(

@@ -1,0 +1,41 @@
+"""Atomic file writes: write beside the target, then ``os.replace`` it into place.
+
+A reader (or a crash) never sees a half-written file under the final name: it
+either finds the old content or the complete new one.
+
+>>> import os, tempfile
+>>> path = os.path.join(tempfile.mkdtemp(), "note.txt")
+>>> with atomic_write(path) as f:
+...     _ = f.write(b"done")
+>>> open(path, "rb").read()
+b'done'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import IO, Iterator
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | Path) -> Iterator[IO[bytes]]:
+    """A binary file object whose content replaces ``path`` only if the block succeeds.
+
+    The temporary file's path is ``f.name``, for checks before the move.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.name = temporary  # type: ignore[misc]
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, target)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)

@@ -1,0 +1,102 @@
+"""Checkpoints: one ``.npz`` with model and optimizer arrays plus JSON metadata, no pickle.
+
+Saving writes a temporary file beside the target and moves it into place with
+``os.replace``, so an interrupted save never leaves a half-written checkpoint
+under the final name. Loading uses ``allow_pickle=False`` and refuses object
+arrays.
+
+>>> import tempfile, os
+>>> from tinygrad_mnist import nn
+>>> model = nn.Linear(3, 2)
+>>> path = os.path.join(tempfile.mkdtemp(), "model.npz")
+>>> save_checkpoint(path, model, metadata={"epoch": 1})
+>>> ckpt = load_checkpoint(path)
+>>> ckpt.metadata["epoch"], sorted(ckpt.model_state)
+(1, ['bias', 'weight'])
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .atomic import atomic_write
+from .nn.module import Module
+from .optim import Optimizer
+
+_MODEL, _OPTIM, _META = "model/", "optim/", "metadata.json"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is missing, corrupt, unsafe or does not fit the model."""
+
+
+@dataclass
+class Checkpoint:
+    model_state: dict[str, np.ndarray]
+    optimizer_state: dict[str, Any] | None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def save_checkpoint(
+    path: str | Path,
+    model: Module,
+    optimizer: Optimizer | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> None:
+    """Write model (and optimizer) arrays and ``metadata`` (JSON-serialisable) to ``path`` atomically."""
+    target = Path(path)
+    arrays = {_MODEL + name: array for name, array in model.state_dict().items()}
+    meta = dict(metadata or {})
+    if optimizer is not None:
+        state = optimizer.state_dict()
+        arrays.update({_OPTIM + key: array for key, array in state["buffers"].items()})
+        meta["optimizer"] = {k: v for k, v in state.items() if k != "buffers"}
+    try:
+        text = json.dumps(meta)
+    except TypeError as exc:
+        raise CheckpointError(f"save_checkpoint: metadata is not JSON-serialisable: {exc}") from None
+    arrays[_META] = np.array(text)
+    with atomic_write(target) as out:
+        np.savez(out, **arrays)
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    """Read a checkpoint written by :func:`save_checkpoint`.
+
+    Raises:
+        CheckpointError: the file is missing, not an npz archive, holds object
+            arrays or pickles, or lacks its metadata.
+    """
+    source = Path(path)
+    if not source.is_file():
+        raise CheckpointError(f"checkpoint {source}: file not found")
+    try:
+        with np.load(source, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise CheckpointError(f"checkpoint {source}: not a readable .npz archive ({exc})") from None
+    except ValueError as exc:  # numpy refuses object arrays without pickle
+        raise CheckpointError(f"checkpoint {source}: refused unsafe content ({exc})") from None
+    if _META not in arrays:
+        raise CheckpointError(f"checkpoint {source}: no {_META} entry; not written by save_checkpoint")
+    try:
+        metadata = json.loads(str(arrays.pop(_META)))
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"checkpoint {source}: metadata is not valid JSON ({exc})") from None
+    model_state = {k[len(_MODEL):]: v for k, v in arrays.items() if k.startswith(_MODEL)}
+    for name, array in model_state.items():
+        if array.dtype.kind != "f":
+            raise CheckpointError(f"checkpoint {source}: parameter {name} has dtype {array.dtype}, expected float")
+    optimizer_state = None
+    if "optimizer" in metadata:
+        optimizer_state = dict(metadata.pop("optimizer"))
+        optimizer_state["buffers"] = {k[len(_OPTIM):]: v for k, v in arrays.items() if k.startswith(_OPTIM)}
+        if isinstance(optimizer_state.get("hyper", {}).get("betas"), list):
+            optimizer_state["hyper"]["betas"] = tuple(optimizer_state["hyper"]["betas"])
+    return Checkpoint(model_state, optimizer_state, metadata)

@@ -1,0 +1,28 @@
+"""Neural-network building blocks with PyTorch's names.
+
+>>> from tinygrad_mnist import nn, Tensor, manual_seed
+>>> _ = manual_seed(0)
+>>> model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 10))
+>>> sum(p.size for p in model.parameters())
+407050
+"""
+
+from . import functional, init
+from .layers import Dropout, Flatten, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
+from .module import Module, Parameter, Sequential, StateDictError
+
+__all__ = [
+    "Dropout",
+    "Flatten",
+    "LeakyReLU",
+    "Linear",
+    "Module",
+    "Parameter",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "StateDictError",
+    "Tanh",
+    "functional",
+    "init",
+]
