@@ -29,9 +29,9 @@ def atomic_write(path: str | Path) -> Iterator[IO[bytes]]:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    os.close(handle)
     try:
-        with os.fdopen(handle, "wb") as out:
-            out.name = temporary  # type: ignore[misc]
+        with open(temporary, "wb") as out:
             yield out
             out.flush()
             os.fsync(out.fileno())
