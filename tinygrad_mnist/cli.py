@@ -1,0 +1,197 @@
+"""The ``tinygrad-mnist`` command: train, evaluate, predict, data.
+
+Bad arguments end with status 2 and one line naming the argument and what was
+expected; Ctrl-C during training saves a checkpoint and ends with status 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, NoReturn, Sequence
+
+import numpy as np
+
+from . import metrics
+from .checkpoint import CheckpointError, load_checkpoint
+from .datasets import MNISTError
+from .imageio import ImageError, read_image
+from .models import ACTIVATIONS, build_model
+from .nn.module import StateDictError
+from .training import OPTIMIZERS, Interrupted, Trainer, TrainConfig, load_split, predict_logits
+
+
+class UsageError(Exception):
+    """A bad argument or input file: reported in one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _number(kind: Callable[[str], Any], low: float, inclusive: bool, what: str) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if value < low or (value == low and not inclusive) or value != value:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+
+    return parse
+
+
+positive_int = _number(int, 1, True, "a positive integer")
+non_negative_int = _number(int, 0, True, "an integer >= 0")
+positive_float = _number(float, 0, False, "a number > 0")
+non_negative_float = _number(float, 0, True, "a number >= 0")
+
+
+def _probability(text: str) -> float:
+    value = non_negative_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1), got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="tinygrad-mnist", description="Train and use an MNIST network built on tinygrad_mnist.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    train = sub.add_parser("train", help="train the MLP (default: 784-512-10 ReLU, Adam, 10 epochs)")
+    defaults = TrainConfig()
+    train.add_argument("--epochs", type=positive_int, default=defaults.epochs, help="number of epochs (default 10)")
+    train.add_argument("--batch-size", type=positive_int, default=defaults.batch_size, help="samples per step (128)")
+    train.add_argument("--lr", type=positive_float, default=defaults.lr, help="learning rate (2e-3)")
+    train.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default=defaults.optimizer)
+    train.add_argument("--momentum", type=non_negative_float, default=defaults.momentum, help="SGD momentum (0.9)")
+    train.add_argument("--hidden", type=positive_int, nargs="+", default=defaults.hidden,
+                       help="hidden layer widths, one value per layer (512)")
+    train.add_argument("--activation", choices=sorted(ACTIVATIONS), default=defaults.activation)
+    train.add_argument("--dropout", type=_probability, default=defaults.dropout, help="dropout probability (0)")
+    train.add_argument("--weight-decay", type=non_negative_float, default=defaults.weight_decay)
+    train.add_argument("--scheduler", choices=["cosine", "none"], default=defaults.scheduler,
+                       help="learning-rate schedule over the epochs (cosine)")
+    train.add_argument("--seed", type=non_negative_int, default=defaults.seed)
+    train.add_argument("--val-size", type=non_negative_int, default=defaults.val_size,
+                       help="training samples held out for validation (5000)")
+    train.add_argument("--data", help="directory of IDX files named like MNIST's (default: the bundled MNIST)")
+    train.add_argument("--out", help="run directory (default runs/<timestamp>)")
+    train.add_argument("--resume", metavar="CHECKPOINT", help="continue the run saved in CHECKPOINT")
+    train.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+    train.add_argument("--dry-run", action="store_true", help="run 5 steps only (smoke test)")
+
+    evaluate = sub.add_parser("evaluate", help="test accuracy, confusion matrix and per-class table")
+    evaluate.add_argument("checkpoint")
+    evaluate.add_argument("--data", help="directory of IDX files named like MNIST's")
+
+    predict = sub.add_parser("predict", help="the digit in one image, with the ten probabilities")
+    predict.add_argument("checkpoint")
+    source = predict.add_mutually_exclusive_group(required=True)
+    source.add_argument("--index", type=non_negative_int, help="index of a test-set image")
+    source.add_argument("image", nargs="?", help="a 28x28 image: .npy or .pgm")
+    predict.add_argument("--data", help="directory of IDX files named like MNIST's (for --index)")
+
+    data = sub.add_parser("data", help="check the MNIST files: counts and checksums")
+    data.add_argument("--root", help="directory holding the files (default: the bundled copy)")
+    return parser
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    log = (lambda message: None) if args.quiet else print
+    if args.resume:
+        trainer = Trainer.resume(args.resume, out=args.out, log=log, progress=not args.quiet)
+        print(f"resuming {args.resume} at epoch {trainer.state.epoch + 1}, step {trainer.state.step}")
+    else:
+        config = TrainConfig(
+            epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
+            momentum=args.momentum, hidden=list(args.hidden), activation=args.activation, dropout=args.dropout,
+            weight_decay=args.weight_decay, scheduler=args.scheduler, seed=args.seed, val_size=args.val_size,
+            data=args.data, max_steps=5 if args.dry_run else None,
+        )
+        out = args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
+        trainer = Trainer(config, out, log=log, progress=not args.quiet)
+        dims = "-".join(str(n) for n in [784, *config.hidden, 10])
+        log(f"training {dims} {config.activation} MLP with {config.optimizer}, lr {config.lr}, "
+            f"batch {config.batch_size}, {config.epochs} epochs -> {trainer.out}")
+    started = time.perf_counter()
+    try:
+        result = trainer.fit()
+    except Interrupted as stop:
+        print(f"\ninterrupted at epoch {trainer.state.epoch + 1}, step {trainer.state.step}; "
+              f"checkpoint saved to {stop.args[0]}\nresume with: tinygrad-mnist train --resume {stop.args[0]}")
+        return 130
+    print(f"test accuracy {result['test_accuracy']:.4f} after {trainer.state.step} steps "
+          f"({time.perf_counter() - started:.1f} s); run saved in {trainer.out}")
+    return 0
+
+
+def _restore(path: str) -> tuple[Any, dict[str, Any]]:
+    ckpt = load_checkpoint(path)
+    if "architecture" not in ckpt.metadata:
+        raise CheckpointError(f"checkpoint {path}: no architecture in its metadata")
+    try:
+        model = build_model(ckpt.metadata["architecture"])
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint {path}: bad architecture ({exc})") from None
+    model.load_state_dict(ckpt.model_state)
+    return model, ckpt.metadata
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    model, _ = _restore(args.checkpoint)
+    images, labels = load_split("test", args.data)
+    predictions = predict_logits(model, images).argmax(axis=1)
+    print(f"test accuracy {metrics.accuracy(labels, predictions):.4f} on {len(labels)} images\n")
+    matrix = metrics.confusion_matrix(labels, predictions, num_classes=10)
+    print("confusion matrix (rows: true digit, columns: predicted)")
+    print("      " + " ".join(f"{k:5d}" for k in range(10)))
+    for k, row in enumerate(matrix):
+        print(f"{k:5d} " + " ".join(f"{n:5d}" for n in row))
+    print()
+    print(metrics.classification_report(labels, predictions, num_classes=10))
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    model, _ = _restore(args.checkpoint)
+    if args.index is not None:
+        images, labels = load_split("test", args.data)
+        if args.index >= len(images):
+            raise UsageError(f"argument --index: expected an index below {len(images)}, got {args.index}")
+        image, note = images[args.index], f" (true label {labels[args.index]})"
+    else:
+        image, note = read_image(args.image), ""
+    logits = predict_logits(model, image[None])[0].astype(np.float64)
+    probabilities = np.exp(logits - logits.max())
+    probabilities /= probabilities.sum()
+    print(f"digit {int(probabilities.argmax())}{note}")
+    for k, p in enumerate(probabilities):
+        print(f"  {k}: {p:.4f}")
+    return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from .datasets.__main__ import verify
+
+    return verify(args.root)
+
+
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "data": cmd_data}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (UsageError, CheckpointError, StateDictError, MNISTError, ImageError) as exc:
+        print(f"tinygrad-mnist {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

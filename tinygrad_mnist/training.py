@@ -1,0 +1,220 @@
+"""The training loop behind ``tinygrad-mnist train``: resumable, interruptible, reproducible.
+
+Everything that decides the next step (weights, optimizer moments and step
+count, scheduler, random generator, position in the epoch, history) goes into
+the checkpoint, so a run stopped with Ctrl-C and resumed ends with exactly the
+weights of a run that was never stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from tqdm import tqdm
+
+from . import optim, random
+from .atomic import atomic_write
+from .checkpoint import load_checkpoint, save_checkpoint
+from .datasets import DataLoader, load_mnist, train_val_split
+from .grad_mode import no_grad
+from .models import build_model, mlp_architecture
+from .nn import functional as F
+from .nn.module import Module
+from .tensor import Tensor
+
+OPTIMIZERS = {"sgd": optim.SGD, "adam": optim.Adam, "adamw": optim.AdamW}
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a run (saved in every checkpoint)."""
+
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 2e-3
+    optimizer: str = "adam"
+    momentum: float = 0.9
+    hidden: list[int] = field(default_factory=lambda: [512])
+    activation: str = "relu"
+    dropout: float = 0.0
+    weight_decay: float = 0.0
+    scheduler: str = "cosine"
+    seed: int = 0
+    val_size: int = 5000
+    data: str | None = None
+    max_steps: int | None = None  # stop after this many steps (smoke tests)
+
+    def architecture(self) -> dict[str, Any]:
+        return mlp_architecture(self.hidden, self.activation, self.dropout)
+
+
+class Interrupted(Exception):
+    """Training stopped at a step boundary by SIGINT; the checkpoint path is in ``args[0]``."""
+
+
+def load_split(split: str, data: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST from the bundled copy, or IDX files named like MNIST's in ``data``."""
+    return load_mnist(split, root=data, verify_digests=data is None)
+
+
+def make_optimizer(config: TrainConfig, model: Module) -> optim.Optimizer:
+    params = model.parameters()
+    if config.optimizer == "sgd":
+        return optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    return OPTIMIZERS[config.optimizer](params, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def predict_logits(model: Module, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+    """Logits for uint8 images (N, 28, 28), in evaluation mode and without a graph."""
+    was_training = model.training
+    model.eval()
+    out = []
+    with no_grad():
+        for x, _ in DataLoader(images, np.zeros(len(images), dtype=np.int64), batch_size=batch_size):
+            out.append(model(Tensor(x)).data)
+    model.train(was_training)
+    return np.concatenate(out) if out else np.zeros((0, 10), dtype=np.float32)
+
+
+@dataclass
+class RunState:
+    """Where a run is: next epoch and batch, counts, history, best validation accuracy."""
+
+    epoch: int = 0
+    batch: int = 0
+    step: int = 0
+    best_val_accuracy: float = -1.0
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+class Trainer:
+    """Train an MLP on MNIST, writing ``checkpoint.npz``, ``best.npz`` and ``metrics.json`` to ``out``."""
+
+    def __init__(self, config: TrainConfig, out: str | Path, log: Callable[[str], None] = print,
+                 progress: bool = True) -> None:
+        self.config, self.out, self.log, self.progress = config, Path(out), log, progress
+        random.manual_seed(config.seed)
+        self.model = build_model(config.architecture())
+        self.optimizer = make_optimizer(config, self.model)
+        self.scheduler = optim.CosineAnnealingLR(self.optimizer, T_max=config.epochs) \
+            if config.scheduler == "cosine" else None
+        self.state = RunState()
+        images, labels = load_split("train", config.data)
+        (xt, yt), (self.val_x, self.val_y) = train_val_split(images, labels, config.val_size, seed=config.seed)
+        self.loader = DataLoader(xt, yt, batch_size=config.batch_size, shuffle=True, seed=config.seed)
+        self._stop_requested = False
+
+    # ---- checkpoints -------------------------------------------------------------
+    def _metadata(self) -> dict[str, Any]:
+        return {
+            "format": "tinygrad_mnist.checkpoint/1",
+            "architecture": self.config.architecture(),
+            "config": asdict(self.config),
+            "state": asdict(self.state),
+            "rng_state": random.get_rng_state(),
+            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+        }
+
+    def save(self, name: str) -> Path:
+        path = self.out / name
+        save_checkpoint(path, self.model, self.optimizer, self._metadata())
+        return path
+
+    @classmethod
+    def resume(cls, path: str | Path, out: str | Path | None = None, **kwargs: Any) -> Trainer:
+        """A trainer continuing exactly where the checkpoint at ``path`` left off."""
+        ckpt = load_checkpoint(path)
+        meta = ckpt.metadata
+        if "config" not in meta or "state" not in meta:
+            raise ValueError(f"checkpoint {path}: not a training checkpoint (no config/state metadata)")
+        trainer = cls(TrainConfig(**meta["config"]), out if out is not None else Path(path).parent, **kwargs)
+        trainer.model.load_state_dict(ckpt.model_state)
+        if ckpt.optimizer_state is not None:
+            trainer.optimizer.load_state_dict(ckpt.optimizer_state)
+        if trainer.scheduler is not None and meta.get("scheduler"):
+            trainer.scheduler.load_state_dict(meta["scheduler"])
+        trainer.state = RunState(**meta["state"])
+        random.set_rng_state(meta["rng_state"])
+        return trainer
+
+    def write_metrics(self, extra: dict[str, Any] | None = None) -> None:
+        record = {"config": asdict(self.config), "history": self.state.history, **(extra or {})}
+        with atomic_write(self.out / "metrics.json") as f:
+            f.write(json.dumps(record, indent=2).encode())
+
+    # ---- the loop ----------------------------------------------------------------
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        self._stop_requested = True
+
+    def evaluate(self, images: np.ndarray, labels: np.ndarray) -> float:
+        if len(images) == 0:
+            return float("nan")
+        return float(np.mean(predict_logits(self.model, images).argmax(axis=1) == labels))
+
+    def fit(self) -> dict[str, Any]:
+        """Train to the configured number of epochs; returns the final metrics record."""
+        previous = signal.signal(signal.SIGINT, self._on_sigint)
+        try:
+            while self.state.epoch < self.config.epochs:
+                self._run_epoch()
+                if self.config.max_steps is not None and self.state.step >= self.config.max_steps:
+                    break
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        if self.state.batch:  # stopped inside an epoch by max_steps: keep that position too
+            self.save("checkpoint.npz")
+        test_x, test_y = load_split("test", self.config.data)
+        result = {"test_accuracy": self.evaluate(test_x, test_y), "steps": self.state.step}
+        self.write_metrics(result)
+        return result
+
+    def _run_epoch(self) -> None:
+        config, state = self.config, self.state
+        started = time.perf_counter()
+        self.model.train()
+        batches = self.loader.batches(state.epoch, start=state.batch)
+        bar = tqdm(batches, total=len(self.loader), initial=state.batch, disable=not self.progress,
+                   desc=f"epoch {state.epoch + 1}/{config.epochs}", leave=False, unit="batch")
+        total_loss, correct, seen = 0.0, 0, 0
+        for x, y in bar:
+            logits = self.model(Tensor(x))
+            loss = F.cross_entropy(logits, y)
+            self.optimizer.zero_grad()
+            loss.backward()
+            self.optimizer.step()
+            state.batch += 1
+            state.step += 1
+            total_loss += loss.item() * len(y)
+            correct += int((logits.data.argmax(axis=1) == y).sum())
+            seen += len(y)
+            bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.4f}", refresh=False)
+            if self._stop_requested:
+                bar.close()
+                raise Interrupted(self.save("checkpoint.npz"))
+            if config.max_steps is not None and state.step >= config.max_steps:
+                break
+        bar.close()
+        if state.batch < len(self.loader):
+            return  # stopped by max_steps inside the epoch
+        if self.scheduler is not None:
+            self.scheduler.step()
+        val_accuracy = self.evaluate(self.val_x, self.val_y)
+        elapsed = time.perf_counter() - started
+        state.history.append({"epoch": state.epoch + 1, "train_loss": total_loss / max(seen, 1),
+                              "train_accuracy": correct / max(seen, 1), "val_accuracy": val_accuracy,
+                              "lr": self.optimizer.lr, "seconds": elapsed})
+        state.epoch += 1
+        state.batch = 0
+        self.log(f"epoch {state.epoch}/{config.epochs}  train loss {total_loss / max(seen, 1):.4f}  "
+                 f"val acc {val_accuracy:.4f}  elapsed {elapsed:.1f}s")
+        if val_accuracy > state.best_val_accuracy or np.isnan(val_accuracy):  # no validation: keep the latest
+            state.best_val_accuracy = val_accuracy
+            self.save("best.npz")
+        self.save("checkpoint.npz")
+        self.write_metrics()
