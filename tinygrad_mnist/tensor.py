@@ -342,7 +342,9 @@ class Tensor:
         return total if keepdims else total.reshape(tuple(n for i, n in enumerate(total.shape) if i not in axes))
 
     def log_softmax(self, axis: int = -1) -> Tensor:
-        return self - self.logsumexp(axis=axis, keepdims=True)
+        """``x - logsumexp(x)``, computed as ``s - log(sum(exp(s)))`` with ``s = x - max(x)``."""
+        shifted = self - Tensor._wrap(np.max(self.data, axis=axis, keepdims=True))
+        return shifted - shifted.exp().sum(axis=axis, keepdims=True).log()
 
     def softmax(self, axis: int = -1) -> Tensor:
         shifted = (self - Tensor._wrap(np.max(self.data, axis=axis, keepdims=True))).exp()

@@ -1,0 +1,177 @@
+"""Seconds per MNIST epoch: the framework against hand-written numpy doing identical work.
+
+Both sides train 784-512-10 ReLU, float32, batch 128, Adam (lr 1e-3) on the same
+batches from the same initial weights, one epoch of 468 steps (drop_last), and
+report the epoch's wall time and the process's peak RSS. Each measurement runs
+in a fresh subprocess (peak RSS is per process); rounds alternate the two
+implementations so drift on a noisy machine hits both alike, and the figure to
+quote is the median of the per-round ratios.
+
+Run from the repository root::
+
+    python -m benchmarks.mlp_epoch            # 3 rounds
+    python -m benchmarks.mlp_epoch --rounds 5 --json results.json
+    python -m benchmarks.mlp_epoch --quick    # a few steps: checks the harness only
+
+Targets: time ratio project / numpy <= 1.10, peak RSS ratio <= 1.25.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+HIDDEN, CLASSES, BATCH, LR = 512, 10, 128, 1e-3
+BETAS, EPS = (0.9, 0.999), 1e-8
+
+
+def _data(steps: int | None) -> list[tuple[np.ndarray, np.ndarray]]:
+    from tinygrad_mnist.datasets import DataLoader, load_mnist
+
+    images, labels = load_mnist("train")
+    loader = DataLoader(images, labels, batch_size=BATCH, shuffle=True, seed=0, drop_last=True)
+    batches = list(loader.batches(0))  # prepared up front: the epoch times only training
+    return batches[:steps] if steps else batches
+
+
+def _initial_weights() -> list[np.ndarray]:
+    import tinygrad_mnist as tm
+    from tinygrad_mnist import nn
+
+    tm.manual_seed(0)
+    model = nn.Sequential(nn.Linear(784, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, CLASSES))
+    return [p.data for p in model.parameters()]
+
+
+def run_project(batches: list[tuple[np.ndarray, np.ndarray]]) -> tuple[float, float]:
+    import tinygrad_mnist as tm
+    from tinygrad_mnist import Tensor, nn, optim
+    from tinygrad_mnist.nn import functional as F
+
+    tm.manual_seed(0)
+    model = nn.Sequential(nn.Linear(784, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, CLASSES))
+    opt = optim.Adam(model.parameters(), lr=LR, betas=BETAS, eps=EPS)
+    start = time.perf_counter()
+    for x, y in batches:
+        loss = F.cross_entropy(model(Tensor(x)), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return time.perf_counter() - start, loss.item()
+
+
+def run_numpy(batches: list[tuple[np.ndarray, np.ndarray]]) -> tuple[float, float]:
+    w1, b1, w2, b2 = (p.copy() for p in _initial_weights())
+    params = [w1, b1, w2, b2]
+    m = [np.zeros_like(p) for p in params]
+    v = [np.zeros_like(p) for p in params]
+    scratch = [np.zeros_like(p) for p in params]
+    b1_, b2_ = BETAS
+    start = time.perf_counter()
+    for t, (x, y) in enumerate(batches, start=1):
+        n = len(y)
+        z1 = x @ w1.T
+        z1 += b1
+        a1 = np.maximum(z1, 0)
+        z2 = a1 @ w2.T
+        z2 += b2
+        shifted = z2 - z2.max(axis=1, keepdims=True)
+        log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        one_hot = np.zeros_like(z2)
+        one_hot[np.arange(n), y] = 1
+        loss = -(log_probs * one_hot).sum() / n
+        dz2 = (np.exp(log_probs) - one_hot) * np.float32(1 / n)
+        grads = [None, None, dz2.T @ a1, dz2.sum(axis=0)]
+        dz1 = (dz2 @ w2) * (z1 > 0)
+        grads[0], grads[1] = dz1.T @ x, dz1.sum(axis=0)
+        step_size = LR / (1 - b1_**t)
+        correction = 1 / math.sqrt(1 - b2_**t)
+        for p, g, mi, vi, s in zip(params, grads, m, v, scratch):
+            np.subtract(g, mi, out=s)
+            s *= 1 - b1_
+            mi += s
+            np.multiply(g, g, out=s)
+            s -= vi
+            s *= 1 - b2_
+            vi += s
+            if t % 100 == 0:  # the same subnormal flush as the framework's Adam
+                mi[np.abs(mi) < 1e-30] = 0
+                vi[vi < 1e-30] = 0
+            np.sqrt(vi, out=s)
+            s *= correction
+            s += EPS
+            np.divide(mi, s, out=s)
+            s *= step_size
+            p -= s
+    return time.perf_counter() - start, float(loss)
+
+
+def child(impl: str, steps: int | None) -> None:
+    batches = _data(steps)
+    seconds, loss = (run_project if impl == "project" else run_numpy)(batches)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"impl": impl, "seconds": seconds, "final_loss": loss, "peak_rss_mb": peak_mb,
+                      "steps": len(batches)}))
+
+
+def measure(impl: str, steps: int | None) -> dict[str, Any]:
+    command = [sys.executable, "-m", "benchmarks.mlp_epoch", "--child", impl]
+    if steps:
+        command += ["--steps", str(steps)]
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="20 steps, 1 round: a harness check, not a timing")
+    parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--child", choices=["project", "numpy"], help=argparse.SUPPRESS)
+    parser.add_argument("--steps", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        child(args.child, args.steps)
+        return 0
+    steps, rounds = (20, 1) if args.quick else (args.steps, args.rounds)
+    results: dict[str, list[dict[str, Any]]] = {"project": [], "numpy": []}
+    for _ in range(rounds):
+        for impl in ("project", "numpy"):
+            results[impl].append(measure(impl, steps))
+    time_ratios = [p["seconds"] / n["seconds"] for p, n in zip(results["project"], results["numpy"])]
+    rss_ratios = [p["peak_rss_mb"] / n["peak_rss_mb"] for p, n in zip(results["project"], results["numpy"])]
+    summary = {
+        "steps": results["project"][0]["steps"],
+        "project_seconds": statistics.median(r["seconds"] for r in results["project"]),
+        "numpy_seconds": statistics.median(r["seconds"] for r in results["numpy"]),
+        "time_ratio": statistics.median(time_ratios),
+        "project_peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in results["project"]),
+        "numpy_peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in results["numpy"]),
+        "rss_ratio": statistics.median(rss_ratios),
+        "final_loss": {k: v[-1]["final_loss"] for k, v in results.items()},
+        "rounds": rounds,
+    }
+    print(f"MLP 784-{HIDDEN}-{CLASSES}, float32, batch {BATCH}, Adam: {summary['steps']} steps, {rounds} round(s)")
+    print(f"{'':22}{'project':>10}{'numpy':>10}{'ratio':>8}{'target':>9}")
+    print(f"{'seconds per epoch':22}{summary['project_seconds']:10.3f}{summary['numpy_seconds']:10.3f}"
+          f"{summary['time_ratio']:8.3f}{'<= 1.10':>9}")
+    print(f"{'peak RSS (MB)':22}{summary['project_peak_rss_mb']:10.1f}{summary['numpy_peak_rss_mb']:10.1f}"
+          f"{summary['rss_ratio']:8.3f}{'<= 1.25':>9}")
+    print(f"final loss: project {summary['final_loss']['project']:.6f}, numpy {summary['final_loss']['numpy']:.6f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"summary": summary, "runs": results}, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
