@@ -91,8 +91,11 @@ def backward(
             )
     grads: dict[int, Tensor] = {}
     owned: set[int] = set()  # accumulation buffers created here, safe to add into in place
+    handed: set[int] = set()  # arrays the caller also holds (seeds, earlier .grad): never stored twice
     for i, root in enumerate(roots):
-        _accumulate(grads, owned, root, _seed(root, None if gradients is None else gradients[i]), create_graph)
+        seed = _seed(root, None if gradients is None else gradients[i])
+        handed.add(id(seed.data))
+        _accumulate(grads, owned, root, seed, create_graph)
 
     wanted = None if inputs is None else {id(t): None for t in inputs}
     captured: dict[int, Tensor] = {}
@@ -108,7 +111,7 @@ def backward(
             node: Node | None = tensor._ctx
             if node is None:
                 if inputs is None:
-                    _deposit(tensor, grad, create_graph)
+                    _deposit(tensor, grad, create_graph, handed)
                 continue
             if node.inputs is None:
                 raise RuntimeError(_RELEASED)
@@ -139,15 +142,25 @@ def _accumulate(grads: dict[int, Tensor], owned: set[int], tensor: Tensor, g: Te
     else:
         # The first gradient may be shared with another tensor (add passes g through),
         # so the sum goes to a fresh buffer that later contributions can reuse.
-        grads[key] = Tensor._wrap(previous.data + g.data)
+        grads[key] = Tensor._wrap(np.asarray(previous.data + g.data))
         owned.add(key)
 
 
-def _deposit(leaf: Tensor, grad: Tensor, create_graph: bool) -> None:
-    """Add a finished gradient into ``leaf.grad``; a new one is stored writeable and in the leaf's dtype."""
+def _deposit(leaf: Tensor, grad: Tensor, create_graph: bool, handed: set[int]) -> None:
+    """Add a finished gradient into ``leaf.grad``.
+
+    A new ``.grad`` gets an array of its own, writeable and in the leaf's dtype, so
+    that editing one leaf's gradient in place (clipping, say) never changes another's
+    or the caller's. Gradients fresh from a primitive (the usual case) are stored
+    without a copy.
+    """
     if leaf.grad is not None:
         leaf.grad = leaf.grad + grad
         return
-    if not create_graph and (not grad.data.flags.writeable or grad.data.dtype != leaf.data.dtype):
-        grad = Tensor._wrap(grad.data.astype(leaf.data.dtype))
+    data = grad.data
+    if not create_graph and (
+        not data.flags.writeable or data.base is not None or id(data) in handed or data.dtype != leaf.data.dtype
+    ):
+        grad = Tensor._wrap(data.astype(leaf.data.dtype))
+    handed.add(id(grad.data))
     leaf.grad = grad

@@ -34,6 +34,9 @@ from .tensor import Tensor
 Vjp = Callable[..., Tensor]
 
 
+_NO_PARAMS: dict[str, Any] = {}
+
+
 class Node:
     """One recorded application of a primitive: what ``backward`` needs to go through it.
 
@@ -46,7 +49,7 @@ class Node:
     def __init__(self, prim: Primitive, inputs: tuple[Tensor, ...], params: dict[str, Any]) -> None:
         self.prim = prim
         self.inputs: tuple[Tensor, ...] | None = inputs
-        self.params: dict[str, Any] | None = params
+        self.params: dict[str, Any] | None = params or _NO_PARAMS  # most nodes share one empty dict
 
     def release(self) -> None:
         self.inputs = None
@@ -71,6 +74,8 @@ class Primitive:
             data = self.forward(*[t.data for t in inputs], **params)
         except (ValueError, IndexError, TypeError) as exc:
             raise _explain(self.name, inputs, exc) from None
+        if type(data) is not np.ndarray:  # numpy turns 0-d results into scalars; keep arrays
+            data = np.asarray(data)
         out = Tensor._wrap(data)
         if STATE.enabled:
             for t in inputs:
