@@ -46,7 +46,8 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int | 
     k = num_classes if num_classes is not None else int(max(t.max(initial=-1), p.max(initial=-1))) + 1
     if len(t) and (min(t.min(), p.min()) < 0 or max(t.max(), p.max()) >= k):
         raise ValueError(f"confusion_matrix: labels must be in [0, {k - 1}]")
-    return np.bincount(t * k + p, minlength=k * k).reshape(k, k)
+    # widen first: t * k + p overflows narrow label dtypes such as uint8
+    return np.bincount(t.astype(np.int64) * k + p.astype(np.int64), minlength=k * k).reshape(k, k)
 
 
 @dataclass

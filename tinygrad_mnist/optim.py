@@ -140,12 +140,17 @@ class Adam(Optimizer):
         _check_positive(name, "lr", lr, allow_zero=False)
         _check_positive(name, "eps", eps)
         _check_positive(name, "weight_decay", weight_decay)
+        if len(betas) != 2:
+            raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
         for k, beta in enumerate(betas):
             if not 0.0 <= beta < 1.0:
                 raise ValueError(f"{name}: betas[{k}] must be in [0, 1), got {beta}")
         super().__init__(params, lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
+        self.param_steps = [0] * len(self.params)  # bias correction counts each parameter's own updates
 
     def _update(self, i: int, param: np.ndarray, grad: np.ndarray) -> None:
+        self.param_steps[i] += 1
+        t = self.param_steps[i]
         h = self.hyper
         lr, (b1, b2), eps, decay = h["lr"], h["betas"], h["eps"], h["weight_decay"]
         if decay and self.decoupled:
@@ -161,10 +166,9 @@ class Adam(Optimizer):
         scratch -= v
         scratch *= 1 - b2
         v += scratch
-        if self.steps % 100 == 0:
+        if t % 100 == 0:
             m[np.abs(m) < _FLUSH_BELOW] = 0
             v[v < _FLUSH_BELOW] = 0
-        t = self.steps
         step_size = lr / (1 - b1**t)
         np.sqrt(v, out=scratch)
         scratch *= 1 / math.sqrt(1 - b2**t)
@@ -176,7 +180,16 @@ class Adam(Optimizer):
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
         state["buffers"] = {k: a for k, a in state["buffers"].items() if not k.startswith("scratch.")}
+        state["param_steps"] = list(self.param_steps)
         return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        steps = state.get("param_steps", [state["steps"]] * len(self.params))
+        if len(steps) != len(self.params):
+            raise ValueError(f"{type(self).__name__}.load_state_dict: state has step counts for "
+                             f"{len(steps)} parameters, expected {len(self.params)}")
+        super().load_state_dict(state)
+        self.param_steps = [int(n) for n in steps]
 
 
 class AdamW(Adam):

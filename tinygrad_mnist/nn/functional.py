@@ -99,11 +99,19 @@ def nll_loss(log_probs: Tensor, target: Any, reduction: str = "mean") -> Tensor:
 
 
 def _weighted_nll(log_probs: Tensor, target_probs: np.ndarray, reduction: str) -> Tensor:
-    """``-sum(q * log p)`` per row, reduced; the sign and 1/N ride on the constant q (fewer graph nodes)."""
-    if reduction == "none":
-        return (log_probs * -target_probs).sum(axis=1)
+    """``-sum(q * log p)`` per row, reduced; the sign and 1/N ride on the constant q (fewer graph nodes).
+
+    Classes with q = 0 are masked out before multiplying, so a log-probability of
+    -inf there (a masked logit) gives 0, not ``0 * -inf = nan``.
+    """
     scale = -1.0 / len(target_probs) if reduction == "mean" and len(target_probs) else -1.0
-    return (log_probs * (target_probs * scale)).sum()
+    weights = target_probs * scale
+    terms = ops.where(log_probs, _zero_like(log_probs), cond=target_probs != 0) * weights
+    return terms.sum(axis=1) if reduction == "none" else terms.sum()
+
+
+def _zero_like(x: Tensor) -> Tensor:
+    return Tensor._wrap(np.zeros((), dtype=x.dtype))
 
 
 def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
