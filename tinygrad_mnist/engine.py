@@ -20,7 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .grad_mode import set_grad_enabled
-from .ops import Node, unbroadcast
+from .ops import Node, cast, unbroadcast
 from .tensor import Tensor
 
 _RELEASED = (
@@ -158,9 +158,7 @@ def _deposit(leaf: Tensor, grad: Tensor, create_graph: bool, handed: set[int]) -
         leaf.grad = leaf.grad + grad
         return
     data = grad.data
-    if not create_graph and (
-        not data.flags.writeable or data.base is not None or id(data) in handed or data.dtype != leaf.data.dtype
-    ):
-        grad = Tensor._wrap(data.astype(leaf.data.dtype))
+    if not data.flags.writeable or data.base is not None or id(data) in handed or data.dtype != leaf.data.dtype:
+        grad = cast(grad, dtype=leaf.data.dtype) if create_graph else Tensor._wrap(data.astype(leaf.data.dtype))
     handed.add(id(grad.data))
     leaf.grad = grad

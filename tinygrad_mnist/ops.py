@@ -242,6 +242,8 @@ scatter = Primitive("scatter", _scatter_forward,
 getitem = Primitive("getitem", lambda a, index: a[index],
                     lambda g, out, a, index: scatter(g, index=index, shape=a.shape))
 matmul = Primitive("matmul", _matmul_forward, _matmul_vjp_a, _matmul_vjp_b)
+cast = Primitive("cast", lambda a, dtype: a.astype(dtype),  # always a new array
+                 lambda g, out, a, dtype: cast(g, dtype=a.dtype))
 # x @ w.T + b fused: the affine map of nn.Linear in one node, with gradients laid out like w
 linear = Primitive("linear", _linear_forward,
                    lambda g, out, x, w, b: g @ w,

@@ -42,7 +42,7 @@ def _as_array(data: Any) -> np.ndarray:
             array = np.asarray(data)
         except ValueError as exc:  # ragged nested lists
             raise ValueError(f"Tensor: cannot build an array from {data!r}: {exc}") from None
-        if array.dtype.kind in "biuf" and not isinstance(data, bool):
+        if array.dtype.kind in "iuf":  # Python bools stay bool, like numpy and PyTorch
             array = array.astype(_DEFAULT_FLOAT, copy=False)
     else:
         raise TypeError(
@@ -357,7 +357,8 @@ class Tensor:
 
     def flatten(self, start_axis: int = 0) -> Tensor:
         """Merge all axes from ``start_axis`` on into one."""
-        return self.reshape(*self.shape[:start_axis], -1)
+        (start,) = _axes(start_axis, self.ndim) if self.ndim else (0,)
+        return self.reshape(*self.shape[:start], -1)
 
     def transpose(self, *axes: int) -> Tensor:
         """Permute axes (all reversed when none are given), like ``np.transpose``."""
@@ -365,6 +366,7 @@ class Tensor:
         return ops.transpose(self, axes=perm or tuple(reversed(range(self.ndim))))
 
     def swapaxes(self, axis1: int, axis2: int) -> Tensor:
+        (axis1,), (axis2,) = _axes(axis1, self.ndim), _axes(axis2, self.ndim)
         perm = list(range(self.ndim))
         perm[axis1], perm[axis2] = perm[axis2], perm[axis1]
         return ops.transpose(self, axes=tuple(perm))
@@ -377,6 +379,18 @@ class Tensor:
 
     def matmul(self, other: ArrayLike) -> Tensor:
         return self @ other
+
+    def astype(self, dtype: Any) -> Tensor:
+        """A copy converted to ``dtype``; the gradient is converted back."""
+        return ops.cast(self, dtype=np.dtype(dtype))
+
+    def double(self) -> Tensor:
+        """A float64 copy (for gradient checks)."""
+        return self.astype(np.float64)
+
+    def float(self) -> Tensor:
+        """A float32 copy."""
+        return self.astype(np.float32)
 
 
 def _lift(value: Any, like: Tensor) -> Tensor:

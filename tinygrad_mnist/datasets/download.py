@@ -10,6 +10,7 @@ is tried; when all fail, one :class:`MNISTError` lists what each did.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import socket
 import urllib.error
@@ -103,7 +104,7 @@ def download_file(
             failures.append(f"{url}: {'timed out after ' + format(timeout, 'g') + ' s' if timed_out else reason}")
         except MNISTError as exc:
             failures.append(str(exc))
-        except OSError as exc:
-            failures.append(f"{url}: {exc}")
+        except (OSError, http.client.HTTPException) as exc:  # refused, reset, not HTTP, cut off
+            failures.append(f"{url}: {type(exc).__name__}: {exc}")
     listing = "\n  ".join(failures) or "no mirrors were given"
     raise MNISTError(f"could not download {filename} into {target_dir}; each mirror failed:\n  {listing}")

@@ -12,6 +12,7 @@ array([7, 8, 9], dtype=uint8)
 from __future__ import annotations
 
 import gzip
+import math
 import zlib
 from pathlib import Path
 
@@ -80,7 +81,7 @@ def parse_idx(payload: bytes, source: str = "<bytes>", magic: int | None = None)
         )
     dims = tuple(int(d) for d in np.frombuffer(payload, dtype=">u4", count=ndim, offset=4))
     dtype = IDX_TYPES[type_code]
-    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(dims) * dtype.itemsize  # Python ints: no overflow for absurd headers
     actual = len(payload) - header_size
     if actual != expected:
         what = "truncated" if actual < expected else "too long"

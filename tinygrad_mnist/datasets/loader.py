@@ -75,11 +75,10 @@ class DataLoader:
     def batches(self, epoch: int, start: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """The batches of ``epoch``, beginning with batch number ``start``."""
         order = self.order(epoch)
-        scale = np.float32(1 / 255)
         for b in range(start, len(self)):
             index = order[b * self.batch_size:(b + 1) * self.batch_size]
             x = self.images[index].astype(np.float32)
-            x *= scale
+            x /= np.float32(255)
             if self.flatten:
                 x = x.reshape(len(index), -1)
             yield x, self.labels[index].astype(np.int64)

@@ -56,11 +56,14 @@ def locate(name: str, directory: Path) -> Path:
 
 def load_verified(path: Path, name: str, magic: int, verify_digest: bool = True) -> np.ndarray:
     """Read, parse and checksum (once per process per unchanged file) one MNIST file."""
-    payload = read_payload(path)
+    stat = path.stat() if path.is_file() else None  # before reading: a file replaced meanwhile is re-checked
+    payload = read_payload(path)  # raises the missing-file error
     array = parse_idx(payload, str(path), magic)  # structure first: its errors say more
     if not verify_digest:
         return array
-    stat = path.stat()
+    if stat is None:  # appeared after the stat: check it, but cache nothing
+        check_digest(payload, DIGESTS[name], str(path))
+        return array
     key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, DIGESTS[name])
     if key not in _verified:
         check_digest(payload, DIGESTS[name], str(path))
