@@ -29,7 +29,7 @@ from .atomic import atomic_write
 from .nn.module import Module
 from .optim import Optimizer
 
-_MODEL, _OPTIM, _META = "model/", "optim/", "metadata.json"
+_MODEL, _OPTIM, _META, _OPTIM_META = "model/", "optim/", "metadata.json", "optimizer.json"
 
 
 class CheckpointError(ValueError):
@@ -43,6 +43,23 @@ class Checkpoint:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
+def _json_entry(value: dict[str, Any], what: str) -> np.ndarray:
+    try:
+        return np.array(json.dumps(value))
+    except (TypeError, ValueError) as exc:  # unknown types, circular references
+        raise CheckpointError(f"save_checkpoint: {what} is not JSON-serialisable: {exc}") from None
+
+
+def _json_object(arrays: dict[str, np.ndarray], key: str, source: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(str(arrays.pop(key)))
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"checkpoint {source}: {key} is not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise CheckpointError(f"checkpoint {source}: {key} must hold a JSON object, got {type(value).__name__}")
+    return value
+
+
 def save_checkpoint(
     path: str | Path,
     model: Module,
@@ -52,16 +69,11 @@ def save_checkpoint(
     """Write model (and optimizer) arrays and ``metadata`` (JSON-serialisable) to ``path`` atomically."""
     target = Path(path)
     arrays = {_MODEL + name: array for name, array in model.state_dict().items()}
-    meta = dict(metadata or {})
+    arrays[_META] = _json_entry(metadata or {}, "metadata")
     if optimizer is not None:
         state = optimizer.state_dict()
         arrays.update({_OPTIM + key: array for key, array in state["buffers"].items()})
-        meta["optimizer"] = {k: v for k, v in state.items() if k != "buffers"}
-    try:
-        text = json.dumps(meta)
-    except TypeError as exc:
-        raise CheckpointError(f"save_checkpoint: metadata is not JSON-serialisable: {exc}") from None
-    arrays[_META] = np.array(text)
+        arrays[_OPTIM_META] = _json_entry({k: v for k, v in state.items() if k != "buffers"}, "optimizer state")
     with atomic_write(target) as out:
         np.savez(out, **arrays)
 
@@ -76,26 +88,27 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     source = Path(path)
     if not source.is_file():
         raise CheckpointError(f"checkpoint {source}: file not found")
+    if not zipfile.is_zipfile(source):
+        raise CheckpointError(f"checkpoint {source}: not a readable .npz archive (no zip signature)")
     try:
         with np.load(source, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise CheckpointError(f"checkpoint {source}: not a readable .npz archive ({exc})") from None
     except ValueError as exc:  # numpy refuses object arrays without pickle
         raise CheckpointError(f"checkpoint {source}: refused unsafe content ({exc})") from None
+    except Exception as exc:  # damaged members fail in many ways (zip, npy header, decompression)
+        raise CheckpointError(
+            f"checkpoint {source}: not a readable .npz archive ({type(exc).__name__}: {exc})"
+        ) from None
     if _META not in arrays:
         raise CheckpointError(f"checkpoint {source}: no {_META} entry; not written by save_checkpoint")
-    try:
-        metadata = json.loads(str(arrays.pop(_META)))
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"checkpoint {source}: metadata is not valid JSON ({exc})") from None
+    metadata = _json_object(arrays, _META, source)
     model_state = {k[len(_MODEL):]: v for k, v in arrays.items() if k.startswith(_MODEL)}
     for name, array in model_state.items():
         if array.dtype.kind != "f":
             raise CheckpointError(f"checkpoint {source}: parameter {name} has dtype {array.dtype}, expected float")
     optimizer_state = None
-    if "optimizer" in metadata:
-        optimizer_state = dict(metadata.pop("optimizer"))
+    if _OPTIM_META in arrays:
+        optimizer_state = _json_object(arrays, _OPTIM_META, source)
         optimizer_state["buffers"] = {k[len(_OPTIM):]: v for k, v in arrays.items() if k.startswith(_OPTIM)}
         if isinstance(optimizer_state.get("hyper", {}).get("betas"), list):
             optimizer_state["hyper"]["betas"] = tuple(optimizer_state["hyper"]["betas"])

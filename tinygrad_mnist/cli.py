@@ -7,6 +7,7 @@ expected; Ctrl-C during training saves a checkpoint and ends with status 130.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
@@ -20,7 +21,7 @@ from .datasets import MNISTError
 from .imageio import ImageError, read_image
 from .models import ACTIVATIONS, build_model
 from .nn.module import StateDictError
-from .training import OPTIMIZERS, Interrupted, Trainer, TrainConfig, load_split, predict_logits
+from .training import OPTIMIZERS, ConfigError, Interrupted, Trainer, TrainConfig, load_split, predict_logits
 
 
 class UsageError(Exception):
@@ -38,7 +39,7 @@ def _number(kind: Callable[[str], Any], low: float, inclusive: bool, what: str) 
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-        if value < low or (value == low and not inclusive) or value != value:
+        if not math.isfinite(value) or value < low or (value == low and not inclusive):
             raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
         return value
 
@@ -188,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (UsageError, CheckpointError, StateDictError, MNISTError, ImageError) as exc:
+    except (UsageError, ConfigError, CheckpointError, StateDictError, MNISTError, ImageError) as exc:
         print(f"tinygrad-mnist {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -55,6 +55,8 @@ def _read_pgm(path: Path) -> np.ndarray:
             raise ImageError(f"{path}: PGM (P2) pixel values must be integers") from None
         if pixels.size != width * height:
             raise ImageError(f"{path}: PGM has {pixels.size} values, expected {width * height}")
+    if pixels.size and (pixels.min() < 0 or pixels.max() > maxval):
+        raise ImageError(f"{path}: PGM values must be in 0..{maxval}, got {pixels.min()}..{pixels.max()}")
     image = pixels.reshape(height, width).astype(np.float64) * (255.0 / maxval)
     return np.round(image).astype(np.uint8)
 
@@ -74,10 +76,14 @@ def read_image(path: str | Path) -> np.ndarray:
         if array.shape == (784,):
             array = array.reshape(SIZE)
         if array.dtype.kind == "f":
-            if array.size and (array.min() < 0 or array.max() > 1):
-                raise ImageError(f"{source}: float images must be in [0, 1], got [{array.min()}, {array.max()}]")
+            if not np.isfinite(array).all() or (array.size and (array.min() < 0 or array.max() > 1)):
+                raise ImageError(f"{source}: float images must be finite and in [0, 1], "
+                                 f"got values in [{np.nanmin(array)}, {np.nanmax(array)}]")
             array = np.round(array * 255)
-        elif array.dtype.kind not in "iu":
+        elif array.dtype.kind in "iu":
+            if array.size and (array.min() < 0 or array.max() > 255):
+                raise ImageError(f"{source}: integer images must be in 0..255, got {array.min()}..{array.max()}")
+        else:
             raise ImageError(f"{source}: expected a numeric image, got dtype {array.dtype}")
         image = array
     else:

@@ -336,8 +336,8 @@ class Tensor:
         0.693147
         """
         axes = _axes(axis, self.ndim)
-        shift = Tensor._wrap(np.max(self.data, axis=axes, keepdims=True))
-        shift.data[~np.isfinite(shift.data)] = 0  # all -inf rows: keep log(0) = -inf
+        peak = np.max(self.data, axis=axes, keepdims=True)
+        shift = Tensor._wrap(np.where(np.isfinite(peak), peak, 0).astype(self.dtype))  # all -inf rows: -inf result
         total = (self - shift).exp().sum(axis=axes, keepdims=True).log() + shift
         return total if keepdims else total.reshape(tuple(n for i, n in enumerate(total.shape) if i not in axes))
 
@@ -363,7 +363,13 @@ class Tensor:
     def transpose(self, *axes: int) -> Tensor:
         """Permute axes (all reversed when none are given), like ``np.transpose``."""
         perm = tuple(axes[0]) if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
-        return ops.transpose(self, axes=perm or tuple(reversed(range(self.ndim))))
+        if not perm:
+            return ops.transpose(self, axes=tuple(reversed(range(self.ndim))))
+        normalised = tuple(a % self.ndim if isinstance(a, (int, np.integer)) and -self.ndim <= a < self.ndim else a
+                           for a in perm)
+        if sorted(normalised) != list(range(self.ndim)):
+            raise ValueError(f"transpose: axes {perm} are not a permutation of the {self.ndim} axes of shape {self.shape}")
+        return ops.transpose(self, axes=normalised)
 
     def swapaxes(self, axis1: int, axis2: int) -> Tensor:
         (axis1,), (axis2,) = _axes(axis1, self.ndim), _axes(axis2, self.ndim)
@@ -439,7 +445,8 @@ def _index(index: Any) -> Any:
     if isinstance(index, Tensor):
         return index.data
     if isinstance(index, list):
-        return np.asarray(index)
+        array = np.asarray(index)
+        return array.astype(np.intp) if array.size == 0 else array  # [] would be float64
     return index
 
 

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from . import optim, random
 from .atomic import atomic_write
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .datasets import DataLoader, load_mnist, train_val_split
 from .grad_mode import no_grad
 from .models import build_model, mlp_architecture
@@ -52,6 +52,10 @@ class TrainConfig:
 
     def architecture(self) -> dict[str, Any]:
         return mlp_architecture(self.hidden, self.activation, self.dropout)
+
+
+class ConfigError(ValueError):
+    """A setting that cannot work with the data (for example a validation split larger than the data)."""
 
 
 class Interrupted(Exception):
@@ -91,6 +95,9 @@ class RunState:
     step: int = 0
     best_val_accuracy: float = -1.0
     history: list[dict[str, float]] = field(default_factory=list)
+    epoch_loss_sum: float = 0.0  # running totals of the current epoch, so a resumed epoch reports it whole
+    epoch_correct: int = 0
+    epoch_seen: int = 0
 
 
 class Trainer:
@@ -106,6 +113,8 @@ class Trainer:
             if config.scheduler == "cosine" else None
         self.state = RunState()
         images, labels = load_split("train", config.data)
+        if config.val_size >= len(images):
+            raise ConfigError(f"val_size must be below the {len(images)} training samples, got {config.val_size}")
         (xt, yt), (self.val_x, self.val_y) = train_val_split(images, labels, config.val_size, seed=config.seed)
         self.loader = DataLoader(xt, yt, batch_size=config.batch_size, shuffle=True, seed=config.seed)
         self._stop_requested = False
@@ -131,16 +140,18 @@ class Trainer:
         """A trainer continuing exactly where the checkpoint at ``path`` left off."""
         ckpt = load_checkpoint(path)
         meta = ckpt.metadata
-        if "config" not in meta or "state" not in meta:
-            raise ValueError(f"checkpoint {path}: not a training checkpoint (no config/state metadata)")
-        trainer = cls(TrainConfig(**meta["config"]), out if out is not None else Path(path).parent, **kwargs)
-        trainer.model.load_state_dict(ckpt.model_state)
-        if ckpt.optimizer_state is not None:
+        if "config" not in meta or "state" not in meta or ckpt.optimizer_state is None:
+            raise CheckpointError(f"checkpoint {path}: not a training checkpoint (no config, state or optimizer)")
+        try:
+            trainer = cls(TrainConfig(**meta["config"]), out if out is not None else Path(path).parent, **kwargs)
+            trainer.model.load_state_dict(ckpt.model_state)
             trainer.optimizer.load_state_dict(ckpt.optimizer_state)
-        if trainer.scheduler is not None and meta.get("scheduler"):
-            trainer.scheduler.load_state_dict(meta["scheduler"])
-        trainer.state = RunState(**meta["state"])
-        random.set_rng_state(meta["rng_state"])
+            if trainer.scheduler is not None and meta.get("scheduler"):
+                trainer.scheduler.load_state_dict(meta["scheduler"])
+            trainer.state = RunState(**meta["state"])
+            random.set_rng_state(meta["rng_state"])
+        except (TypeError, KeyError, ValueError) as exc:
+            raise CheckpointError(f"checkpoint {path}: cannot resume from it ({type(exc).__name__}: {exc})") from None
         return trainer
 
     def write_metrics(self, extra: dict[str, Any] | None = None) -> None:
@@ -159,19 +170,21 @@ class Trainer:
 
     def fit(self) -> dict[str, Any]:
         """Train to the configured number of epochs; returns the final metrics record."""
+        # Ctrl-C only sets a flag, checked between steps; after the last step the run
+        # is complete, so a late Ctrl-C lets the final evaluation and writes finish.
         previous = signal.signal(signal.SIGINT, self._on_sigint)
         try:
             while self.state.epoch < self.config.epochs:
                 self._run_epoch()
                 if self.config.max_steps is not None and self.state.step >= self.config.max_steps:
                     break
+            if self.state.batch:  # stopped inside an epoch by max_steps: keep that position too
+                self.save("checkpoint.npz")
+            test_x, test_y = load_split("test", self.config.data)
+            result = {"test_accuracy": self.evaluate(test_x, test_y), "steps": self.state.step}
+            self.write_metrics(result)
         finally:
             signal.signal(signal.SIGINT, previous)
-        if self.state.batch:  # stopped inside an epoch by max_steps: keep that position too
-            self.save("checkpoint.npz")
-        test_x, test_y = load_split("test", self.config.data)
-        result = {"test_accuracy": self.evaluate(test_x, test_y), "steps": self.state.step}
-        self.write_metrics(result)
         return result
 
     def _run_epoch(self) -> None:
@@ -181,7 +194,6 @@ class Trainer:
         batches = self.loader.batches(state.epoch, start=state.batch)
         bar = tqdm(batches, total=len(self.loader), initial=state.batch, disable=not self.progress,
                    desc=f"epoch {state.epoch + 1}/{config.epochs}", leave=False, unit="batch")
-        total_loss, correct, seen = 0.0, 0, 0
         for x, y in bar:
             logits = self.model(Tensor(x))
             loss = F.cross_entropy(logits, y)
@@ -190,10 +202,11 @@ class Trainer:
             self.optimizer.step()
             state.batch += 1
             state.step += 1
-            total_loss += loss.item() * len(y)
-            correct += int((logits.data.argmax(axis=1) == y).sum())
-            seen += len(y)
-            bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.4f}", refresh=False)
+            state.epoch_loss_sum += loss.item() * len(y)
+            state.epoch_correct += int((logits.data.argmax(axis=1) == y).sum())
+            state.epoch_seen += len(y)
+            bar.set_postfix(loss=f"{state.epoch_loss_sum / state.epoch_seen:.4f}",
+                            acc=f"{state.epoch_correct / state.epoch_seen:.4f}", refresh=False)
             if self._stop_requested:
                 bar.close()
                 raise Interrupted(self.save("checkpoint.npz"))
@@ -206,12 +219,14 @@ class Trainer:
             self.scheduler.step()
         val_accuracy = self.evaluate(self.val_x, self.val_y)
         elapsed = time.perf_counter() - started
-        state.history.append({"epoch": state.epoch + 1, "train_loss": total_loss / max(seen, 1),
-                              "train_accuracy": correct / max(seen, 1), "val_accuracy": val_accuracy,
-                              "lr": self.optimizer.lr, "seconds": elapsed})
+        train_loss = state.epoch_loss_sum / max(state.epoch_seen, 1)
+        state.history.append({"epoch": state.epoch + 1, "train_loss": train_loss,
+                              "train_accuracy": state.epoch_correct / max(state.epoch_seen, 1),
+                              "val_accuracy": val_accuracy, "lr": self.optimizer.lr, "seconds": elapsed})
         state.epoch += 1
-        state.batch = 0
-        self.log(f"epoch {state.epoch}/{config.epochs}  train loss {total_loss / max(seen, 1):.4f}  "
+        state.batch = state.epoch_correct = state.epoch_seen = 0
+        state.epoch_loss_sum = 0.0
+        self.log(f"epoch {state.epoch}/{config.epochs}  train loss {train_loss:.4f}  "
                  f"val acc {val_accuracy:.4f}  elapsed {elapsed:.1f}s")
         if val_accuracy > state.best_val_accuracy or np.isnan(val_accuracy):  # no validation: keep the latest
             state.best_val_accuracy = val_accuracy
