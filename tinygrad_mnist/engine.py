@@ -2,19 +2,22 @@
 
 ``backward`` is the whole of reverse mode:
 
-1. order the graph that leads to the roots so that every tensor comes after
-   all tensors computed from it (an iterative depth-first search: deep graphs
-   need no recursion);
-2. seed each root with its gradient and walk that order, calling the VJP of
-   each primitive for the inputs that require a gradient and adding the
-   results into a table keyed by tensor (fan-out sums here);
+1. seed each root with its gradient;
+2. walk the graph in reverse topological order, without recursion: a tensor is
+   processed only after every tensor computed from it (nodes are numbered at
+   creation, and a heap hands out the newest first); processing calls the VJP
+   of its primitive for each input that requires a gradient and adds the result
+   into a table keyed by tensor (fan-out sums here);
 3. hand the finished gradients of leaves to ``.grad`` (or back to the caller,
    for :func:`tinygrad_mnist.autograd.grad`) and release each node's saved
    inputs unless the graph is retained.
+
+:func:`toposort` lists the same order explicitly, for tools that show the graph.
 """
 
 from __future__ import annotations
 
+import heapq
 from typing import Any, Sequence
 
 import numpy as np
@@ -30,26 +33,37 @@ _RELEASED = (
 
 
 def toposort(roots: Sequence[Tensor]) -> list[Tensor]:
-    """Tensors requiring grad that lead to ``roots``, each listed before its inputs."""
+    """Tensors requiring grad that lead to ``roots``, each listed before its inputs.
+
+    A depth-first search with an explicit stack; an entry ``(tensor, True)`` means
+    "all inputs of this tensor are listed, list it now". Visited nodes are marked
+    with this walk's token (cheaper than a set of ids on long graphs); leaves,
+    which have no node, go in a set.
+    """
     order: list[Tensor] = []
-    seen: set[int] = set()
+    token = object()
+    leaves: set[int] = set()
     stack: list[tuple[Tensor, bool]] = [(r, False) for r in roots]
     while stack:
-        tensor, children_done = stack.pop()
-        if children_done:
+        tensor, inputs_done = stack.pop()
+        if inputs_done:
             order.append(tensor)
             continue
-        if id(tensor) in seen:
-            continue
-        seen.add(id(tensor))
-        stack.append((tensor, True))
         node = tensor._ctx
-        if node is not None:
-            if node.inputs is None:
-                raise RuntimeError(_RELEASED)
-            for inp in node.inputs:
-                if inp.requires_grad and id(inp) not in seen:
-                    stack.append((inp, False))
+        if node is None:
+            if id(tensor) not in leaves:
+                leaves.add(id(tensor))
+                order.append(tensor)
+            continue
+        if node.mark is token:
+            continue
+        node.mark = token
+        if node.inputs is None:
+            raise RuntimeError(_RELEASED)
+        stack.append((tensor, True))
+        for inp in node.inputs:
+            if inp.requires_grad and (inp._ctx is None or inp._ctx.mark is not token):
+                stack.append((inp, False))
     order.reverse()
     return order
 
@@ -97,37 +111,66 @@ def backward(
         handed.add(id(seed.data))
         _accumulate(grads, owned, root, seed, create_graph)
 
-    wanted = None if inputs is None else {id(t): None for t in inputs}
+    wanted = None if inputs is None else {id(t) for t in inputs}
     captured: dict[int, Tensor] = {}
-    order = toposort(roots)
+    ready = _ReadyQueue()
+    for root in roots:
+        ready.push(root)
     with set_grad_enabled(create_graph):
-        for tensor in order:
+        while ready.heap:
+            tensor = heapq.heappop(ready.heap)[1]
             key = id(tensor)
-            grad = grads.pop(key, None)
-            if grad is None:
-                continue
+            grad = grads.pop(key)
             if wanted is not None and key in wanted:
                 captured[key] = grad
-            node: Node | None = tensor._ctx
-            if node is None:
-                if inputs is None:
-                    _deposit(tensor, grad, create_graph, handed)
-                continue
-            if node.inputs is None:
-                raise RuntimeError(_RELEASED)
+            node: Node = tensor._ctx
             prim, node_inputs, params = node.prim, node.inputs, node.params
-            for i, inp in enumerate(node_inputs):
+            for i, inp in enumerate(node_inputs):  # type: ignore[arg-type]
                 if not inp.requires_grad:
                     continue
                 g = prim.vjps[i](grad, tensor, *node_inputs, **params)
                 if g.shape != inp.shape:
                     g = unbroadcast(g, inp.shape)
                 _accumulate(grads, owned, inp, g, create_graph)
+                ready.push(inp)
             if not retain_graph:
                 node.release()
+    # Leaves are finished last, so a failure above leaves every .grad untouched.
+    for key, leaf in ready.leaves.items():
+        if inputs is None:
+            _deposit(leaf, grads[key], create_graph, handed)
+        elif key in wanted:  # type: ignore[operator]
+            captured[key] = grads[key]
     if inputs is None:
         return None
     return [captured.get(id(t)) for t in inputs]
+
+
+class _ReadyQueue:
+    """Non-leaf tensors waiting for their VJP, latest-created first; leaves set aside.
+
+    Every node carries a creation number larger than those of its inputs' nodes,
+    so popping the largest number first is a topological order: by the time a
+    tensor is popped, all tensors computed from it have sent their gradients.
+    Only the frontier of the walk is in the heap, and each node is visited once.
+    """
+
+    __slots__ = ("heap", "leaves", "token")
+
+    def __init__(self) -> None:
+        self.heap: list[tuple[int, Tensor]] = []
+        self.leaves: dict[int, Tensor] = {}
+        self.token = object()  # marks the nodes this walk has queued
+
+    def push(self, tensor: Tensor) -> None:
+        node = tensor._ctx
+        if node is None:
+            self.leaves[id(tensor)] = tensor
+        elif node.mark is not self.token:
+            if node.inputs is None:
+                raise RuntimeError(_RELEASED)
+            node.mark = self.token
+            heapq.heappush(self.heap, (-node.seq, tensor))
 
 
 def _accumulate(grads: dict[int, Tensor], owned: set[int], tensor: Tensor, g: Tensor, create_graph: bool) -> None:

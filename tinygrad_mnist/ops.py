@@ -24,6 +24,7 @@ these in :mod:`tinygrad_mnist.tensor` and :mod:`tinygrad_mnist.nn.functional`.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, Callable
 
 import numpy as np
@@ -35,6 +36,7 @@ Vjp = Callable[..., Tensor]
 
 
 _NO_PARAMS: dict[str, Any] = {}
+_creation_order = itertools.count()
 
 
 class Node:
@@ -44,9 +46,11 @@ class Node:
     graph is retained); a node with ``inputs is None`` has been released.
     """
 
-    __slots__ = ("prim", "inputs", "params")
+    __slots__ = ("prim", "inputs", "params", "mark", "seq")
 
     def __init__(self, prim: Primitive, inputs: tuple[Tensor, ...], params: dict[str, Any]) -> None:
+        self.seq = next(_creation_order)  # larger than the seq of every node it depends on
+        self.mark: object = None  # set by a graph walk that has visited this node
         self.prim = prim
         self.inputs: tuple[Tensor, ...] | None = inputs
         self.params: dict[str, Any] | None = params or _NO_PARAMS  # most nodes share one empty dict

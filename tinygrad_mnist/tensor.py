@@ -18,6 +18,7 @@ Tensor([2., 4., 6.])
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any, Sequence, Union
 
@@ -399,13 +400,31 @@ class Tensor:
         return self.astype(np.float32)
 
 
+_CONSTANTS: dict[tuple[Any, ...], Tensor] = {}
+_MAX_CONSTANTS = 4096
+
+
+def _constant(value: int | float, dtype: np.dtype) -> Tensor:
+    """A shared read-only 0-d tensor for a Python number: graphs reuse constants such
+    as ``1.0001`` or ``1/N`` instead of allocating one per operation."""
+    key = (dtype, value, math.copysign(1.0, value))  # the sign keeps 0.0 and -0.0 apart
+    cached = _CONSTANTS.get(key)
+    if cached is None:
+        array = np.asarray(value, dtype=dtype)
+        array.flags.writeable = False
+        cached = Tensor._wrap(array)
+        if len(_CONSTANTS) < _MAX_CONSTANTS and value == value:  # nan never equals itself as a key
+            _CONSTANTS[key] = cached
+    return cached
+
+
 def _lift(value: Any, like: Tensor) -> Tensor:
     """Turn an operand into a Tensor; Python numbers take the other side's dtype."""
     if isinstance(value, Tensor):
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         dtype = like.data.dtype if like.data.dtype.kind == "f" else np.result_type(like.data, value)
-        return Tensor._wrap(np.asarray(value, dtype=dtype))
+        return _constant(value, dtype)
     return Tensor(value)
 
 
