@@ -11,9 +11,11 @@ Binary primitives broadcast like numpy; a VJP may return a gradient shaped
 like the broadcast output and the engine reduces it with :func:`unbroadcast`,
 the one place where that reduction is written.
 
-Everything else (composites such as ``mean``, ``softmax``,
-``log_softmax``, ``logsumexp``, ``abs``, ``clip``, the losses) is built from
-these in :mod:`tinygrad_mnist.tensor` and :mod:`tinygrad_mnist.nn.functional`.
+Everything else (composites such as ``mean``, ``softmax``, ``logsumexp``,
+``abs``, ``clip``, the losses) is built from these in
+:mod:`tinygrad_mnist.tensor` and :mod:`tinygrad_mnist.nn.functional`. Two
+entries are fusions kept for speed, each with its own VJP in Tensor ops:
+``linear`` (x @ w.T + b) and ``log_softmax``.
 
 >>> from tinygrad_mnist import Tensor
 >>> x = Tensor([0.5, 2.0], requires_grad=True)
@@ -115,7 +117,7 @@ def unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1
     )
-    summed = sum(grad, axis=axes, keepdims=False)
+    summed = sum(grad, axis=axes, keepdims=lead == 0)
     return summed if summed.shape == shape else reshape(summed, shape=shape)
 
 
@@ -179,6 +181,12 @@ def _linear_vjp_w(g: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor) -> Te
     return g.T @ x
 
 
+def _log_softmax_forward(a: np.ndarray, axis: int) -> np.ndarray:
+    shifted = a - np.max(a, axis=axis, keepdims=True)  # exp never overflows
+    shifted -= np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+    return shifted
+
+
 def _sigmoid_forward(a: np.ndarray) -> np.ndarray:
     e = np.exp(-np.abs(a))  # never overflows, unlike exp(-a) for very negative a
     return np.where(a >= 0, 1 / (1 + e), e / (1 + e))
@@ -223,6 +231,9 @@ tanh = Primitive("tanh", np.tanh,
                  lambda g, out, a: g * (1 - out * out))
 sigmoid = Primitive("sigmoid", _sigmoid_forward,
                     lambda g, out, a: g * out * (1 - out))
+# fused because every classifier's loss goes through it: one node instead of six
+log_softmax = Primitive("log_softmax", _log_softmax_forward,
+                        lambda g, out, a, axis: g - out.exp() * g.sum(axis=axis, keepdims=True))
 relu = Primitive("relu", lambda a: np.maximum(a, 0),
                  lambda g, out, a: g * (a.data > 0))
 maximum = Primitive("maximum", np.maximum,

@@ -343,9 +343,11 @@ class Tensor:
         return total if keepdims else total.reshape(tuple(n for i, n in enumerate(total.shape) if i not in axes))
 
     def log_softmax(self, axis: int = -1) -> Tensor:
-        """``x - logsumexp(x)``, computed as ``s - log(sum(exp(s)))`` with ``s = x - max(x)``."""
-        shifted = self - Tensor._wrap(np.max(self.data, axis=axis, keepdims=True))
-        return shifted - shifted.exp().sum(axis=axis, keepdims=True).log()
+        """``x - logsumexp(x)`` along ``axis``, stable for any magnitude (one fused primitive)."""
+        (axis,) = _axes(axis, self.ndim) if self.ndim else (0,)
+        if self.ndim == 0:
+            return self - self  # a single class: log(1) = 0
+        return ops.log_softmax(self, axis=axis)
 
     def softmax(self, axis: int = -1) -> Tensor:
         shifted = (self - Tensor._wrap(np.max(self.data, axis=axis, keepdims=True))).exp()
@@ -354,7 +356,10 @@ class Tensor:
     # ---- shape ----------------------------------------------------------------------
     def reshape(self, *shape: int | Sequence[int]) -> Tensor:
         target = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-        return ops.reshape(self, shape=_resolve_shape(target, self.size))
+        new_shape = _resolve_shape(target, self.size)
+        if new_shape == self.data.shape:
+            return self  # nothing to record
+        return ops.reshape(self, shape=new_shape)
 
     def flatten(self, start_axis: int = 0) -> Tensor:
         """Merge all axes from ``start_axis`` on into one."""
@@ -425,6 +430,8 @@ def _lift(value: Any, like: Tensor) -> Tensor:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         dtype = like.data.dtype if like.data.dtype.kind == "f" else np.result_type(like.data, value)
         return _constant(value, dtype)
+    if type(value) is np.ndarray and value.dtype.kind in "biuf":  # masks and constants in VJPs
+        return Tensor._wrap(value)
     return Tensor(value)
 
 
