@@ -19,43 +19,14 @@ Tensor([2., 4., 6.])
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any, Sequence, Union
 
 import numpy as np
 
-from .grad_mode import STATE
+from .coerce import DEFAULT_FLOAT as _DEFAULT_FLOAT
+from .coerce import Axis, as_array as _as_array, index_arrays, normalize_axes as _axes, resolve_shape as _resolve_shape
 
 ArrayLike = Union["Tensor", np.ndarray, float, int, Sequence[Any]]
-Axis = Union[int, Sequence[int], None]
-
-_DEFAULT_FLOAT = np.float32
-
-
-def _as_array(data: Any) -> np.ndarray:
-    """The constructor's dtype rules: numpy keeps its dtype, Python numbers become float32."""
-    if isinstance(data, np.ndarray):
-        array = data
-    elif isinstance(data, np.generic):
-        array = np.asarray(data)
-    elif isinstance(data, (bool, numbers.Number, list, tuple)):
-        try:
-            array = np.asarray(data)
-        except ValueError as exc:  # ragged nested lists
-            raise ValueError(f"Tensor: cannot build an array from {data!r}: {exc}") from None
-        if array.dtype.kind in "iuf":  # Python bools stay bool, like numpy and PyTorch
-            array = array.astype(_DEFAULT_FLOAT, copy=False)
-    else:
-        raise TypeError(
-            f"Tensor: data must be a numpy array, a number or a (nested) list of numbers, "
-            f"got {type(data).__name__}"
-        )
-    if array.dtype.kind not in "biuf":
-        raise TypeError(
-            f"Tensor: data must be numeric (bool, integer or float), got dtype {array.dtype} "
-            f"from {type(data).__name__}"
-        )
-    return array
 
 
 class Tensor:
@@ -387,7 +358,7 @@ class Tensor:
         return ops.broadcast_to(self, shape=tuple(shape))
 
     def __getitem__(self, index: Any) -> Tensor:
-        return ops.getitem(self, index=_index(index))
+        return ops.getitem(self, index=index_arrays(index))
 
     def matmul(self, other: ArrayLike) -> Tensor:
         return self @ other
@@ -437,43 +408,6 @@ def _lift(value: Any, like: Tensor) -> Tensor:
 
 def _raw(value: Any) -> Any:
     return value.data if isinstance(value, Tensor) else value
-
-
-def _axes(axis: Axis, ndim: int) -> tuple[int, ...]:
-    """Normalise an ``axis`` argument to a sorted tuple of non-negative ints."""
-    if axis is None:
-        return tuple(range(ndim))
-    items = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-    out = []
-    for a in items:
-        if not isinstance(a, (int, np.integer)) or not -ndim <= a < max(ndim, 1):
-            raise ValueError(f"axis {a!r} is out of range for a tensor with {ndim} dimensions")
-        out.append(int(a) % max(ndim, 1))
-    if len(set(out)) != len(out):
-        raise ValueError(f"axis {axis!r} repeats an axis")
-    return tuple(sorted(out))
-
-
-def _resolve_shape(target: Sequence[int], size: int) -> tuple[int, ...]:
-    """Fill in one ``-1`` in a reshape target; errors are left to the primitive."""
-    shape = tuple(int(n) for n in target)
-    if shape.count(-1) == 1:
-        known = int(np.prod([n for n in shape if n != -1]))
-        if known > 0 and size % known == 0:
-            return tuple(size // known if n == -1 else n for n in shape)
-    return shape
-
-
-def _index(index: Any) -> Any:
-    """Replace Tensors inside an index by their arrays; lists become integer arrays."""
-    if isinstance(index, tuple):
-        return tuple(_index(i) for i in index)
-    if isinstance(index, Tensor):
-        return index.data
-    if isinstance(index, list):
-        array = np.asarray(index)
-        return array.astype(np.intp) if array.size == 0 else array  # [] would be float64
-    return index
 
 
 def where(condition: ArrayLike, x: ArrayLike, y: ArrayLike) -> Tensor:
