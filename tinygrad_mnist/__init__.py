@@ -10,7 +10,7 @@ Tensor([[1., 1.],
 """
 
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from .tensor import Tensor, maximum, where
+from .tensor import Tensor, maximum, stack, where
 from . import engine as _engine  # noqa: F401  (imported before autograd and nn use it)
 from .random import manual_seed
 
@@ -22,6 +22,7 @@ __all__ = [
     "maximum",
     "no_grad",
     "set_grad_enabled",
+    "stack",
     "where",
 ]
 __version__ = "0.1.0"

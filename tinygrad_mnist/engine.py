@@ -22,7 +22,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .grad_mode import set_grad_enabled
+from .anomaly import check_gradient
+from .grad_mode import STATE, set_grad_enabled
 from .ops import Node, cast, unbroadcast
 from .tensor import Tensor
 
@@ -116,6 +117,27 @@ def backward(
     ready = _ReadyQueue()
     for root in roots:
         ready.push(root)
+    # Under detect_anomaly each VJP's result is checked by the walk; the operations
+    # inside a VJP are not checked as forwards, so a bad gradient is blamed on its primitive.
+    anomaly, STATE.anomaly = STATE.anomaly, False
+    try:
+        _walk(ready, grads, owned, captured, wanted, retain_graph, create_graph, anomaly)
+    finally:
+        STATE.anomaly = anomaly
+    # Leaves are finished last, so a failure above leaves every .grad untouched.
+    for key, leaf in ready.leaves.items():
+        if inputs is None:
+            _deposit(leaf, grads[key], create_graph, handed)
+        elif key in wanted:  # type: ignore[operator]
+            captured[key] = grads[key]
+    if inputs is None:
+        return None
+    return [captured.get(id(t)) for t in inputs]
+
+
+def _walk(ready: _ReadyQueue, grads: dict[int, Tensor], owned: set[int], captured: dict[int, Tensor],
+          wanted: set[int] | None, retain_graph: bool, create_graph: bool, anomaly: bool) -> None:
+    """Pop tensors newest first and send each one's gradient through its primitive's VJPs."""
     with set_grad_enabled(create_graph):
         while ready.heap:
             tensor = heapq.heappop(ready.heap)[1]
@@ -131,19 +153,12 @@ def backward(
                 g = prim.vjps[i](grad, tensor, *node_inputs, **params)
                 if g.shape != inp.shape:
                     g = unbroadcast(g, inp.shape)
+                if anomaly:
+                    check_gradient(prim.name, i, g.data, node.site)
                 _accumulate(grads, owned, inp, g, create_graph)
                 ready.push(inp)
             if not retain_graph:
                 node.release()
-    # Leaves are finished last, so a failure above leaves every .grad untouched.
-    for key, leaf in ready.leaves.items():
-        if inputs is None:
-            _deposit(leaf, grads[key], create_graph, handed)
-        elif key in wanted:  # type: ignore[operator]
-            captured[key] = grads[key]
-    if inputs is None:
-        return None
-    return [captured.get(id(t)) for t in inputs]
 
 
 class _ReadyQueue:

@@ -24,6 +24,7 @@ class _GradState:
     # A plain module-level flag: read on every operation, so it must be cheap.
     # Like the rest of the engine it is not thread-safe.
     enabled: bool = True
+    anomaly: bool = False  # detect_anomaly is on
 
 
 STATE = _GradState()

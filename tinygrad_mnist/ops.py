@@ -31,6 +31,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .anomaly import check_forward, creation_site
 from .grad_mode import STATE
 from .tensor import Tensor
 
@@ -48,9 +49,10 @@ class Node:
     graph is retained); a node with ``inputs is None`` has been released.
     """
 
-    __slots__ = ("prim", "inputs", "params", "mark", "seq")
+    __slots__ = ("prim", "inputs", "params", "mark", "seq", "site")
 
     def __init__(self, prim: Primitive, inputs: tuple[Tensor, ...], params: dict[str, Any]) -> None:
+        self.site: str | None = None  # the user's file:line, recorded under detect_anomaly
         self.seq = next(_creation_order)  # larger than the seq of every node it depends on
         self.mark: object = None  # set by a graph walk that has visited this node
         self.prim = prim
@@ -89,6 +91,11 @@ class Primitive:
                     out.requires_grad = True
                     out._ctx = Node(self, inputs, params)
                     break
+        if STATE.anomaly:
+            site = creation_site()
+            if out._ctx is not None:
+                out._ctx.site = site
+            check_forward(self.name, [t.data for t in inputs], data, site)
         return out
 
 
@@ -203,6 +210,17 @@ def _maximum_share(first: np.ndarray, second: np.ndarray, dtype: np.dtype) -> np
     return np.where(first > second, 1.0, np.where(first == second, 0.5, 0.0)).astype(dtype)
 
 
+class _PerInput:
+    """The VJPs of a primitive that takes any number of inputs: ``vjps[i]`` is one
+    function told which input it is for."""
+
+    def __init__(self, vjp: Callable[..., Tensor]) -> None:
+        self.vjp = vjp
+
+    def __getitem__(self, i: int) -> Vjp:
+        return lambda *args, **params: self.vjp(i, *args, **params)
+
+
 # ---- the table ---------------------------------------------------------------------
 # name = Primitive(name, forward, vjp for input 0, vjp for input 1, ...)
 
@@ -257,6 +275,8 @@ scatter = Primitive("scatter", _scatter_forward,
 getitem = Primitive("getitem", lambda a, index: a[index],
                     lambda g, out, a, index: scatter(g, index=index, shape=a.shape))
 matmul = Primitive("matmul", _matmul_forward, _matmul_vjp_a, _matmul_vjp_b)
+stack = Primitive("stack", lambda *arrays, axis: np.stack(arrays, axis=axis))
+stack.vjps = _PerInput(lambda i, g, out, *inputs, axis: g[(slice(None),) * axis + (i,)])
 cast = Primitive("cast", lambda a, dtype: a.astype(dtype),  # always a new array
                  lambda g, out, a, dtype: cast(g, dtype=a.dtype))
 # x @ w.T + b fused: the affine map of nn.Linear in one node, with gradients laid out like w

@@ -421,6 +421,19 @@ def where(condition: ArrayLike, x: ArrayLike, y: ArrayLike) -> Tensor:
     return ops.where(_lift(x, like), _lift(y, like), cond=cond)
 
 
+def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+    """Join same-shaped tensors along a new axis (``np.stack``); each gets its slice of the gradient.
+
+    >>> stack([Tensor([1.0, 2.0]), Tensor([3.0, 4.0])]).shape
+    (2, 2)
+    """
+    items = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    if not items:
+        raise ValueError("stack: need at least one tensor")
+    (axis,) = _axes(axis, items[0].ndim + 1)
+    return ops.stack(*items, axis=axis)
+
+
 def maximum(a: ArrayLike, b: ArrayLike) -> Tensor:
     """Elementwise maximum of two tensors (ties split the gradient)."""
     a_t = a if isinstance(a, Tensor) else _lift(a, b if isinstance(b, Tensor) else Tensor(a))

@@ -1,4 +1,4 @@
-"""Differentiation as functions: ``grad`` and the gradient checker ``gradcheck``.
+"""Differentiation as functions: gradients, Jacobians, Hessians, custom ops and checkers.
 
 >>> from tinygrad_mnist import Tensor
 >>> from tinygrad_mnist import autograd
@@ -9,7 +9,27 @@
 """
 
 from ..grad_mode import enable_grad, no_grad, set_grad_enabled
+from .anomaly import AnomalyError, detect_anomaly
+from .function import Function, FunctionCtx
 from .functional import grad
-from .gradcheck import GradcheckError, gradcheck
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+from .transforms import hessian, hvp, jacobian, jvp, vjp
 
-__all__ = ["GradcheckError", "enable_grad", "grad", "gradcheck", "no_grad", "set_grad_enabled"]
+__all__ = [
+    "AnomalyError",
+    "Function",
+    "FunctionCtx",
+    "GradcheckError",
+    "detect_anomaly",
+    "enable_grad",
+    "grad",
+    "gradcheck",
+    "gradgradcheck",
+    "hessian",
+    "hvp",
+    "jacobian",
+    "jvp",
+    "no_grad",
+    "set_grad_enabled",
+    "vjp",
+]

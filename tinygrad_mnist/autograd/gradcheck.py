@@ -7,9 +7,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..engine import backward
-from ..grad_mode import no_grad
+from ..grad_mode import enable_grad, no_grad
 from ..tensor import Tensor
-from .functional import as_tensor_tuple
+from .functional import as_tensor_tuple, grad
 
 
 class GradcheckError(AssertionError):
@@ -136,6 +136,49 @@ def compare_jacobians(
     return None
 
 
+def _unit(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    direction = rng.standard_normal(shape)
+    norm = np.linalg.norm(direction)
+    return direction / norm if norm > 0 else direction
+
+
+def _fast_check(
+    fn: Callable[..., Any], args: tuple[Any, ...], chosen: list[int], outputs: tuple[Tensor, ...],
+    eps: float, atol: float, rtol: float, rng: np.random.Generator,
+) -> tuple[int, int, float, float] | None:
+    """Compare ``u^T J v`` both ways for every (output, input) pair, with random unit u and v.
+
+    Returns the first failing pair as (output, input, analytical, numerical), or None.
+    """
+    us = [_unit(rng, out.shape) for out in outputs]
+    vs = {i: _unit(rng, args[i].shape) for i in chosen}
+    analytical: dict[tuple[int, int], float] = {}
+    wrt = [args[i] for i in chosen]
+    for o, out in enumerate(outputs):
+        rows = [None] * len(chosen)
+        if out.requires_grad:
+            rows = backward((out,), (us[o].astype(out.dtype),), retain_graph=True, create_graph=False,
+                            inputs=wrt)  # type: ignore[assignment]
+        for i, row in zip(chosen, rows):  # type: ignore[arg-type]
+            analytical[(o, i)] = 0.0 if row is None else float(np.sum(np.broadcast_to(row.data, vs[i].shape) * vs[i]))
+    with no_grad():
+        for i in chosen:
+            tensor, original = args[i], args[i].data
+            try:
+                tensor.data = original + eps * vs[i]
+                plus = [o.data.astype(np.float64) for o in _outputs(fn(*args))]
+                tensor.data = original - eps * vs[i]
+                minus = [o.data.astype(np.float64) for o in _outputs(fn(*args))]
+            finally:
+                tensor.data = original
+            for o, (p, m) in enumerate(zip(plus, minus)):
+                numerical = float(np.sum(us[o] * (p - m) / (2 * eps)))
+                a = analytical[(o, i)]
+                if not abs(a - numerical) <= atol + rtol * abs(numerical):  # also catches nan
+                    return o, i, a, numerical
+    return None
+
+
 def gradcheck(
     fn: Callable[..., Any],
     inputs: Tensor | Sequence[Any],
@@ -143,6 +186,8 @@ def gradcheck(
     atol: float = 1e-5,
     rtol: float = 1e-3,
     raise_exception: bool = True,
+    fast_mode: bool = False,
+    seed: int = 0,
 ) -> bool:
     """Check the engine's gradients of ``fn`` against central finite differences.
 
@@ -150,6 +195,11 @@ def gradcheck(
     inputs are passed through unchanged. The full Jacobian of each output with
     respect to each such input is built both ways and compared element by
     element: ``|analytical - numerical| <= atol + rtol * |numerical|``.
+
+    With ``fast_mode=True`` only ``u^T J v`` is compared, for random unit
+    vectors u and v drawn from ``seed``: one backward pass per output and two
+    forward passes per input instead of one per element. When that fails, the
+    full check runs to name the element.
 
     Returns True when all agree. Otherwise raises :class:`GradcheckError`
     naming the input, the output and the worst element with both values, or
@@ -164,11 +214,86 @@ def gradcheck(
     args = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
     chosen = _differentiable_inputs(args)
     outputs = _outputs(fn(*args))
-    analytical = analytical_jacobians(outputs, args, chosen)
-    numerical = numerical_jacobians(fn, args, chosen, eps)
-    failure = compare_jacobians(analytical, numerical, outputs, args, atol, rtol)
+    if fast_mode:
+        mismatch = _fast_check(fn, args, chosen, outputs, eps, atol, rtol, np.random.default_rng(seed))
+        if mismatch is None:
+            return True
+        o, i, a, n = mismatch
+        failure = compare_jacobians(  # the full check of that pair says which element
+            analytical_jacobians(outputs, args, [i]), numerical_jacobians(fn, args, [i], eps),
+            outputs, args, atol, rtol,
+        ) or GradcheckError(
+            f"gradcheck (fast mode): u^T J v mismatch for output {o} with respect to input {i}: "
+            f"analytical {a:.6g}, numerical {n:.6g}; every element is within tolerance on its own",
+            input_index=i, output_index=o, input_element=(), output_element=(), analytical=a, numerical=n,
+        )
+    else:
+        analytical = analytical_jacobians(outputs, args, chosen)
+        numerical = numerical_jacobians(fn, args, chosen, eps)
+        failure = compare_jacobians(analytical, numerical, outputs, args, atol, rtol)
     if failure is None:
         return True
     if raise_exception:
         raise failure
     return False
+
+
+def gradgradcheck(
+    fn: Callable[..., Any],
+    inputs: Tensor | Sequence[Any],
+    grad_outputs: Sequence[Any] | None = None,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    raise_exception: bool = True,
+    fast_mode: bool = False,
+    seed: int = 0,
+) -> bool:
+    """Check second derivatives: :func:`gradcheck` of the map (inputs, v) -> v^T J.
+
+    The vector-Jacobian product of ``fn`` with ``grad_outputs`` (random float64
+    vectors from ``seed`` when omitted) is computed with ``create_graph=True``,
+    and its own derivatives, with respect to both the inputs and the vectors,
+    are checked against finite differences. ``fast_mode`` checks along random
+    directions (a random-direction, second-order check).
+
+    >>> import numpy as np
+    >>> from tinygrad_mnist import Tensor
+    >>> x = Tensor(np.array([0.3, -0.7]), requires_grad=True)
+    >>> gradgradcheck(lambda t: t.tanh() * t, x)
+    True
+    """
+    args = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    chosen = _differentiable_inputs(args)
+    outputs = [o for o in _outputs(fn(*args)) if o.requires_grad]
+    rng = np.random.default_rng(seed)
+    if grad_outputs is None:
+        vectors = tuple(Tensor(rng.standard_normal(o.shape), requires_grad=True) for o in outputs)
+    else:
+        vectors = as_tensor_tuple(grad_outputs, "grad_outputs")
+        if len(vectors) != len(outputs):
+            raise ValueError(f"gradgradcheck: got {len(vectors)} grad_outputs for {len(outputs)} differentiable outputs")
+    n_args = len(args)
+
+    def first_derivative(*values: Any) -> tuple[Tensor, ...]:
+        xs, vs = values[:n_args], values[n_args:]
+        with enable_grad():
+            outs = [o for o in _outputs(fn(*xs)) if o.requires_grad]
+            wrt = [xs[i] for i in chosen]
+            grads = grad(outs, wrt, grad_outputs=list(vs), create_graph=True, allow_unused=True) if outs else ()
+        return tuple(g if g is not None else Tensor(np.zeros(x.shape)) for g, x in zip(grads or [None] * len(wrt), wrt))
+
+    try:
+        return gradcheck(first_derivative, (*args, *vectors), eps, atol, rtol, True, fast_mode, seed)
+    except GradcheckError as failure:
+        o, i = failure.output_index, failure.input_index
+        wrt = f"input {i}" if i < n_args else f"grad_outputs[{i - n_args}]"
+        error = GradcheckError(
+            f"gradgradcheck: the gradient with respect to input {chosen[o]} has a wrong derivative with "
+            f"respect to {wrt}: {str(failure).split(': ', 1)[1]}",
+            input_index=i, output_index=chosen[o], input_element=failure.input_element,
+            output_element=failure.output_element, analytical=failure.analytical, numerical=failure.numerical,
+        )
+        if raise_exception:
+            raise error from None
+        return False

@@ -1,0 +1,114 @@
+"""Custom operations with a hand-written gradient: subclass ``Function``, as in PyTorch.
+
+``forward(ctx, *args)`` receives numpy arrays (Tensors are unwrapped; other
+arguments pass through) and returns one numpy array. ``backward(ctx, grad)``
+receives the gradient of that output as a numpy array and returns one gradient
+per forward argument (None for arguments that need none). ``Fn.apply(...)``
+runs it and records it in the graph like any primitive, so ``gradcheck`` can
+verify the hand-written gradient.
+
+>>> import numpy as np
+>>> from tinygrad_mnist import Tensor
+>>> from tinygrad_mnist.autograd import gradcheck
+>>> class Cube(Function):
+...     @staticmethod
+...     def forward(ctx, x):
+...         ctx.save_for_backward(x)
+...         return x ** 3
+...     @staticmethod
+...     def backward(ctx, grad):
+...         (x,) = ctx.saved_tensors
+...         return grad * 3 * x ** 2
+>>> x = Tensor(np.array([1.0, -2.0]), requires_grad=True)
+>>> Cube.apply(x).sum().backward()
+>>> x.grad
+Tensor([ 3., 12.], dtype=float64)
+>>> gradcheck(Cube.apply, x)
+True
+
+The backward works on numpy arrays, so the engine cannot differentiate it
+again: with ``create_graph=True`` a graph through a Function raises
+``RuntimeError`` rather than returning a silently wrong second derivative.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..grad_mode import STATE, no_grad
+from ..ops import Primitive
+from ..tensor import Tensor
+
+
+class FunctionCtx:
+    """Per-call storage shared by ``forward`` and ``backward``."""
+
+    def __init__(self, needs_input_grad: tuple[bool, ...]) -> None:
+        self.needs_input_grad = needs_input_grad
+        self.saved_tensors: tuple[Any, ...] = ()
+        self._grads: tuple[Any, ...] = ()
+        self._grads_for: Tensor | None = None  # the incoming gradient _grads were computed from
+
+    def save_for_backward(self, *values: Any) -> None:
+        """Keep arrays for ``backward`` (available there as ``ctx.saved_tensors``)."""
+        self.saved_tensors = values
+
+
+class Function:
+    """Base class of custom operations; subclasses define ``forward`` and ``backward`` as static methods."""
+
+    @staticmethod
+    def forward(ctx: FunctionCtx, *args: Any) -> np.ndarray:
+        raise NotImplementedError("a Function must define forward(ctx, *args)")
+
+    @staticmethod
+    def backward(ctx: FunctionCtx, grad: np.ndarray) -> Any:
+        raise NotImplementedError("a Function must define backward(ctx, grad)")
+
+    @classmethod
+    def apply(cls, *args: Any) -> Tensor:
+        """Run ``forward`` and record the call so that ``backward`` runs in reverse mode."""
+        name = cls.__name__
+        positions = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
+        ctx = FunctionCtx(tuple(isinstance(a, Tensor) and a.requires_grad for a in args))
+        with no_grad():
+            out = cls.forward(ctx, *[a.data if isinstance(a, Tensor) else a for a in args])
+        if not isinstance(out, (np.ndarray, np.generic)):
+            raise TypeError(f"{name}.forward must return a numpy array, got {type(out).__name__}")
+        out = np.asarray(out)
+
+        def vjp_for(k: int) -> Any:
+            def vjp(g: Tensor, result: Tensor, *inputs: Tensor) -> Tensor:
+                if STATE.enabled:  # the engine runs VJPs with recording on only for create_graph=True
+                    raise RuntimeError(
+                        f"{name}: its backward works on numpy arrays and cannot be differentiated again "
+                        "(create_graph=True); write the operation in Tensor ops for higher derivatives"
+                    )
+                return Tensor._wrap(_gradient(cls, ctx, g, positions[k], inputs[k], len(args)))
+
+            return vjp
+
+        primitive = Primitive(name, lambda *arrays: out, *[vjp_for(k) for k in range(len(positions))])
+        return primitive(*[args[i] for i in positions])
+
+
+def _gradient(cls: type[Function], ctx: FunctionCtx, g: Tensor, position: int, inp: Tensor, arity: int) -> np.ndarray:
+    """The gradient for argument ``position``; ``backward`` runs once per incoming gradient."""
+    name = cls.__name__
+    if ctx._grads_for is not g:
+        result = cls.backward(ctx, g.data)
+        grads = result if isinstance(result, tuple) else (result,)
+        if len(grads) != arity:
+            raise ValueError(f"{name}.backward returned {len(grads)} gradient(s), expected {arity} "
+                             "(one per forward argument, None where there is none)")
+        ctx._grads, ctx._grads_for = grads, g
+    grad = ctx._grads[position]
+    if grad is None:
+        raise ValueError(f"{name}.backward returned None for argument {position}, which requires grad")
+    grad = np.asarray(grad)
+    if grad.shape != inp.shape:
+        raise ValueError(f"{name}.backward returned a gradient of shape {grad.shape} for argument {position}, "
+                         f"expected {inp.shape}")
+    return grad.astype(inp.dtype, copy=False)

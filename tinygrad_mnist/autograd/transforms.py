@@ -1,0 +1,156 @@
+"""Functional transforms built on reverse mode: ``jacobian``, ``hessian``, ``vjp``, ``jvp``, ``hvp``.
+
+Each takes a function of Tensors and the point to evaluate at. Because the
+engine's gradients are Tensors recorded with ``create_graph=True``, second
+derivatives are reverse mode applied twice; ``jvp`` (forward mode) uses the
+double-VJP trick: ``J^T u`` is linear in ``u``, so its gradient with respect to
+``u`` along ``v`` is ``J v``.
+
+>>> import numpy as np
+>>> from tinygrad_mnist import Tensor
+>>> A = Tensor(np.array([[1.0, 2.0], [0.0, 3.0]]))
+>>> x = Tensor(np.array([1.0, -1.0]))
+>>> hessian(lambda x: x @ (A @ x), x)            # x^T A x  ->  A + A^T
+Tensor([[2., 2.],
+        [2., 6.]], dtype=float64)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence, Union
+
+import numpy as np
+
+from ..grad_mode import enable_grad
+from ..tensor import Tensor, stack
+from .functional import as_tensor_tuple, grad
+
+Inputs = Union[Tensor, Sequence[Tensor]]
+
+
+def _prepare(inputs: Inputs, create_graph: bool) -> tuple[tuple[Tensor, ...], bool]:
+    """The inputs as leaves requiring grad; with ``create_graph`` ones already requiring grad are
+    kept, so that the result stays differentiable with respect to them."""
+    items = as_tensor_tuple(inputs, "inputs")
+    for i, t in enumerate(items):
+        if t.dtype.kind != "f":
+            raise TypeError(f"inputs[{i}] must be floating point, got dtype {t.dtype}")
+    prepared = tuple(t if create_graph and t.requires_grad else t.detach().requires_grad_() for t in items)
+    return prepared, not isinstance(inputs, Tensor)
+
+
+def _zeros_for_unused(grads: Sequence[Tensor | None], like: Sequence[Tensor]) -> tuple[Tensor, ...]:
+    return tuple(g if g is not None else Tensor(np.zeros(x.shape, x.dtype)) for g, x in zip(grads, like))
+
+
+def _seed(v: Any, like: Tensor, what: str) -> Tensor:
+    seed = v if isinstance(v, Tensor) else Tensor(np.asarray(v, dtype=like.dtype))
+    if seed.shape != like.shape:
+        raise ValueError(f"{what}: v has shape {seed.shape}, expected {like.shape}")
+    return seed
+
+
+def _call(fn: Callable[..., Any], xs: tuple[Tensor, ...]) -> Any:
+    with enable_grad():
+        return fn(*xs)
+
+
+def jacobian(fn: Callable[..., Any], inputs: Inputs, create_graph: bool = False) -> Any:
+    """d fn(inputs) / d inputs, one reverse pass per output element.
+
+    For one output and one input the result has shape ``output.shape +
+    input.shape``; a tuple of inputs gives a tuple of blocks, and a tuple of
+    outputs a tuple of those.
+
+    >>> x = Tensor(np.array([1.0, 2.0]))
+    >>> jacobian(lambda x: x * x, x)
+    Tensor([[2., 0.],
+            [0., 4.]], dtype=float64)
+    """
+    xs, many_inputs = _prepare(inputs, create_graph)
+    raw = _call(fn, xs)
+    outputs = as_tensor_tuple(raw, "fn output")
+    result = []
+    for out in outputs:
+        rows: list[list[Tensor]] = [[] for _ in xs]
+        for j in range(out.size):
+            if out.requires_grad:
+                seed = np.zeros(out.shape, dtype=out.dtype)
+                seed.flat[j] = 1
+                grads = grad(out, xs, grad_outputs=Tensor(seed), retain_graph=True,
+                             create_graph=create_graph, allow_unused=True)
+            else:  # does not depend on the inputs at all
+                grads = (None,) * len(xs)
+            for i, g in enumerate(_zeros_for_unused(grads, xs)):
+                rows[i].append(g)
+        blocks = tuple(
+            stack(r).reshape(out.shape + x.shape) if r else Tensor(np.zeros(out.shape + x.shape, x.dtype))
+            for r, x in zip(rows, xs)
+        )
+        result.append(blocks if many_inputs else blocks[0])
+    return tuple(result) if not isinstance(raw, Tensor) else result[0]
+
+
+def hessian(fn: Callable[..., Tensor], inputs: Inputs) -> Any:
+    """Second derivatives of a scalar ``fn``: shape ``input.shape * 2`` for one input,
+    ``H[i][j]`` blocks for a tuple of inputs."""
+    xs, many_inputs = _prepare(inputs, create_graph=False)
+
+    def gradient(*ys: Tensor) -> tuple[Tensor, ...]:
+        out = fn(*ys)
+        if out.size != 1:
+            raise ValueError(f"hessian: fn must return a single value, got shape {out.shape}")
+        return _zeros_for_unused(grad(out, ys, create_graph=True, allow_unused=True), ys)
+
+    blocks = jacobian(gradient, xs)
+    return blocks if many_inputs else blocks[0][0]
+
+
+def vjp(fn: Callable[..., Tensor], inputs: Inputs, v: Any = None, create_graph: bool = False) -> tuple[Tensor, Any]:
+    """``(fn(inputs), v^T J)``; ``v`` may be omitted for a one-element output."""
+    xs, many_inputs = _prepare(inputs, create_graph)
+    out = _call(fn, xs)
+    seed = None if v is None else _seed(v, out, "vjp")
+    grads = _zeros_for_unused(grad(out, xs, grad_outputs=seed, create_graph=create_graph, allow_unused=True), xs)
+    return (out if create_graph else out.detach()), (grads if many_inputs else grads[0])
+
+
+def jvp(fn: Callable[..., Tensor], inputs: Inputs, v: Any, create_graph: bool = False) -> tuple[Tensor, Tensor]:
+    """``(fn(inputs), J v)`` by the double-VJP trick; ``v`` is shaped like the input(s).
+
+    >>> x = Tensor(np.array([1.0, 2.0]))
+    >>> jvp(lambda x: x * x, x, Tensor(np.array([1.0, 1.0])))[1]
+    Tensor([2., 4.], dtype=float64)
+    """
+    xs, many_inputs = _prepare(inputs, create_graph)
+    directions = tuple(_seed(d, x, "jvp") for d, x in zip(v if many_inputs else (v,), xs))
+    out = _call(fn, xs)
+    u = Tensor(np.zeros(out.shape, dtype=out.dtype), requires_grad=True)  # any value: J^T u is linear in u
+    with enable_grad():
+        transposed = grad(out, xs, grad_outputs=u, create_graph=True, allow_unused=True)
+        terms = [(g * d).sum() for g, d in zip(transposed, directions) if g is not None]
+    if not terms:
+        return (out if create_graph else out.detach()), Tensor(np.zeros(out.shape, out.dtype))
+    with enable_grad():
+        total = terms[0]
+        for term in terms[1:]:
+            total = total + term
+    (product,) = _zeros_for_unused(grad(total, u, create_graph=create_graph, allow_unused=True), (u,))
+    return (out if create_graph else out.detach()), product
+
+
+def hvp(fn: Callable[..., Tensor], inputs: Inputs, v: Any) -> tuple[Tensor, Any]:
+    """``(fn(inputs), H v)`` for a scalar ``fn``, without forming the Hessian."""
+    xs, many_inputs = _prepare(inputs, create_graph=False)
+    directions = tuple(_seed(d, x, "hvp") for d, x in zip(v if many_inputs else (v,), xs))
+    out = _call(fn, xs)
+    if out.size != 1:
+        raise ValueError(f"hvp: fn must return a single value, got shape {out.shape}")
+    gradients = grad(out, xs, create_graph=True, allow_unused=True)
+    used = [(g, d) for g, d in zip(gradients, directions) if g is not None and g.requires_grad]
+    if not used:
+        products: tuple[Tensor, ...] = _zeros_for_unused([None] * len(xs), xs)
+    else:
+        products = _zeros_for_unused(grad([g for g, _ in used], xs, grad_outputs=[d for _, d in used],
+                                          allow_unused=True), xs)
+    return out.detach(), (products if many_inputs else products[0])
