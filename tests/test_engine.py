@@ -393,7 +393,7 @@ def _alias_cases():
         yield pytest.param(run, True, id=f"{name}-create-graph")
 
 
-@pytest.mark.parametrize("run, create_graph", _alias_cases())
+@pytest.mark.parametrize("run, create_graph", list(_alias_cases()))
 def test_two_leaves_never_share_a_grad_array(run, create_graph):
     a, b = run(create_graph)
     before = b.grad.data.copy()
