@@ -37,12 +37,15 @@ class AnomalyError(RuntimeError):
 class detect_anomaly:
     """Context manager (and decorator) that checks every forward and backward step for nan/inf."""
 
+    def __init__(self) -> None:
+        self._saved: list[bool] = []  # a stack, so one instance can be entered while already active
+
     def __enter__(self) -> None:
-        self._previous = STATE.anomaly
+        self._saved.append(STATE.anomaly)
         STATE.anomaly = True
 
     def __exit__(self, *exc: object) -> None:
-        STATE.anomaly = self._previous
+        STATE.anomaly = self._saved.pop()
 
     def __call__(self, fn: F) -> F:
         @functools.wraps(fn)

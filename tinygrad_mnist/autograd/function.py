@@ -49,7 +49,7 @@ class FunctionCtx:
         self.needs_input_grad = needs_input_grad
         self.saved_tensors: tuple[Any, ...] = ()
         self._grads: tuple[Any, ...] = ()
-        self._grads_for: Tensor | None = None  # the incoming gradient _grads were computed from
+        self._unserved: set[int] = set()  # arguments still to be handed this pass's gradients
 
     def save_for_backward(self, *values: Any) -> None:
         """Keep arrays for ``backward`` (available there as ``ctx.saved_tensors``)."""
@@ -95,15 +95,21 @@ class Function:
 
 
 def _gradient(cls: type[Function], ctx: FunctionCtx, g: Tensor, position: int, inp: Tensor, arity: int) -> np.ndarray:
-    """The gradient for argument ``position``; ``backward`` runs once per incoming gradient."""
+    """The gradient for argument ``position``.
+
+    The engine asks once per argument that requires grad; ``backward`` runs on the
+    first request of a pass and its results serve the others.
+    """
     name = cls.__name__
-    if ctx._grads_for is not g:
+    if not ctx._unserved:
         result = cls.backward(ctx, g.data)
         grads = result if isinstance(result, tuple) else (result,)
         if len(grads) != arity:
             raise ValueError(f"{name}.backward returned {len(grads)} gradient(s), expected {arity} "
                              "(one per forward argument, None where there is none)")
-        ctx._grads, ctx._grads_for = grads, g
+        ctx._grads = grads
+        ctx._unserved = {i for i, needed in enumerate(ctx.needs_input_grad) if needed}
+    ctx._unserved.discard(position)
     grad = ctx._grads[position]
     if grad is None:
         raise ValueError(f"{name}.backward returned None for argument {position}, which requires grad")

@@ -290,7 +290,8 @@ def gradgradcheck(
         wrt = f"input {i}" if i < n_args else f"grad_outputs[{i - n_args}]"
         error = GradcheckError(
             f"gradgradcheck: the gradient with respect to input {chosen[o]} has a wrong derivative with "
-            f"respect to {wrt}: {str(failure).split(': ', 1)[1]}",
+            f"respect to {wrt}: worst at gradient element {failure.output_element}, {wrt} element "
+            f"{failure.input_element}: analytical {failure.analytical:.6g}, numerical {failure.numerical:.6g}",
             input_index=i, output_index=chosen[o], input_element=failure.input_element,
             output_element=failure.output_element, analytical=failure.analytical, numerical=failure.numerical,
         )

@@ -43,11 +43,25 @@ def _zeros_for_unused(grads: Sequence[Tensor | None], like: Sequence[Tensor]) ->
     return tuple(g if g is not None else Tensor(np.zeros(x.shape, x.dtype)) for g, x in zip(grads, like))
 
 
+def _grad_or_none(out: Tensor, xs: tuple[Tensor, ...], seed: Tensor | None, create_graph: bool) -> Sequence[Tensor | None]:
+    """``grad`` that also accepts an output computed without the inputs (all None)."""
+    if not out.requires_grad:
+        return (None,) * len(xs)
+    return grad(out, xs, grad_outputs=seed, create_graph=create_graph, allow_unused=True)
+
+
 def _seed(v: Any, like: Tensor, what: str) -> Tensor:
     seed = v if isinstance(v, Tensor) else Tensor(np.asarray(v, dtype=like.dtype))
     if seed.shape != like.shape:
         raise ValueError(f"{what}: v has shape {seed.shape}, expected {like.shape}")
     return seed
+
+
+def _directions(v: Any, xs: tuple[Tensor, ...], many_inputs: bool, what: str) -> tuple[Tensor, ...]:
+    vs = tuple(v) if many_inputs else (v,)
+    if len(vs) != len(xs):
+        raise ValueError(f"{what}: got {len(vs)} direction(s) in v for {len(xs)} inputs")
+    return tuple(_seed(d, x, what) for d, x in zip(vs, xs))
 
 
 def _call(fn: Callable[..., Any], xs: tuple[Tensor, ...]) -> Any:
@@ -100,7 +114,7 @@ def hessian(fn: Callable[..., Tensor], inputs: Inputs) -> Any:
         out = fn(*ys)
         if out.size != 1:
             raise ValueError(f"hessian: fn must return a single value, got shape {out.shape}")
-        return _zeros_for_unused(grad(out, ys, create_graph=True, allow_unused=True), ys)
+        return _zeros_for_unused(_grad_or_none(out, ys, None, create_graph=True), ys)
 
     blocks = jacobian(gradient, xs)
     return blocks if many_inputs else blocks[0][0]
@@ -111,7 +125,9 @@ def vjp(fn: Callable[..., Tensor], inputs: Inputs, v: Any = None, create_graph: 
     xs, many_inputs = _prepare(inputs, create_graph)
     out = _call(fn, xs)
     seed = None if v is None else _seed(v, out, "vjp")
-    grads = _zeros_for_unused(grad(out, xs, grad_outputs=seed, create_graph=create_graph, allow_unused=True), xs)
+    if v is None and out.size != 1:
+        raise ValueError(f"vjp: fn returned shape {out.shape}; pass v shaped like it")
+    grads = _zeros_for_unused(_grad_or_none(out, xs, seed, create_graph), xs)
     return (out if create_graph else out.detach()), (grads if many_inputs else grads[0])
 
 
@@ -123,11 +139,11 @@ def jvp(fn: Callable[..., Tensor], inputs: Inputs, v: Any, create_graph: bool = 
     Tensor([2., 4.], dtype=float64)
     """
     xs, many_inputs = _prepare(inputs, create_graph)
-    directions = tuple(_seed(d, x, "jvp") for d, x in zip(v if many_inputs else (v,), xs))
+    directions = _directions(v, xs, many_inputs, "jvp")
     out = _call(fn, xs)
     u = Tensor(np.zeros(out.shape, dtype=out.dtype), requires_grad=True)  # any value: J^T u is linear in u
     with enable_grad():
-        transposed = grad(out, xs, grad_outputs=u, create_graph=True, allow_unused=True)
+        transposed = _grad_or_none(out, xs, u, create_graph=True)
         terms = [(g * d).sum() for g, d in zip(transposed, directions) if g is not None]
     if not terms:
         return (out if create_graph else out.detach()), Tensor(np.zeros(out.shape, out.dtype))
@@ -142,11 +158,11 @@ def jvp(fn: Callable[..., Tensor], inputs: Inputs, v: Any, create_graph: bool = 
 def hvp(fn: Callable[..., Tensor], inputs: Inputs, v: Any) -> tuple[Tensor, Any]:
     """``(fn(inputs), H v)`` for a scalar ``fn``, without forming the Hessian."""
     xs, many_inputs = _prepare(inputs, create_graph=False)
-    directions = tuple(_seed(d, x, "hvp") for d, x in zip(v if many_inputs else (v,), xs))
+    directions = _directions(v, xs, many_inputs, "hvp")
     out = _call(fn, xs)
     if out.size != 1:
         raise ValueError(f"hvp: fn must return a single value, got shape {out.shape}")
-    gradients = grad(out, xs, create_graph=True, allow_unused=True)
+    gradients = _grad_or_none(out, xs, None, create_graph=True)
     used = [(g, d) for g, d in zip(gradients, directions) if g is not None and g.requires_grad]
     if not used:
         products: tuple[Tensor, ...] = _zeros_for_unused([None] * len(xs), xs)
