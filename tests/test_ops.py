@@ -550,3 +550,13 @@ def test_empty_list_index():
     np.testing.assert_array_equal(out.data, a[[]])
     out.sum().backward()
     np.testing.assert_array_equal(x.grad.data, np.zeros(3))
+
+
+def test_pow_gradients_at_zero_are_zero_not_nan():
+    # d(x^0)/dx = 0 everywhere, also at x = 0; d(0^e)/de = 0 for e > 0
+    x = Tensor(np.array([0.0, 1.0]), requires_grad=True)
+    (x ** 0).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 0.0])
+    e = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    (Tensor(np.zeros(2)) ** e).sum().backward()
+    np.testing.assert_array_equal(e.grad.data, [0.0, 0.0])

@@ -194,6 +194,20 @@ def _log_softmax_forward(a: np.ndarray, axis: int) -> np.ndarray:
     return shifted
 
 
+def _pow_vjp_base(g: Tensor, out: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    # b * a^(b-1); at a == b == 0 the term is 0 (b is), and 0^(-1) must not turn it into nan
+    singular = (a.data == 0) & (b.data == 0)
+    if not singular.any():
+        return g * b * a ** (b - 1)
+    return g * b * a ** where(b - 1, Tensor._wrap(np.ones((), dtype=b.dtype)), cond=~singular)
+
+
+def _pow_vjp_exponent(g: Tensor, out: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    # a^b log a; where a == 0 the term is 0 (out is 0), and log(0) must not turn it into nan
+    base = where(a, Tensor._wrap(np.ones((), dtype=a.dtype)), cond=a.data != 0)
+    return g * out * log(base)
+
+
 def _sigmoid_forward(a: np.ndarray) -> np.ndarray:
     e = np.exp(-np.abs(a))  # never overflows, unlike exp(-a) for very negative a
     return np.where(a >= 0, 1 / (1 + e), e / (1 + e))
@@ -236,9 +250,7 @@ mul = Primitive("mul", np.multiply,
 div = Primitive("div", np.true_divide,
                 lambda g, out, a, b: g / b,
                 lambda g, out, a, b: -g * out / b)
-pow = Primitive("pow", np.power,
-                lambda g, out, a, b: g * b * a ** (b - 1),
-                lambda g, out, a, b: g * out * log(a))
+pow = Primitive("pow", np.power, _pow_vjp_base, _pow_vjp_exponent)
 neg = Primitive("neg", np.negative,
                 lambda g, out, a: -g)
 exp = Primitive("exp", np.exp,
