@@ -15,7 +15,7 @@ from typing import Any, Callable, NoReturn, Sequence
 
 import numpy as np
 
-from . import metrics
+from . import backprop_compare, metrics
 from .checkpoint import CheckpointError, load_checkpoint
 from .datasets import MNISTError
 from .imageio import ImageError, read_image
@@ -99,6 +99,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     data = sub.add_parser("data", help="check the MNIST files: counts and checksums")
     data.add_argument("--root", help="directory holding the files (default: the bundled copy)")
+
+    compare = sub.add_parser("backprop-compare",
+                             help="Jacobian chain, closed form and engine: time, memory and gradient agreement")
+    compare.add_argument("--batch-sizes", type=positive_int, nargs="+", default=[1, 10, 50],
+                         help="batch sizes to measure, each on the first test images (1 10 50)")
+    compare.add_argument("--hidden", type=positive_int, nargs="+", default=[32],
+                         help="hidden layer widths, one value per layer (32)")
+    compare.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu")
+    compare.add_argument("--seed", type=non_negative_int, default=0, help="seed of the initial weights (0)")
+    compare.add_argument("--skip-chain", action="store_true",
+                         help="compare only the closed form and the engine (for networks too wide for the chain)")
+    compare.add_argument("--chain-limit-gb", type=positive_float, default=backprop_compare.DEFAULT_CHAIN_LIMIT / 1e9,
+                         help="refuse a Jacobian chain estimated above this many GB per sample (1)")
     return parser
 
 
@@ -182,7 +195,27 @@ def cmd_data(args: argparse.Namespace) -> int:
     return verify(args.root)
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "data": cmd_data}
+def cmd_backprop_compare(args: argparse.Namespace) -> int:
+    dims = "-".join(str(n) for n in backprop_compare.layer_sizes(args.hidden))
+    try:
+        rows = backprop_compare.compare(args.batch_sizes, args.hidden, args.activation, args.seed,
+                                        skip_chain=args.skip_chain, chain_limit=args.chain_limit_gb * 1e9)
+    except backprop_compare.ChainTooLarge as exc:
+        raise UsageError(str(exc)) from None
+    except backprop_compare.BatchTooLarge as exc:
+        raise UsageError(f"argument --batch-sizes: {exc}") from None
+    print(f"backpropagation of mean cross-entropy through {dims} {args.activation} (float64, seed {args.seed}) "
+          f"on MNIST test images")
+    print(backprop_compare.format_table(rows))
+    if not args.skip_chain:
+        estimate = backprop_compare.chain_bytes_per_sample(args.hidden)
+        print(f"\nJacobian chain for {dims}: estimated {estimate / 1e6:.1f} MB of Jacobians per sample (float64)")
+    print(backprop_compare.write_up_estimate())
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "data": cmd_data,
+            "backprop-compare": cmd_backprop_compare}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -106,6 +106,7 @@ def forward(W: Sequence[np.ndarray], b: Sequence[np.ndarray], X: np.ndarray, act
 def backward(W: Sequence[np.ndarray], b: Sequence[np.ndarray], X: np.ndarray, labels: np.ndarray,
              act: str = "relu", negative_slope: float = 0.01, l2: float = 0.0) -> Gradients:
     """The loss and dJ/dW[l], dJ/db[l] for every layer, by the equations above."""
+    _check(W, b, X, labels)
     m = X.shape[1]
     cache = forward(W, b, X, act, negative_slope)
     Y = one_hot(labels, W[-1].shape[0])
@@ -122,7 +123,9 @@ def backward(W: Sequence[np.ndarray], b: Sequence[np.ndarray], X: np.ndarray, la
     return Gradients(float(loss), dW, db)
 
 
-def _check(W: Sequence[np.ndarray], b: Sequence[np.ndarray], X: np.ndarray) -> None:
+def _check(W: Sequence[np.ndarray], b: Sequence[np.ndarray], X: np.ndarray, labels: np.ndarray | None = None) -> None:
+    if X.ndim != 2:
+        raise ValueError(f"X must be (features, m) with one column per sample, got shape {X.shape}")
     if len(W) != len(b) or not W:
         raise ValueError(f"need one bias per weight matrix and at least one layer, got {len(W)} and {len(b)}")
     rows = X.shape[0]
@@ -132,3 +135,9 @@ def _check(W: Sequence[np.ndarray], b: Sequence[np.ndarray], X: np.ndarray) -> N
         if b_l.size != W_l.shape[0]:
             raise ValueError(f"b[{l}] has {b_l.size} entries, expected {W_l.shape[0]}")
         rows = W_l.shape[0]
+    if labels is not None:
+        if labels.shape != (X.shape[1],) or labels.dtype.kind not in "iu":
+            raise ValueError(f"labels must be {X.shape[1]} integers (one per column of X), got shape "
+                             f"{labels.shape} dtype {labels.dtype}")
+        if labels.size and (labels.min() < 0 or labels.max() >= rows):
+            raise ValueError(f"labels must be in [0, {rows - 1}], got {labels.min()}..{labels.max()}")

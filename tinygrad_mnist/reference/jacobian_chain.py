@@ -78,7 +78,7 @@ def sample_gradients(W: Sequence[np.ndarray], b: Sequence[np.ndarray], x: np.nda
 def backward(W: Sequence[np.ndarray], b: Sequence[np.ndarray], X: np.ndarray, labels: np.ndarray,
              act: str = "relu", negative_slope: float = 0.01, l2: float = 0.0) -> Gradients:
     """Mean over the columns of X of the per-sample gradients, plus the L2 term's lam W."""
-    _check(W, b, X)
+    _check(W, b, X, labels)
     m = X.shape[1]
     total_loss = 0.0
     dW = [np.zeros_like(W_l, dtype=np.float64) for W_l in W]
@@ -114,16 +114,17 @@ class MemoryEstimate:
 def memory_estimate(layer_sizes: Sequence[int], batch: int, bytes_per_entry: int = 4) -> MemoryEstimate:
     """Memory for the long form's Jacobians of an MLP with ``layer_sizes`` (inputs first).
 
-    Per sample and layer: dz/dvec(W) (n x n*n_in), dz/db (n x n), dz/da_in (n x n_in),
-    the activation's diag(g') (n x n) for hidden layers, and softmax's K x K.
+    Per sample and layer: dz/dvec(W) (n x n*n_in), dz/db (n x n), dz/da_in (n x n_in)
+    except for the first layer (no gradient is sent to the input), the activation's
+    diag(g') (n x n) for hidden layers, and softmax's K x K.
 
     >>> estimate = memory_estimate([784, 512, 10], batch=50)
     >>> round(estimate.batch_bytes / 1e9)           # float32, the write-up's network and batch
     41
     """
     entries = 0
-    for n_in, n in zip(layer_sizes[:-1], layer_sizes[1:]):
-        entries += n * n * n_in + n * n + n * n_in
+    for layer, (n_in, n) in enumerate(zip(layer_sizes[:-1], layer_sizes[1:])):
+        entries += n * n * n_in + n * n + (n * n_in if layer > 0 else 0)
     entries += sum(n * n for n in layer_sizes[1:-1])  # activations
     entries += layer_sizes[-1] ** 2  # softmax
     return MemoryEstimate(entries, batch, bytes_per_entry)
