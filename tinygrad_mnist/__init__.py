@@ -10,12 +10,13 @@ Tensor([[1., 1.],
 """
 
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from .tensor import Tensor, maximum, stack, where
+from .tensor import Tensor, concatenate, maximum, stack, where
 from . import engine as _engine  # noqa: F401  (imported before autograd and nn use it)
 from .random import manual_seed
 
 __all__ = [
     "Tensor",
+    "concatenate",
     "enable_grad",
     "is_grad_enabled",
     "manual_seed",

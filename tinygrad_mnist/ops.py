@@ -26,6 +26,7 @@ entries are fusions kept for speed, each with its own VJP in Tensor ops:
 
 from __future__ import annotations
 
+import builtins  # the table below defines its own sum and max
 import itertools
 from typing import Any, Callable
 
@@ -289,6 +290,9 @@ getitem = Primitive("getitem", lambda a, index: a[index],
 matmul = Primitive("matmul", _matmul_forward, _matmul_vjp_a, _matmul_vjp_b)
 stack = Primitive("stack", lambda *arrays, axis: np.stack(arrays, axis=axis))
 stack.vjps = _PerInput(lambda i, g, out, *inputs, axis: g[(slice(None),) * axis + (i,)])
+concatenate = Primitive("concatenate", lambda *arrays, axis: np.concatenate(arrays, axis=axis))
+concatenate.vjps = _PerInput(lambda i, g, out, *inputs, axis: g[(slice(None),) * axis + (
+    slice(builtins.sum(t.shape[axis] for t in inputs[:i]), builtins.sum(t.shape[axis] for t in inputs[:i + 1])),)])
 cast = Primitive("cast", lambda a, dtype: a.astype(dtype),  # always a new array
                  lambda g, out, a, dtype: cast(g, dtype=a.dtype))
 # x @ w.T + b fused: the affine map of nn.Linear in one node, with gradients laid out like w

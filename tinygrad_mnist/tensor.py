@@ -434,6 +434,19 @@ def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     return ops.stack(*items, axis=axis)
 
 
+def concatenate(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis (``np.concatenate``); each gets its slice of the gradient.
+
+    >>> concatenate([Tensor([[1.0, 2.0]]), Tensor([[3.0]])], axis=1)
+    Tensor([[1., 2., 3.]])
+    """
+    items = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    if not items:
+        raise ValueError("concatenate: need at least one tensor")
+    (axis,) = _axes(axis, max(items[0].ndim, 1))
+    return ops.concatenate(*items, axis=axis)
+
+
 def maximum(a: ArrayLike, b: ArrayLike) -> Tensor:
     """Elementwise maximum of two tensors (ties split the gradient)."""
     a_t = a if isinstance(a, Tensor) else _lift(a, b if isinstance(b, Tensor) else Tensor(a))
