@@ -47,6 +47,8 @@ def normalize_axes(axis: Axis, ndim: int) -> tuple[int, ...]:
     """Normalise an ``axis`` argument to a sorted tuple of non-negative ints."""
     if axis is None:
         return tuple(range(ndim))
+    if type(axis) is int and 0 <= axis < ndim:  # the common case, without the general checks
+        return (axis,)
     items = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     out = []
     for a in items:

@@ -138,9 +138,10 @@ def backward(
 def _walk(ready: _ReadyQueue, grads: dict[int, Tensor], owned: set[int], captured: dict[int, Tensor],
           wanted: set[int] | None, retain_graph: bool, create_graph: bool, anomaly: bool) -> None:
     """Pop tensors newest first and send each one's gradient through its primitive's VJPs."""
+    heap, pop, push = ready.heap, heapq.heappop, ready.push  # locals: this loop runs once per node
     with set_grad_enabled(create_graph):
-        while ready.heap:
-            tensor = heapq.heappop(ready.heap)[1]
+        while heap:
+            tensor = pop(heap)[1]
             key = id(tensor)
             grad = grads.pop(key)
             if wanted is not None and key in wanted:
@@ -151,12 +152,15 @@ def _walk(ready: _ReadyQueue, grads: dict[int, Tensor], owned: set[int], capture
                 if not inp.requires_grad:
                     continue
                 g = prim.vjps[i](grad, tensor, *node_inputs, **params)
-                if g.shape != inp.shape:
-                    g = unbroadcast(g, inp.shape)
+                if g.data.shape != inp.data.shape:
+                    g = unbroadcast(g, inp.data.shape)
                 if anomaly:
                     check_gradient(prim.name, i, g.data, node.site)
-                _accumulate(grads, owned, inp, g, create_graph)
-                ready.push(inp)
+                if id(inp) in grads:
+                    _accumulate(grads, owned, inp, g, create_graph)
+                else:  # the first contribution, by far the most common case
+                    grads[id(inp)] = g
+                push(inp)
             if not retain_graph:
                 node.release()
 

@@ -117,9 +117,11 @@ def unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
     >>> unbroadcast(Tensor(np.ones((2, 3, 4))), (3, 1)).shape
     (3, 1)
     """
-    if grad.shape == shape:
+    if grad.data.shape == shape:
         return grad
-    lead = grad.ndim - len(shape)
+    if grad.data.shape[1:] == shape:  # one leading batch axis: the bias of a layer
+        return sum(grad, axis=(0,), keepdims=False)
+    lead = grad.data.ndim - len(shape)
     if lead < 0 or any(n != 1 and n != m for n, m in zip(shape, grad.shape[lead:])):
         raise RuntimeError(f"unbroadcast: a gradient of shape {grad.shape} cannot be reduced to shape {shape}")
     axes = tuple(range(lead)) + tuple(
@@ -184,9 +186,9 @@ def _linear_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _linear_vjp_w(g: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor) -> Tensor:
-    if x.ndim != 2:  # fold leading batch axes into one
+    if x.data.ndim != 2:  # fold leading batch axes into one
         g, x = g.reshape(-1, g.shape[-1]), x.reshape(-1, x.shape[-1])
-    return g.T @ x
+    return matmul(transpose(g, axes=(1, 0)), x)  # g^T x
 
 
 def _log_softmax_forward(a: np.ndarray, axis: int) -> np.ndarray:
@@ -212,6 +214,12 @@ def _pow_vjp_exponent(g: Tensor, out: Tensor, a: Tensor, b: Tensor) -> Tensor:
 def _sigmoid_forward(a: np.ndarray) -> np.ndarray:
     e = np.exp(-np.abs(a))  # never overflows, unlike exp(-a) for very negative a
     return np.where(a >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def _sum_vjp(g: Tensor, out: Tensor, a: Tensor, axis: tuple[int, ...], keepdims: bool) -> Tensor:
+    if not keepdims and g.data.ndim != a.data.ndim:  # put the reduced axes back as length 1
+        g = reshape(g, shape=_kept_shape(a.data.shape, axis))
+    return broadcast_to(g, shape=a.data.shape)
 
 
 def _max_vjp(g: Tensor, out: Tensor, a: Tensor, axis: tuple[int, ...], keepdims: bool) -> Tensor:
@@ -264,7 +272,7 @@ sigmoid = Primitive("sigmoid", _sigmoid_forward,
                     lambda g, out, a: g * out * (1 - out))
 # fused because every classifier's loss goes through it: one node instead of six
 log_softmax = Primitive("log_softmax", _log_softmax_forward,
-                        lambda g, out, a, axis: g - out.exp() * g.sum(axis=axis, keepdims=True))
+                        lambda g, out, a, axis: g - exp(out) * sum(g, axis=(axis,), keepdims=True))
 relu = Primitive("relu", lambda a: np.maximum(a, 0),
                  lambda g, out, a: g * (a.data > 0))
 maximum = Primitive("maximum", np.maximum,
@@ -273,9 +281,9 @@ maximum = Primitive("maximum", np.maximum,
 where = Primitive("where", lambda a, b, cond: np.where(cond, a, b),
                   lambda g, out, a, b, cond: g * cond,
                   lambda g, out, a, b, cond: g * ~cond)
-sum = Primitive("sum", lambda a, axis, keepdims: np.sum(a, axis=axis, keepdims=keepdims),
-                lambda g, out, a, axis, keepdims: g.reshape(_kept_shape(a.shape, axis)).broadcast_to(a.shape))
-max = Primitive("max", lambda a, axis, keepdims: np.max(a, axis=axis, keepdims=keepdims),
+sum = Primitive("sum", lambda a, axis, keepdims: a.sum(axis=axis, keepdims=keepdims),
+                _sum_vjp)
+max = Primitive("max", lambda a, axis, keepdims: a.max(axis=axis, keepdims=keepdims),
                 _max_vjp)
 reshape = Primitive("reshape", lambda a, shape: np.reshape(a, shape),
                     lambda g, out, a, shape: g.reshape(a.shape))
@@ -297,7 +305,7 @@ cast = Primitive("cast", lambda a, dtype: a.astype(dtype),  # always a new array
                  lambda g, out, a, dtype: cast(g, dtype=a.dtype))
 # x @ w.T + b fused: the affine map of nn.Linear in one node, with gradients laid out like w
 linear = Primitive("linear", _linear_forward,
-                   lambda g, out, x, w, b: g @ w,
+                   lambda g, out, x, w, b: matmul(g, w),
                    _linear_vjp_w,
                    lambda g, out, x, w, b: unbroadcast(g, b.shape))
 
