@@ -1,0 +1,249 @@
+"""The benchmark harness, and performance properties that can be checked without a clock.
+
+``python -m benchmarks --quick`` must run and write every figure. The other
+tests pin down what the timings rely on: a float32 training step computes in
+float32 only (a float64 intermediate doubles the memory traffic), backward
+frees the graph as it goes without help from the garbage collector (so memory
+stays flat over many steps), and the optimizers update parameters in place
+through buffers allocated once.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import tracemalloc
+import weakref
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinygrad_mnist import Tensor, manual_seed, nn, ops, optim
+from tinygrad_mnist.engine import toposort
+from tinygrad_mnist.nn import functional as F
+
+ROOT = Path(__file__).resolve().parent.parent
+MEASURED = ("mlp_epoch_vs_numpy", "peak_rss", "per_op_overhead", "chain_ratio", "import_time")
+FIGURE_KEYS = {"label", "unit", "project", "reference", "reference_name", "ratio", "target", "target_on",
+               "value", "pass", "status", "samples"}
+
+
+# ---- the harness -----------------------------------------------------------------------
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_measured(name: str, figure: dict) -> None:
+    assert FIGURE_KEYS <= set(figure), f"{name}: missing {FIGURE_KEYS - set(figure)}"
+    for key in ("project", "reference", "ratio", "target", "value"):
+        assert _is_number(figure[key]) and figure[key] > 0, f"{name}.{key} = {figure[key]!r}"
+    assert figure["target_on"] in ("ratio", "project")
+    assert figure["value"] == figure[figure["target_on"]]
+    assert figure["pass"] is (figure["value"] <= figure["target"])
+    assert figure["status"] == ("pass" if figure["pass"] else "miss")
+    for side in ("project", "reference"):
+        samples = figure["samples"][side]
+        assert samples and all(_is_number(s) and s > 0 for s in samples), f"{name}: samples {samples!r}"
+
+
+def test_quick_run_writes_every_figure(tmp_path):
+    out = tmp_path / "bench.json"
+    done = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--json", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    payload = json.loads(out.read_text())
+    figures = payload["figures"]
+    assert set(figures) == {*MEASURED, "mlp_epoch_vs_torch", "cnn_epoch"}
+    for name in MEASURED:
+        _check_measured(name, figures[name])
+    torch_figure = figures["mlp_epoch_vs_torch"]
+    if torch_figure["status"] == "skipped":
+        assert torch_figure["note"]
+    else:
+        _check_measured("mlp_epoch_vs_torch", torch_figure)
+    assert figures["cnn_epoch"]["status"] == "not implemented"
+    assert payload["meta"]["quick"] is True and payload["meta"]["rounds"] == 1
+    assert payload["meta"]["mlp_steps"] == 20
+    for figure in figures.values():  # the table shows every row with its verdict
+        assert figure["label"] in done.stdout
+    for verdict in ("pass", "miss"):
+        assert done.stdout.count(f" {verdict}\n") == sum(f["status"] == verdict for f in figures.values())
+
+
+# ---- a small training set-up ------------------------------------------------------------
+def _mlp(hidden: int = 64, seed: int = 0) -> nn.Sequential:
+    manual_seed(seed)
+    return nn.Sequential(nn.Linear(784, hidden), nn.ReLU(), nn.Linear(hidden, 10))
+
+
+def _batches(n: int, batch: int = 32, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    return [(rng.random((batch, 784), dtype=np.float32), rng.integers(0, 10, batch)) for _ in range(n)]
+
+
+def _step(model: nn.Module, opt: optim.Optimizer, x: np.ndarray, y: np.ndarray) -> float:
+    loss = F.cross_entropy(model(Tensor(x)), y)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return loss.item()
+
+
+# ---- (a) float32 stays float32 ----------------------------------------------------------
+class DtypeSpy:
+    """Records the dtype of every op output: each primitive's forward and ``Tensor._wrap``."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.seen: list[tuple[str, np.dtype]] = []
+        wrap = Tensor.__dict__["_wrap"].__func__
+
+        def spy_wrap(cls, data):
+            self.seen.append(("Tensor._wrap", np.asarray(data).dtype))
+            return wrap(cls, data)
+
+        monkeypatch.setattr(Tensor, "_wrap", classmethod(spy_wrap))
+        for name, prim in ops.PRIMITIVES.items():
+            monkeypatch.setattr(prim, "forward", self._spy_forward(name, prim.forward))
+
+    def _spy_forward(self, name, forward):
+        def spy(*arrays, **params):
+            out = forward(*arrays, **params)
+            self.seen.append((name, np.asarray(out).dtype))
+            return out
+
+        return spy
+
+    def floats_other_than_float32(self) -> list[tuple[str, np.dtype]]:
+        return [(where, dtype) for where, dtype in self.seen if dtype.kind == "f" and dtype != np.float32]
+
+
+def test_a_float32_training_step_computes_in_float32_only(monkeypatch):
+    model = _mlp(hidden=32)
+    opt = optim.Adam(model.parameters(), lr=1e-3)
+    batches = _batches(2, batch=16)
+    spy = DtypeSpy(monkeypatch)
+    for x, y in batches:  # the first step creates the optimizer's buffers, the second reuses them
+        _step(model, opt, x, y)
+    primitives = {where for where, _ in spy.seen if where != "Tensor._wrap"}
+    assert {"linear", "relu", "log_softmax"} <= primitives, f"the spy saw only {sorted(primitives)}"
+    assert spy.floats_other_than_float32() == []
+    for p in model.parameters():
+        assert p.dtype == np.float32 and p.grad is not None and p.grad.dtype == np.float32
+    buffers = [b for bufs in opt.buffers.values() for b in bufs]
+    assert buffers and all(b.dtype == np.float32 for b in buffers)
+    # and the spy does see a float64 when there is one
+    _ = Tensor(np.zeros(3, dtype=np.float32), requires_grad=True) * Tensor(np.ones(3))
+    assert spy.floats_other_than_float32()
+
+
+# ---- (b) the graph is freed promptly ----------------------------------------------------
+def test_backward_frees_the_graph_without_the_garbage_collector():
+    model = _mlp()
+    opt = optim.Adam(model.parameters(), lr=1e-3)
+    (x, y), = _batches(1)
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        xt = Tensor(x)
+        loss = F.cross_entropy(model(xt), y)
+        graph = [t for t in toposort([loss]) if t._ctx is not None and t is not loss]
+        assert len(graph) >= 4  # linear, relu, linear, log_softmax, ...
+        refs = [weakref.ref(t) for t in graph] + [weakref.ref(xt)]
+        del graph, xt
+        assert all(r() is not None for r in refs)  # alive while the graph is
+        opt.zero_grad()
+        loss.backward()
+        alive = [r() for r in refs if r() is not None]
+        assert alive == [], f"{len(alive)} tensor(s) of the graph outlive backward: {[t.grad_fn for t in alive]}"
+        assert _is_number(loss.item())
+        opt.step()
+        root = weakref.ref(loss)
+        del loss
+        assert root() is None
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _current_rss_mb() -> float:
+    """Resident set size now (Linux), else the peak so far (which also grows with a leak)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError):
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+
+
+def test_memory_stays_flat_over_a_thousand_training_steps():
+    model = _mlp()
+    opt = optim.Adam(model.parameters(), lr=1e-3)
+    batches = _batches(8, batch=64)  # each step's input alone is 200 kB: a kept graph shows
+    rss = {}
+    was_enabled = gc.isenabled()
+    gc.disable()  # what is freed must be freed by reference counting
+    try:
+        for step in range(1, 1001):
+            x, y = batches[step % len(batches)]
+            loss = _step(model, opt, x, y)
+            if step in (100, 1000):
+                rss[step] = _current_rss_mb()
+    finally:
+        if was_enabled:
+            gc.enable()
+    assert math.isfinite(loss)
+    assert rss[1000] - rss[100] < 4.0, f"RSS grew from {rss[100]:.1f} MB to {rss[1000]:.1f} MB"
+
+
+# ---- (c) the optimizers update in place --------------------------------------------------
+OPTIMIZERS = {
+    "adam": lambda ps: optim.Adam(ps, lr=1e-3),
+    "adamw": lambda ps: optim.AdamW(ps, lr=1e-3),
+    "sgd-momentum": lambda ps: optim.SGD(ps, lr=0.01, momentum=0.9),
+}
+
+
+@pytest.mark.parametrize("make", OPTIMIZERS.values(), ids=OPTIMIZERS.keys())
+def test_the_optimizer_updates_in_place_through_buffers_allocated_once(make):
+    model = _mlp(hidden=32)
+    params = model.parameters()
+    opt = make(params)
+    arrays = [p.data for p in params]
+    start = [a.copy() for a in arrays]
+    batches = _batches(4, batch=16)
+    _step(model, opt, *batches[0])
+    buffers = {name: list(bufs) for name, bufs in opt.buffers.items()}
+    assert buffers, "the optimizer keeps no buffers"
+    for step in range(1, 20):
+        _step(model, opt, *batches[step % len(batches)])
+    assert all(p.data is a for p, a in zip(params, arrays)), "a parameter's array was replaced"
+    assert not any(np.array_equal(a, s) for a, s in zip(arrays, start)), "a parameter did not change"
+    assert opt.buffers.keys() == buffers.keys()
+    for name, bufs in buffers.items():
+        assert all(now is then for now, then in zip(opt.buffers[name], bufs)), f"buffer {name!r} was replaced"
+
+
+def test_an_adam_step_allocates_nothing_proportional_to_the_model():
+    model = _mlp(hidden=256)
+    params = model.parameters()
+    opt = optim.Adam(params, lr=1e-3)
+    batches = _batches(2, batch=16)
+    _step(model, opt, *batches[0])  # the buffers are allocated at the first step
+    model_bytes = sum(p.data.nbytes for p in params)
+    x, y = batches[1]
+    loss = F.cross_entropy(model(Tensor(x)), y)
+    opt.zero_grad()
+    loss.backward()
+    tracemalloc.start()  # numpy reports its array allocations to tracemalloc
+    try:
+        opt.step()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 0.02 * model_bytes, f"opt.step() allocated up to {peak} bytes; the model has {model_bytes}"
