@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import resource
 import statistics
 import subprocess
@@ -115,12 +116,22 @@ def run_numpy(batches: list[tuple[np.ndarray, np.ndarray]]) -> tuple[float, floa
     return time.perf_counter() - start, float(loss)
 
 
+def _current_rss_mb() -> float:
+    """Resident memory now (Linux), or nan where /proc is unavailable."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        return float("nan")
+
+
 def child(impl: str, steps: int | None) -> None:
     batches = _data(steps)
+    before = _current_rss_mb()  # the data and batches are in memory by now
     seconds, loss = (run_project if impl == "project" else run_numpy)(batches)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"impl": impl, "seconds": seconds, "final_loss": loss, "peak_rss_mb": peak_mb,
-                      "steps": len(batches)}))
+                      "rss_growth_mb": _current_rss_mb() - before, "steps": len(batches)}))
 
 
 def measure(impl: str, steps: int | None) -> dict[str, Any]:
