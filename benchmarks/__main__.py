@@ -58,6 +58,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks import mlp_epoch, overhead, torch_mlp
+from benchmarks.overhead import _positive
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_JSON = ROOT / "benchmarks" / "results" / "latest.json"
@@ -232,13 +233,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--import-runs", type=_positive, default=None,
                         help="fresh-interpreter imports of each module per round (default 3; 2 with --quick)")
     return parser.parse_args(argv)
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
 
 
 def main(argv: list[str] | None = None) -> int:
