@@ -144,3 +144,9 @@ def test_closed_form_checks_fail_on_a_tiny_mismatch(monkeypatch):
 
     monkeypatch.setattr(closed_form, "backward", exact)  # and the exact oracle lets it pass
     chang.ClosedFormCheck(X, y)(params, 7)
+
+
+def test_hessian_power_iteration_agrees_with_the_full_hessian():
+    out = run("hessian_of_loss.py", "--quick")
+    line = next(l for l in out.splitlines() if l.startswith("relative difference of lambda_max"))
+    assert float(line.rsplit(" ", 1)[-1]) < 1e-2
