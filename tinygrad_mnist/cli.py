@@ -112,6 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
                          help="compare only the closed form and the engine (for networks too wide for the chain)")
     compare.add_argument("--chain-limit-gb", type=positive_float, default=backprop_compare.DEFAULT_CHAIN_LIMIT / 1e9,
                          help="refuse a Jacobian chain estimated above this many GB per sample (1)")
+
+    graph = sub.add_parser("graph", help="draw the MLP's training graph (Graphviz DOT, or SVG/PNG with dot)")
+    graph.add_argument("--hidden", type=positive_int, nargs="+", default=[512],
+                       help="hidden layer widths, one value per layer (512)")
+    graph.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu")
+    graph.add_argument("--grads", action="store_true", help="run backward first and show the parameters' gradients")
+    graph.add_argument("--out", required=True, help="output file: .svg, .png, .pdf (needs Graphviz) or .dot")
     return parser
 
 
@@ -214,8 +221,27 @@ def cmd_backprop_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_graph(args: argparse.Namespace) -> int:
+    import warnings
+
+    from . import viz
+
+    out = Path(args.out)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", viz.GraphvizMissingWarning)  # said below, in one clean line
+        try:
+            written = viz.write_graph(out, args.hidden, args.activation, show_grads=args.grads)
+        except ValueError as exc:
+            raise UsageError(f"argument --out: {exc}") from None
+    if written.suffix == ".dot" != out.suffix:
+        print(viz.how_to_render(written, out))
+    else:
+        print(f"wrote {written}")
+    return 0
+
+
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "data": cmd_data,
-            "backprop-compare": cmd_backprop_compare}
+            "backprop-compare": cmd_backprop_compare, "graph": cmd_graph}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,22 @@
+"""Pictures: computation graphs as Graphviz DOT (:mod:`tinygrad_mnist.viz.dot`).
+
+>>> from tinygrad_mnist import Tensor
+>>> from tinygrad_mnist.viz import to_dot
+>>> to_dot(Tensor([1.0], requires_grad=True) * 2.0).startswith("digraph autograd {")
+True
+"""
+
+from .dot import GraphvizMissingWarning, how_to_render, mlp_training_graph, render, to_dot, write_graph
+
+__all__ = [
+    "GraphvizMissingWarning",
+    "how_to_render",
+    "mlp_training_graph",
+    "render",
+    "to_dot",
+    "write_graph",
+]
+
+# ---- plots (matplotlib): exported here from .plots -----------------------------------
+# from .plots import ...
+# __all__ += [...]
