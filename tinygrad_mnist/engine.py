@@ -18,7 +18,7 @@
 from __future__ import annotations
 
 import heapq
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -31,6 +31,10 @@ _RELEASED = (
     "backward: the graph behind this tensor was already freed by an earlier backward pass; "
     "pass retain_graph=True to the first backward() to go through it again"
 )
+
+# Called once per node of the walk as observer(tensor, node, grad, sent), before the
+# node is released; ``sent`` lists (input index, input, gradient sent to it or None).
+Observer = Callable[[Tensor, Node, Tensor, list[tuple[int, Tensor, Tensor | None]]], None]
 
 
 def toposort(roots: Sequence[Tensor]) -> list[Tensor]:
@@ -89,12 +93,15 @@ def backward(
     retain_graph: bool | None,
     create_graph: bool,
     inputs: Sequence[Tensor] | None = None,
+    observer: Observer | None = None,
 ) -> list[Tensor | None] | None:
     """Run reverse mode from ``roots``.
 
     With ``inputs=None`` the gradients of all leaves are accumulated into their
     ``.grad``; otherwise nothing is accumulated and the gradients with respect
     to ``inputs`` (leaves or not) are returned, ``None`` where one is unused.
+    ``observer`` is told about each node the walk goes through (see :data:`Observer`;
+    :func:`tinygrad_mnist.autograd.trace_backward` uses it).
     """
     if retain_graph is None:
         retain_graph = create_graph
@@ -121,7 +128,7 @@ def backward(
     # inside a VJP are not checked as forwards, so a bad gradient is blamed on its primitive.
     anomaly, STATE.anomaly = STATE.anomaly, False
     try:
-        _walk(ready, grads, owned, captured, wanted, retain_graph, create_graph, anomaly)
+        _walk(ready, grads, owned, captured, wanted, retain_graph, create_graph, anomaly, observer)
     finally:
         STATE.anomaly = anomaly
     # Leaves are finished last, so a failure above leaves every .grad untouched.
@@ -136,9 +143,12 @@ def backward(
 
 
 def _walk(ready: _ReadyQueue, grads: dict[int, Tensor], owned: set[int], captured: dict[int, Tensor],
-          wanted: set[int] | None, retain_graph: bool, create_graph: bool, anomaly: bool) -> None:
+          wanted: set[int] | None, retain_graph: bool, create_graph: bool, anomaly: bool,
+          observer: Observer | None = None) -> None:
     """Pop tensors newest first and send each one's gradient through its primitive's VJPs."""
     heap, pop, push = ready.heap, heapq.heappop, ready.push  # locals: this loop runs once per node
+    sent: list[tuple[int, Tensor]] | None = None if observer is None else []
+    inspect = anomaly or sent is not None  # one test per input covers both, off in ordinary runs
     with set_grad_enabled(create_graph):
         while heap:
             tensor = pop(heap)[1]
@@ -154,13 +164,20 @@ def _walk(ready: _ReadyQueue, grads: dict[int, Tensor], owned: set[int], capture
                 g = prim.vjps[i](grad, tensor, *node_inputs, **params)
                 if g.data.shape != inp.data.shape:
                     g = unbroadcast(g, inp.data.shape)
-                if anomaly:
-                    check_gradient(prim.name, i, g.data, node.site)
+                if inspect:
+                    if anomaly:
+                        check_gradient(prim.name, i, g.data, node.site)
+                    if sent is not None:
+                        sent.append((i, g))
                 if id(inp) in grads:
                     _accumulate(grads, owned, inp, g, create_graph)
                 else:  # the first contribution, by far the most common case
                     grads[id(inp)] = g
                 push(inp)
+            if sent is not None:
+                got = dict(sent)
+                sent.clear()
+                observer(tensor, node, grad, [(i, inp, got.get(i)) for i, inp in enumerate(node_inputs)])  # type: ignore
             if not retain_graph:
                 node.release()
 

@@ -13,10 +13,12 @@ from .anomaly import AnomalyError, detect_anomaly
 from .function import Function, FunctionCtx
 from .functional import grad
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+from .trace import BackwardTrace, trace_backward
 from .transforms import hessian, hvp, jacobian, jvp, vjp
 
 __all__ = [
     "AnomalyError",
+    "BackwardTrace",
     "Function",
     "FunctionCtx",
     "GradcheckError",
@@ -31,5 +33,6 @@ __all__ = [
     "jvp",
     "no_grad",
     "set_grad_enabled",
+    "trace_backward",
     "vjp",
 ]
