@@ -7,6 +7,7 @@ expected; Ctrl-C during training saves a checkpoint and ends with status 130.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 import time
@@ -119,6 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
     graph.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu")
     graph.add_argument("--grads", action="store_true", help="run backward first and show the parameters' gradients")
     graph.add_argument("--out", required=True, help="output file: .svg, .png, .pdf (needs Graphviz) or .dot")
+
+    plot = sub.add_parser("plot", help="PNG figures of a run: curves, confusion matrix, first layer, mistakes")
+    plot.add_argument("run_dir", help="a directory written by train (metrics.json and best.npz or checkpoint.npz)")
+    plot.add_argument("--out", help="where to write the PNGs (default: the run directory)")
+    plot.add_argument("--data", help="IDX directory for the test set (default: the one the run was trained on)")
     return parser
 
 
@@ -240,8 +246,26 @@ def cmd_graph(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plot(args: argparse.Namespace) -> int:
+    from .viz import plots
+
+    data = args.data
+    if data is None:  # score the run on the data it was trained on
+        try:
+            data = json.loads((Path(args.run_dir) / "metrics.json").read_text()).get("config", {}).get("data")
+        except (OSError, ValueError, AttributeError):
+            data = None  # plot_run reports the missing or broken file itself
+    try:
+        paths = plots.plot_run(args.run_dir, out_dir=args.out, data=data)
+    except (plots.MissingMatplotlib, plots.PlotError) as exc:
+        raise UsageError(str(exc)) from None
+    for path in paths:
+        print(f"wrote {path}")
+    return 0
+
+
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "data": cmd_data,
-            "backprop-compare": cmd_backprop_compare, "graph": cmd_graph}
+            "backprop-compare": cmd_backprop_compare, "graph": cmd_graph, "plot": cmd_plot}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,16 +7,16 @@ True
 """
 
 from .dot import GraphvizMissingWarning, how_to_render, mlp_training_graph, render, to_dot, write_graph
+from .plots import MissingMatplotlib, PlotError, plot_run  # matplotlib itself is imported only when plotting
 
 __all__ = [
     "GraphvizMissingWarning",
+    "MissingMatplotlib",
+    "PlotError",
     "how_to_render",
     "mlp_training_graph",
+    "plot_run",
     "render",
     "to_dot",
     "write_graph",
 ]
-
-# ---- plots (matplotlib): exported here from .plots -----------------------------------
-# from .plots import ...
-# __all__ += [...]
