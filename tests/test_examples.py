@@ -150,3 +150,10 @@ def test_hessian_power_iteration_agrees_with_the_full_hessian():
     out = run("hessian_of_loss.py", "--quick")
     line = next(l for l in out.splitlines() if l.startswith("relative difference of lambda_max"))
     assert float(line.rsplit(" ", 1)[-1]) < 1e-2
+
+
+def test_inspect_graph_draws_and_traces(tmp_path):
+    out = run("inspect_graph.py", "--hidden", "4", "--out", str(tmp_path / "graph.dot"))
+    assert (tmp_path / "graph.dot").read_text().startswith("digraph")
+    ops = [line.split()[1] for line in out.splitlines() if line.strip()[:1].isdigit() and len(line.split()) > 1]
+    assert ops == ["sum", "mul", "where", "log_softmax", "linear", "relu", "linear"]
