@@ -233,7 +233,8 @@ def elements(
 
     Args:
         dtype: ``np.float32`` or ``np.float64``.
-        low, high: bounds, both included.
+        low: the lower bound, included.
+        high: the upper bound, included.
         avoid: a point or points where the op under test has a kink (relu and
             abs at 0, clip at its bounds) or a pole (1/x at 0): every value x
             satisfies ``abs(x - p) >= margin`` for each point p, computed in
@@ -320,8 +321,11 @@ def arrays(
         shape: a shape (tuple or int), a strategy of shapes, or None for
             :func:`shapes` with its defaults (0 to 4 axes of 1 to 5).
         dtype: ``np.float32`` or ``np.float64``.
-        low, high, avoid, margin, positive: the domain of every element, as
-            in :func:`elements`.
+        low: the domain's lower bound, as in :func:`elements`.
+        high: the domain's upper bound, as in :func:`elements`.
+        avoid: points every element keeps ``margin`` away from, as in :func:`elements`.
+        margin: the distance kept from ``avoid`` points, as in :func:`elements`.
+        positive: every element at least ``margin`` above 0, as in :func:`elements`.
         unique: all elements distinct and at least ``gap`` apart, for ops
             that pick among elements (max, min, sort): a step of the gradient
             check then never creates or breaks a tie. The values are then

@@ -153,8 +153,8 @@ class Sequential(Module):
 
     >>> from tinygrad_mnist import nn
     >>> model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
-    >>> [name for name, _ in model.named_parameters()]
-    ['0.weight', '0.bias', '2.weight', '2.bias']
+    >>> print(*(name for name, _ in model.named_parameters()))
+    0.weight 0.bias 2.weight 2.bias
     """
 
     def __init__(self, *layers: Module) -> None:
