@@ -33,6 +33,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .anomaly import check_forward, creation_site
+from .conv import conv2d_forward, conv2d_input_grad_forward, conv2d_weight_grad_forward, pool_windows
 from .grad_mode import STATE
 from .tensor import Tensor
 
@@ -233,6 +234,18 @@ def _maximum_share(first: np.ndarray, second: np.ndarray, dtype: np.dtype) -> np
     return np.where(first > second, 1.0, np.where(first == second, 0.5, 0.0)).astype(dtype)
 
 
+# ---- convolution and pooling (NCHW images, OIHW weights; numpy kernels in conv.py) ---
+def _max_pool2d_vjp(g: Tensor, out: Tensor, x: Tensor, kernel_size: int, stride: int) -> Tensor:
+    # each window's gradient goes to its argmax; on ties np.argmax picks the first maximum
+    # in row-major window order, so exactly one element per window receives it
+    flat = pool_windows(x.data, kernel_size, stride).argmax(axis=-1)
+    n, c, oh, ow = flat.shape
+    rows = np.arange(oh).reshape(1, 1, oh, 1) * stride + flat // kernel_size
+    cols = np.arange(ow).reshape(1, 1, 1, ow) * stride + flat % kernel_size
+    index = (np.arange(n).reshape(n, 1, 1, 1), np.arange(c).reshape(1, c, 1, 1), rows, cols)
+    return scatter(g, index=index, shape=x.shape)  # overlapping windows add up (np.add.at)
+
+
 class _PerInput:
     """The VJPs of a primitive that takes any number of inputs: ``vjps[i]`` is one
     function told which input it is for."""
@@ -308,6 +321,28 @@ linear = Primitive("linear", _linear_forward,
                    lambda g, out, x, w, b: matmul(g, w),
                    _linear_vjp_w,
                    lambda g, out, x, w, b: unbroadcast(g, b.shape))
+
+# convolution of NCHW x with OIHW w; the three conv primitives are each other's VJPs,
+# so gradients of any order stay convolutions
+conv2d = Primitive("conv2d", conv2d_forward,
+                   lambda g, out, x, w, stride, padding: conv2d_input_grad(
+                       g, w, x_shape=x.shape, stride=stride, padding=padding),
+                   lambda g, out, x, w, stride, padding: conv2d_weight_grad(
+                       x, g, w_shape=w.shape, stride=stride, padding=padding))
+conv2d_weight_grad = Primitive(
+    "conv2d_weight_grad", conv2d_weight_grad_forward,
+    lambda h, out, x, g, w_shape, stride, padding: conv2d_input_grad(
+        g, h, x_shape=x.shape, stride=stride, padding=padding),
+    lambda h, out, x, g, w_shape, stride, padding: conv2d(x, h, stride=stride, padding=padding))
+conv2d_input_grad = Primitive(
+    "conv2d_input_grad", conv2d_input_grad_forward,
+    lambda h, out, g, w, x_shape, stride, padding: conv2d(h, w, stride=stride, padding=padding),
+    lambda h, out, g, w, x_shape, stride, padding: conv2d_weight_grad(
+        h, g, w_shape=w.shape, stride=stride, padding=padding))
+# max over kernel_size x kernel_size windows; the gradient goes to the first maximum of each window
+max_pool2d = Primitive("max_pool2d",
+                       lambda x, kernel_size, stride: pool_windows(x, kernel_size, stride).max(axis=-1),
+                       _max_pool2d_vjp)
 
 PRIMITIVES: dict[str, Primitive] = {
     p.name: p for p in globals().values() if isinstance(p, Primitive)

@@ -1,7 +1,7 @@
 """Activations and losses written in the engine's primitives (import as ``F``).
 
-Nothing here has a hand-written gradient: every function is a composition of
-primitives from :mod:`tinygrad_mnist.ops`, so gradients of any order follow.
+Nothing here has a hand-written gradient: every function calls primitives from
+:mod:`tinygrad_mnist.ops` (whose VJPs are in Tensor ops), so gradients of any order follow.
 
 >>> import numpy as np
 >>> from tinygrad_mnist import Tensor
@@ -162,3 +162,37 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
 
     keep = random.generator().random(x.shape) >= p
     return x * (keep * np.asarray(1.0 / (1.0 - p), dtype=x.dtype))
+
+
+def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int = 1, padding: int = 0) -> Tensor:
+    """2-d cross-correlation of ``x`` (N, C, H, W) with ``weight`` (O, C, kh, kw), plus ``bias`` (O,).
+
+    ``padding`` zeros are added on every side of H and W; the output is
+    (N, O, (H + 2 padding - kh) // stride + 1, (W + 2 padding - kw) // stride + 1).
+
+    >>> x = Tensor(np.arange(16.0).reshape(1, 1, 4, 4))
+    >>> conv2d(x, Tensor(np.ones((1, 1, 2, 2))), stride=2).numpy()[0, 0]
+    array([[10., 18.],
+           [42., 50.]])
+    """
+    out = ops.conv2d(x, weight, stride=stride, padding=padding)
+    if bias is None:
+        return out
+    if bias.shape != (weight.shape[0],):
+        raise ValueError(f"conv2d: bias must have shape ({weight.shape[0]},), one per output channel, got {bias.shape}")
+    return out + bias.reshape(1, -1, 1, 1)
+
+
+def max_pool2d(x: Tensor, kernel_size: int, stride: int | None = None) -> Tensor:
+    """Maximum over ``kernel_size`` x ``kernel_size`` windows of ``x`` (N, C, H, W), ``stride`` apart
+    (``kernel_size`` when None: non-overlapping windows; no padding, the remainder is dropped).
+
+    The gradient of each window goes to one element only: its maximum, and on ties the
+    first maximum in row-major order within the window (top row first, then left to right).
+
+    >>> x = Tensor(np.arange(16.0).reshape(1, 1, 4, 4))
+    >>> max_pool2d(x, 2).numpy()[0, 0]
+    array([[ 5.,  7.],
+           [13., 15.]])
+    """
+    return ops.max_pool2d(x, kernel_size=kernel_size, stride=kernel_size if stride is None else stride)
