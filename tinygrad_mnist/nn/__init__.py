@@ -8,14 +8,16 @@
 """
 
 from . import functional, init
-from .layers import Dropout, Flatten, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
+from .layers import Conv2d, Dropout, Flatten, LeakyReLU, Linear, MaxPool2d, ReLU, Sigmoid, Tanh
 from .module import Module, Parameter, Sequential, StateDictError
 
 __all__ = [
+    "Conv2d",
     "Dropout",
     "Flatten",
     "LeakyReLU",
     "Linear",
+    "MaxPool2d",
     "Module",
     "Parameter",
     "ReLU",
