@@ -42,6 +42,7 @@ import tinygrad_mnist as tm
 from tinygrad_mnist import Tensor, nn, no_grad, optim
 from tinygrad_mnist.datasets import load_mnist
 from tinygrad_mnist.reference import closed_form
+from tinygrad_mnist.reference.closed_form import relative_error
 
 HELD_OUT = 1000
 TOLERANCE = 1e-10  # float64 engine vs float64 closed form, scale-relative
@@ -77,12 +78,6 @@ def loss_fn(params: Params | list[Tensor], X: Tensor, Y: np.ndarray) -> Tensor:
 def accuracy(params: Params, X: np.ndarray, labels: np.ndarray) -> float:
     with no_grad():
         return float(np.mean(logits(params, Tensor(X)).data.argmax(axis=0) == labels))
-
-
-def relative_error(ours: np.ndarray, reference: np.ndarray) -> float:
-    """``max|ours - reference| / max|reference|`` (absolute where the reference is all zero)."""
-    scale = float(np.max(np.abs(reference)))
-    return float(np.max(np.abs(ours - reference))) / (scale if scale > 0 else 1.0)
 
 
 class ClosedFormCheck:

@@ -38,10 +38,12 @@ import time
 import numpy as np
 
 import tinygrad_mnist as tm
-from tinygrad_mnist import Tensor, nn, no_grad, optim
+from tinygrad_mnist import Tensor, nn, optim
 from tinygrad_mnist.datasets import DataLoader, load_mnist
 from tinygrad_mnist.nn import functional as F
 from tinygrad_mnist.reference import closed_form
+from tinygrad_mnist.training import predict_logits
+from tinygrad_mnist.reference.closed_form import relative_error
 
 TOLERANCE = 1e-10  # float64 engine vs float64 closed form, scale-relative
 WRITEUP = "97.87 %"
@@ -65,12 +67,6 @@ def loss_fn(model: nn.Sequential, x: Tensor, y: np.ndarray, reg: float) -> Tenso
     return F.cross_entropy(model(x), y) + F.l2_penalty([layer.weight for layer in linears(model)], reg)
 
 
-def relative_error(ours: np.ndarray, reference: np.ndarray) -> float:
-    """``max|ours - reference| / max|reference|`` (absolute where the reference is all zero)."""
-    scale = float(np.max(np.abs(reference)))
-    return float(np.max(np.abs(ours - reference))) / (scale if scale > 0 else 1.0)
-
-
 def check_closed_form(model: nn.Sequential, x: np.ndarray, y: np.ndarray, reg: float, step: int) -> None:
     """The engine's float64 gradients on this batch equal the closed form, or SystemExit."""
     twin = copy.deepcopy(model)
@@ -92,10 +88,8 @@ def check_closed_form(model: nn.Sequential, x: np.ndarray, y: np.ndarray, reg: f
           f"float32 step gradients {errors[32]:.1e})")
 
 
-def test_accuracy(model: nn.Sequential, images: np.ndarray, labels: np.ndarray) -> float:
-    with no_grad():
-        logits = model(Tensor(images.reshape(len(images), -1).astype(np.float32) / np.float32(255)))
-    return float(np.mean(logits.data.argmax(axis=1) == labels))
+def test_accuracy(model: nn.Module, images: np.ndarray, labels: np.ndarray) -> float:
+    return float(np.mean(predict_logits(model, images).argmax(axis=1) == labels))
 
 
 def main() -> None:
@@ -142,9 +136,9 @@ def main() -> None:
                 break
         if per_epoch is not None:
             per_epoch.step()
+        accuracy = test_accuracy(model, test_x, test_y)
         print(f"epoch {epoch + 1}: mean loss {np.mean(losses):.4f}, lr {lr:.4f} -> {opt.lr:.4f}, "
-              f"test accuracy {test_accuracy(model, test_x, test_y):.4f} ({time.perf_counter() - start:.1f} s)")
-    accuracy = test_accuracy(model, test_x, test_y)
+              f"test accuracy {accuracy:.4f} ({time.perf_counter() - start:.1f} s)")
     print(f"{step} steps in {time.perf_counter() - start:.1f} s")
     print(f"test accuracy {accuracy:.4f} (write-up: {WRITEUP})")
 

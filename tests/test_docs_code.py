@@ -2,39 +2,25 @@
 runs the plain ``python`` blocks too (in page order, one namespace per page), then
 the test functions they define."""
 
-import doctest
-import re
 from pathlib import Path
 
 import pytest
+from markdown_code import python_blocks, run_page
 
 ROOT = Path(__file__).resolve().parents[1]
 # docs/testing.md has its own runner in tests/test_testing.py
 PAGES = sorted(p for p in (ROOT / "docs").glob("*.md") if p.name != "testing.md")
 
 
-def run_page(page: Path) -> dict:
-    namespace = {"__name__": f"docs_{page.stem}"}
-    parser = doctest.DocTestParser()
-    for block in re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), flags=re.S):
-        if ">>>" in block:
-            for example in parser.get_examples(block):
-                exec(compile(example.source, str(page), "exec"), namespace)
-        else:
-            exec(compile(block, str(page), "exec"), namespace)
-    return namespace
-
-
 def pages_with_plain_blocks():
     for page in PAGES:
-        blocks = re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), flags=re.S)
-        if any(">>>" not in block for block in blocks):
+        if any(">>>" not in block for block in python_blocks(page)):
             yield page
 
 
 @pytest.mark.parametrize("page", list(pages_with_plain_blocks()), ids=lambda p: p.name)
 def test_plain_code_blocks_run_and_their_tests_pass(page):
-    namespace = run_page(page)
+    namespace = run_page(page, f"docs_{page.stem}")
     tests = {name: value for name, value in namespace.items() if name.startswith("test_") and callable(value)}
     for test in tests.values():
         test()

@@ -1,9 +1,7 @@
 """The public testing helpers: strategies deliver what they promise, the gradient assertion
 passes correct ops and catches wrong ones, and the guide's code runs."""
 
-import doctest
 import math
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
+from markdown_code import run_page
 
 import tinygrad_mnist as tg
 from tinygrad_mnist import Tensor, ops
@@ -456,15 +455,7 @@ GUIDE_TESTS = {
 
 def guide_namespace():
     """Run every python block of the guide in page order, as a reader would, in one namespace."""
-    namespace = {"__name__": "testing_guide"}
-    parser = doctest.DocTestParser()
-    for block in re.findall(r"```python\n(.*?)```", GUIDE.read_text(encoding="utf-8"), flags=re.S):
-        if ">>>" in block:
-            for example in parser.get_examples(block):
-                exec(compile(example.source, str(GUIDE), "exec"), namespace)
-        else:
-            exec(compile(block, str(GUIDE), "exec"), namespace)
-    return namespace
+    return run_page(GUIDE, "testing_guide")
 
 
 @pytest.fixture(scope="module")

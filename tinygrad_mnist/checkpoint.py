@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from .atomic import atomic_write
+from .models import build_model
 from .nn.module import Module
 from .optim import Optimizer
 
@@ -113,3 +114,21 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         if isinstance(optimizer_state.get("hyper", {}).get("betas"), list):
             optimizer_state["hyper"]["betas"] = tuple(optimizer_state["hyper"]["betas"])
     return Checkpoint(model_state, optimizer_state, metadata)
+
+
+def load_model(path: str | Path) -> tuple[Module, dict[str, Any]]:
+    """The model a checkpoint describes: rebuilt from its architecture, weights loaded, with the metadata.
+
+    Raises:
+        CheckpointError: unreadable file, or no usable architecture in its metadata.
+        StateDictError: weights that do not fit the architecture.
+    """
+    ckpt = load_checkpoint(path)
+    if "architecture" not in ckpt.metadata:
+        raise CheckpointError(f"checkpoint {path}: no architecture in its metadata")
+    try:
+        model = build_model(ckpt.metadata["architecture"])
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint {path}: bad architecture ({exc})") from None
+    model.load_state_dict(ckpt.model_state)
+    return model, ckpt.metadata

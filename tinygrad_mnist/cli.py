@@ -17,10 +17,10 @@ from typing import Any, Callable, NoReturn, Sequence
 import numpy as np
 
 from . import backprop_compare, metrics
-from .checkpoint import CheckpointError, load_checkpoint
+from .checkpoint import CheckpointError, load_model
 from .datasets import MNISTError
 from .imageio import ImageError, read_image
-from .models import ACTIVATIONS, build_model
+from .models import ACTIVATIONS
 from .nn.module import StateDictError
 from .training import OPTIMIZERS, ConfigError, Interrupted, Trainer, TrainConfig, load_split, predict_logits
 
@@ -157,20 +157,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _restore(path: str) -> tuple[Any, dict[str, Any]]:
-    ckpt = load_checkpoint(path)
-    if "architecture" not in ckpt.metadata:
-        raise CheckpointError(f"checkpoint {path}: no architecture in its metadata")
-    try:
-        model = build_model(ckpt.metadata["architecture"])
-    except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"checkpoint {path}: bad architecture ({exc})") from None
-    model.load_state_dict(ckpt.model_state)
-    return model, ckpt.metadata
-
-
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    model, _ = _restore(args.checkpoint)
+    model, _ = load_model(args.checkpoint)
     images, labels = load_split("test", args.data)
     predictions = predict_logits(model, images).argmax(axis=1)
     print(f"test accuracy {metrics.accuracy(labels, predictions):.4f} on {len(labels)} images\n")
@@ -185,7 +173,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    model, _ = _restore(args.checkpoint)
+    model, _ = load_model(args.checkpoint)
     if args.index is not None:
         images, labels = load_split("test", args.data)
         if args.index >= len(images):

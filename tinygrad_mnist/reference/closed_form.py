@@ -123,6 +123,17 @@ def backward(W: Sequence[np.ndarray], b: Sequence[np.ndarray], X: np.ndarray, la
     return Gradients(float(loss), dW, db)
 
 
+def relative_error(ours: np.ndarray, reference: np.ndarray) -> float:
+    """``max|ours - reference| / max|reference|`` (absolute where the reference is all zero): how far
+    a gradient is from this oracle's, on the reference's own scale.
+
+    >>> round(relative_error(np.array([1.0, 2.001]), np.array([1.0, 2.0])), 9)
+    0.0005
+    """
+    scale = float(np.max(np.abs(reference)))
+    return float(np.max(np.abs(ours - reference))) / (scale if scale > 0 else 1.0)
+
+
 def _check(W: Sequence[np.ndarray], b: Sequence[np.ndarray], X: np.ndarray, labels: np.ndarray | None = None) -> None:
     if X.ndim != 2:
         raise ValueError(f"X must be (features, m) with one column per sample, got shape {X.shape}")

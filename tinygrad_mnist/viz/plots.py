@@ -24,9 +24,8 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import numpy as np
 
 from ..atomic import atomic_write
-from ..checkpoint import CheckpointError, load_checkpoint
+from ..checkpoint import load_model
 from ..metrics import confusion_matrix
-from ..models import build_model
 from ..nn.layers import Linear
 from ..nn.module import Module
 from ..training import load_split, predict_logits
@@ -290,18 +289,6 @@ def _checkpoint_path(run: Path, checkpoint: str | Path) -> Path:
     raise PlotError(f"{tried}: checkpoint not found")
 
 
-def _restore(path: Path) -> Module:
-    ckpt = load_checkpoint(path)
-    if "architecture" not in ckpt.metadata:
-        raise CheckpointError(f"checkpoint {path}: no architecture in its metadata")
-    try:
-        model = build_model(ckpt.metadata["architecture"])
-    except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"checkpoint {path}: bad architecture ({exc})") from None
-    model.load_state_dict(ckpt.model_state)
-    return model
-
-
 def first_linear_weight(model: Module) -> np.ndarray:
     """The weight (units, inputs) of the first :class:`~tinygrad_mnist.nn.Linear` layer in ``model``."""
     for module in model.modules():
@@ -333,7 +320,7 @@ def plot_run(run_dir: str | Path, out_dir: str | Path | None = None, data: str |
     if not run.is_dir():
         raise PlotError(f"{run}: run directory not found")
     history, test_accuracy = _read_history(run)
-    model = _restore(_checkpoint_path(run, checkpoint))
+    model, _ = load_model(_checkpoint_path(run, checkpoint))
     images, labels = load_split("test", data)
     logits = predict_logits(model, images)
     predicted, labels = logits.argmax(axis=1), labels.astype(np.int64)
