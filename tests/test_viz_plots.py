@@ -253,10 +253,10 @@ def test_plot_command_uses_the_runs_own_data(mpl: None, synthetic_run: tuple[Pat
 
     data_dir, run_dir = synthetic_run  # trained with --data: the command must score on that data, not MNIST
     seen = []
-    real = plots.plot_run
-    monkeypatch.setattr(plots, "plot_run", lambda *a, **k: seen.append(k["data"]) or real(*a, **k))
+    real = plots.load_split
+    monkeypatch.setattr(plots, "load_split", lambda split, data: seen.append((split, data)) or real(split, data))
     assert main(["plot", str(run_dir), "--out", str(tmp_path)]) == 0
-    assert seen == [str(data_dir)]
+    assert seen == [("test", str(data_dir))]
     written = [line.split(" ", 1)[1] for line in capsys.readouterr().out.splitlines()]
     assert [Path(p).name for p in written] == ["curves.png", "confusion.png", "first_layer.png", "misclassified.png"]
     assert all(png_size(Path(p))[0] > 0 for p in written)

@@ -7,7 +7,6 @@ expected; Ctrl-C during training saves a checkpoint and ends with status 130.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -237,14 +236,8 @@ def cmd_graph(args: argparse.Namespace) -> int:
 def cmd_plot(args: argparse.Namespace) -> int:
     from .viz import plots
 
-    data = args.data
-    if data is None:  # score the run on the data it was trained on
-        try:
-            data = json.loads((Path(args.run_dir) / "metrics.json").read_text()).get("config", {}).get("data")
-        except (OSError, ValueError, AttributeError):
-            data = None  # plot_run reports the missing or broken file itself
     try:
-        paths = plots.plot_run(args.run_dir, out_dir=args.out, data=data)
+        paths = plots.plot_run(args.run_dir, out_dir=args.out, data=args.data)
     except (plots.MissingMatplotlib, plots.PlotError) as exc:
         raise UsageError(str(exc)) from None
     for path in paths:

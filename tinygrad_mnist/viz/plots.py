@@ -264,7 +264,7 @@ def plot_misclassified(images: np.ndarray, true: np.ndarray, predicted: np.ndarr
 # ---- a whole run -------------------------------------------------------------------------
 
 
-def _read_history(run: Path) -> tuple[list[dict[str, Any]], float | None]:
+def _read_metrics(run: Path) -> dict[str, Any]:
     metrics_path = run / "metrics.json"
     if not metrics_path.is_file():
         raise PlotError(f"{metrics_path}: metrics file not found (is {run} a training run directory?)")
@@ -274,8 +274,7 @@ def _read_history(run: Path) -> tuple[list[dict[str, Any]], float | None]:
         raise PlotError(f"{metrics_path}: not readable JSON ({exc})") from None
     if not isinstance(record, dict) or not isinstance(record.get("history", []), list):
         raise PlotError(f"{metrics_path}: expected an object with a \"history\" list")
-    test = record.get("test_accuracy")
-    return record.get("history", []), float(test) if isinstance(test, (int, float)) else None
+    return record
 
 
 def _checkpoint_path(run: Path, checkpoint: str | Path) -> Path:
@@ -303,7 +302,8 @@ def plot_run(run_dir: str | Path, out_dir: str | Path | None = None, data: str |
 
     Reads ``run_dir/metrics.json`` and the checkpoint (``best.npz``, or
     ``checkpoint.npz`` when the run has no ``best.npz``), evaluates the model
-    on the test split (the bundled MNIST, or the IDX files in ``data``), and
+    on the test split (of ``data``, an IDX directory; by default the data the
+    run was trained on, which is the bundled MNIST unless it used ``--data``), and
     writes ``curves.png``, ``confusion.png``, ``first_layer.png`` and
     ``misclassified.png`` into ``out_dir`` (default ``run_dir``).
 
@@ -319,7 +319,12 @@ def plot_run(run_dir: str | Path, out_dir: str | Path | None = None, data: str |
     run = Path(run_dir)
     if not run.is_dir():
         raise PlotError(f"{run}: run directory not found")
-    history, test_accuracy = _read_history(run)
+    record = _read_metrics(run)
+    test = record.get("test_accuracy")
+    history, test_accuracy = record.get("history", []), float(test) if isinstance(test, (int, float)) else None
+    if data is None:  # score the run on the data it was trained on
+        config = record.get("config")
+        data = config.get("data") if isinstance(config, dict) else None
     model, _ = load_model(_checkpoint_path(run, checkpoint))
     images, labels = load_split("test", data)
     logits = predict_logits(model, images)
