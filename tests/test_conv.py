@@ -193,3 +193,55 @@ def test_max_pool2d_shape_errors(shape, k, words):
         F.max_pool2d(Tensor(np.zeros(shape)), k)
     for word in words:
         assert word in str(info.value)
+
+
+def ref_max_pool2d_grad(x, k, stride, g):
+    """Each window's upstream gradient added at its first maximum in row-major order."""
+    n, c, oh, ow = g.shape
+    dx = np.zeros_like(x)
+    for bi in range(n):
+        for ch in range(c):
+            for i in range(oh):
+                for j in range(ow):
+                    window = x[bi, ch, i * stride:i * stride + k, j * stride:j * stride + k]
+                    r, s = divmod(int(np.argmax(window)), k)  # np.argmax: first occurrence, row-major
+                    dx[bi, ch, i * stride + r, j * stride + s] += g[bi, ch, i, j]
+    return dx
+
+
+@given(pool_cases())
+def test_max_pool2d_gradient_with_many_ties_matches_loop_reference(case):
+    shape, k, stride, seed = case
+    rng = np.random.default_rng(seed)
+    x = Tensor(rng.integers(0, 3, size=shape).astype(np.float64), requires_grad=True)  # ties everywhere
+    out = F.max_pool2d(x, k, stride)
+    g = rng.standard_normal(out.shape)
+    (out * Tensor(g)).sum().backward()
+    np.testing.assert_allclose(x.grad.data, ref_max_pool2d_grad(x.data, k, stride, g), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape, k, stride", [((2, 3, 5, 5), 2, 2), ((1, 2, 6, 7), 3, 3), ((1, 1, 5, 6), 3, 1)])
+def test_window_scatter_and_gather_are_adjoint(shape, k, stride):
+    # <scatter(g), h> = <g, gather(h)>, and both agree with the positions they are given
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal(shape)
+    out = F.max_pool2d(Tensor(x), k, stride)
+    position = rng.integers(0, k * k, size=out.shape)
+    g, h = rng.standard_normal(out.shape), rng.standard_normal(shape)
+    spread = ops.window_scatter(Tensor(g), position=position, kernel_size=k, stride=stride, shape=shape)
+    taken = ops.window_gather(Tensor(h), position=position, kernel_size=k, stride=stride)
+    assert np.isclose(np.sum(spread.data * h), np.sum(g * taken.data))
+    i, j = position[0, 0, 0, 0] // k, position[0, 0, 0, 0] % k
+    assert taken.data[0, 0, 0, 0] == h[0, 0, i, j]
+
+
+def test_max_pool2d_gradgradcheck_non_overlapping_with_a_cropped_edge():
+    x = Tensor(distinct((2, 2, 5, 5), 4), requires_grad=True)
+    assert gradgradcheck(lambda t: F.max_pool2d(t, 2), [x])
+
+
+def test_max_pool2d_infinite_gradient_reaches_only_the_maximum():
+    x = Tensor(np.array([[[[1.0, 2.0], [0.0, -1.0]]]], dtype=np.float32), requires_grad=True)
+    out = F.max_pool2d(x, 2)
+    (out * Tensor(np.array([[[[np.inf]]]], dtype=np.float32))).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [[[[0.0, np.inf], [0.0, 0.0]]]])  # no NaN from inf * 0

@@ -46,53 +46,150 @@ def _check_conv(x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: int,
     return (height - w_shape[2]) // stride + 1, (width - w_shape[3]) // stride + 1
 
 
-def _windows(x: np.ndarray, kh: int, kw: int, stride: int, padding: int) -> np.ndarray:
-    """The im2col view (N, C, OH, OW, kh, kw) of x padded by ``padding``: no copy beyond the pad."""
+def _cols(x: np.ndarray, kh: int, kw: int, stride: int, padding: int) -> tuple[np.ndarray, tuple[int, int, int]]:
+    """im2col of x padded by ``padding``: a (C*kh*kw, N*OH*OW) matrix, and (N, OH, OW).
+
+    Rows run over (channel, kernel row, kernel column), columns over (image, output
+    row, output column): copied from the sliding-window view so that the innermost
+    run is an output row, which keeps the copy fast for one-channel inputs too.
+    """
     if padding:
         x = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
-    view = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(2, 3))
-    return view[:, :, ::stride, ::stride]
+    view = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, ::stride, ::stride]
+    n, c, oh, ow = view.shape[:4]
+    cols = np.empty((c, kh, kw, n, oh, ow), dtype=x.dtype)
+    np.copyto(cols, view.transpose(1, 4, 5, 0, 2, 3))
+    return cols.reshape(c * kh * kw, n * oh * ow), (n, oh, ow)
+
+
+def _channels_first(g: np.ndarray) -> np.ndarray:
+    """(N, O, OH, OW) as the (O, N*OH*OW) matrix that multiplies the im2col."""
+    n, o, oh, ow = g.shape
+    return np.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(o, n * oh * ow)
 
 
 def conv2d_forward(x: np.ndarray, w: np.ndarray, stride: int, padding: int) -> np.ndarray:
     _check_conv(x.shape, w.shape, stride, padding)
-    cols = _windows(x, w.shape[2], w.shape[3], stride, padding)
-    out = np.tensordot(cols, w, axes=([1, 4, 5], [1, 2, 3]))  # (N, OH, OW, O): one matmul
-    return np.ascontiguousarray(out.transpose(0, 3, 1, 2))
+    o = w.shape[0]
+    cols, (n, oh, ow) = _cols(x, w.shape[2], w.shape[3], stride, padding)
+    out = w.reshape(o, -1) @ cols  # (O, N*OH*OW): the one matmul
+    return np.ascontiguousarray(out.reshape(o, n, oh, ow).transpose(1, 0, 2, 3))
 
 
 def conv2d_weight_grad_forward(x: np.ndarray, g: np.ndarray, w_shape: tuple[int, ...], stride: int,
                                 padding: int) -> np.ndarray:
-    """dL/dw of conv2d: g correlated with the im2col of x, as one matmul."""
-    cols = _windows(x, w_shape[2], w_shape[3], stride, padding)
-    dw = np.tensordot(g, cols, axes=([0, 2, 3], [0, 2, 3]))  # (O, C, kh, kw)
-    return np.ascontiguousarray(dw.astype(np.result_type(x, g), copy=False))
+    """dL/dw of conv2d: g times the im2col of x, as one matmul."""
+    cols, _ = _cols(x, w_shape[2], w_shape[3], stride, padding)
+    return (_channels_first(g) @ cols.T).reshape(w_shape)
 
 
 def conv2d_input_grad_forward(g: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...], stride: int,
                                padding: int) -> np.ndarray:
-    """dL/dx of conv2d (the transposed convolution): col2im by one strided add per kernel offset."""
+    """dL/dx of conv2d (the transposed convolution): one matmul to columns, then col2im by one
+    strided add per kernel offset, never looping over pixels."""
+    if stride == 1:
+        return _input_grad_stride1(g, w, x_shape, padding)
     n, c, h, wd = x_shape
-    _, _, kh, kw = w.shape
+    o, _, kh, kw = w.shape
     oh, ow = g.shape[2], g.shape[3]
-    dx = np.zeros((n, c, h + 2 * padding, wd + 2 * padding), dtype=np.result_type(g, w))
+    dcols = (w.reshape(o, -1).T @ _channels_first(g)).reshape(c, kh, kw, n, oh, ow)
+    dx = np.zeros((n, c, h + 2 * padding, wd + 2 * padding), dtype=dcols.dtype)
     for i in range(kh):
         for j in range(kw):  # within one offset the target pixels are distinct: plain += is exact
-            dx[:, :, i:i + stride * (oh - 1) + 1:stride, j:j + stride * (ow - 1) + 1:stride] += np.tensordot(
-                w[:, :, i, j], g, axes=([0], [1])).transpose(1, 0, 2, 3)
+            dx[:, :, i:i + stride * (oh - 1) + 1:stride, j:j + stride * (ow - 1) + 1:stride] += \
+                dcols[:, i, j].transpose(1, 0, 2, 3)
     return np.ascontiguousarray(dx[:, :, padding:padding + h, padding:padding + wd])
 
 
-def pool_windows(x: np.ndarray, kernel_size: int, stride: int) -> np.ndarray:
-    if x.ndim != 4:
-        raise ValueError(f"max_pool2d: input must be 4-d {_NCHW}, got shape {x.shape}")
+def _input_grad_stride1(g: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...], padding: int) -> np.ndarray:
+    """The stride-1 transposed convolution with long contiguous adds.
+
+    g is widened with zero columns to the padded input's width, so that output
+    pixel (r, c) and input pixel (r + i, c + j) sit exactly ``i * width + j``
+    apart in row-major order: each kernel offset is then one add of a
+    contiguous block per image. The zero columns carry nothing, so the rows
+    they wrap into are unchanged.
+    """
+    n, c, h, wd = x_shape
+    o, _, kh, kw = w.shape
+    oh, ow = g.shape[2], g.shape[3]
+    height, width = h + 2 * padding, wd + 2 * padding
+    widened = np.zeros((o, n, oh, width), dtype=g.dtype)
+    widened[:, :, :, :ow] = g.transpose(1, 0, 2, 3)
+    dcols = (w.reshape(o, -1).T @ widened.reshape(o, -1)).reshape(c, kh, kw, n, oh * width)
+    flat = np.zeros((c, n, height * width + kw - 1), dtype=dcols.dtype)  # kw - 1: the last offset's zero tail
+    for i in range(kh):
+        for j in range(kw):
+            start = i * width + j
+            flat[:, :, start:start + oh * width] += dcols[:, i, j]
+    dx = flat[:, :, :height * width].reshape(c, n, height, width)[:, :, padding:padding + h, padding:padding + wd]
+    return np.ascontiguousarray(dx.transpose(1, 0, 2, 3))
+
+
+def _check_pool(shape: tuple[int, ...], kernel_size: int, stride: int) -> tuple[int, int]:
+    """Validate a max_pool2d call and return the output's (height, width)."""
+    if len(shape) != 4:
+        raise ValueError(f"max_pool2d: input must be 4-d {_NCHW}, got shape {tuple(shape)}")
     if not (isinstance(kernel_size, (int, np.integer)) and kernel_size >= 1):
         raise ValueError(f"max_pool2d: kernel_size must be a positive integer, got {kernel_size!r}")
     if not (isinstance(stride, (int, np.integer)) and stride >= 1):
         raise ValueError(f"max_pool2d: stride must be a positive integer, got {stride!r}")
-    if kernel_size > x.shape[2] or kernel_size > x.shape[3]:
+    if kernel_size > shape[2] or kernel_size > shape[3]:
         raise ValueError(f"max_pool2d: kernel_size {kernel_size} is larger than the input's height and width "
-                         f"{x.shape[2:]} (input {x.shape} in {_NCHW})")
-    view = np.lib.stride_tricks.sliding_window_view(x, (kernel_size, kernel_size), axis=(2, 3))
-    view = view[:, :, ::stride, ::stride]
-    return view.reshape(*view.shape[:4], kernel_size * kernel_size)  # a copy, windows row-major
+                         f"{tuple(shape[2:])} (input {tuple(shape)} in {_NCHW})")
+    return (shape[2] - kernel_size) // stride + 1, (shape[3] - kernel_size) // stride + 1
+
+
+def _window_slices(x: np.ndarray, kernel_size: int, stride: int) -> list[np.ndarray]:
+    """One strided view (N, C, OH, OW) per window position, in row-major window order."""
+    oh, ow = _check_pool(x.shape, kernel_size, stride)
+    return [x[:, :, a:a + stride * (oh - 1) + 1:stride, b:b + stride * (ow - 1) + 1:stride]
+            for a in range(kernel_size) for b in range(kernel_size)]
+
+
+def max_pool2d_forward(x: np.ndarray, kernel_size: int, stride: int) -> np.ndarray:
+    """Window maxima by one elementwise maximum per window position (no window copies)."""
+    slices = _window_slices(x, kernel_size, stride)
+    out = slices[0].copy()
+    for view in slices[1:]:
+        np.maximum(out, view, out=out)
+    return out
+
+
+def window_argmax(x: np.ndarray, kernel_size: int, stride: int) -> np.ndarray:
+    """Position (row-major, 0 .. k*k-1) of each window's maximum; on ties the first one.
+
+    A later position wins only where it is strictly greater than every earlier one,
+    and positions grow along the scan, so the winner is the largest such position.
+    """
+    slices = _window_slices(x, kernel_size, stride)
+    dtype = np.min_scalar_type(kernel_size * kernel_size - 1)
+    best = slices[0].copy()
+    position = np.zeros(best.shape, dtype=dtype)
+    for p, view in enumerate(slices[1:], start=1):
+        better = view > best
+        np.maximum(best, view, out=best)
+        np.maximum(position, better.view(np.uint8) * dtype.type(p), out=position)
+    return position
+
+
+def window_scatter_forward(g: np.ndarray, position: np.ndarray, kernel_size: int, stride: int,
+                           shape: tuple[int, ...]) -> np.ndarray:
+    """Zeros of ``shape`` with each ``g[n, c, i, j]`` added at ``position[n, c, i, j]`` of its window."""
+    out = np.zeros(shape, dtype=g.dtype)
+    if np.isfinite(g).all():
+        pick = lambda p: g * (position == p)  # noqa: E731  (fast: a 0/1 multiply)
+    else:  # inf * 0 would leave NaN in the windows' other cells
+        pick = lambda p: np.where(position == p, g, np.zeros((), dtype=g.dtype))  # noqa: E731
+    for p, view in enumerate(_window_slices(out, kernel_size, stride)):
+        view += pick(p)  # one position maps windows to distinct pixels, so += is exact
+    return out
+
+
+def window_gather_forward(x: np.ndarray, position: np.ndarray, kernel_size: int, stride: int) -> np.ndarray:
+    """``x``'s element at ``position`` in each window: the transpose of :func:`window_scatter_forward`."""
+    slices = _window_slices(x, kernel_size, stride)
+    out = slices[0].copy()
+    for p, view in enumerate(slices[1:], start=1):
+        np.copyto(out, view, where=position == p)
+    return out

@@ -33,7 +33,8 @@ from typing import Any, Callable
 import numpy as np
 
 from .anomaly import check_forward, creation_site
-from .conv import conv2d_forward, conv2d_input_grad_forward, conv2d_weight_grad_forward, pool_windows
+from .conv import (conv2d_forward, conv2d_input_grad_forward, conv2d_weight_grad_forward, max_pool2d_forward,
+                   window_argmax, window_gather_forward, window_scatter_forward)
 from .grad_mode import STATE
 from .tensor import Tensor
 
@@ -234,18 +235,6 @@ def _maximum_share(first: np.ndarray, second: np.ndarray, dtype: np.dtype) -> np
     return np.where(first > second, 1.0, np.where(first == second, 0.5, 0.0)).astype(dtype)
 
 
-# ---- convolution and pooling (NCHW images, OIHW weights; numpy kernels in conv.py) ---
-def _max_pool2d_vjp(g: Tensor, out: Tensor, x: Tensor, kernel_size: int, stride: int) -> Tensor:
-    # each window's gradient goes to its argmax; on ties np.argmax picks the first maximum
-    # in row-major window order, so exactly one element per window receives it
-    flat = pool_windows(x.data, kernel_size, stride).argmax(axis=-1)
-    n, c, oh, ow = flat.shape
-    rows = np.arange(oh).reshape(1, 1, oh, 1) * stride + flat // kernel_size
-    cols = np.arange(ow).reshape(1, 1, 1, ow) * stride + flat % kernel_size
-    index = (np.arange(n).reshape(n, 1, 1, 1), np.arange(c).reshape(1, c, 1, 1), rows, cols)
-    return scatter(g, index=index, shape=x.shape)  # overlapping windows add up (np.add.at)
-
-
 class _PerInput:
     """The VJPs of a primitive that takes any number of inputs: ``vjps[i]`` is one
     function told which input it is for."""
@@ -339,10 +328,18 @@ conv2d_input_grad = Primitive(
     lambda h, out, g, w, x_shape, stride, padding: conv2d(h, w, stride=stride, padding=padding),
     lambda h, out, g, w, x_shape, stride, padding: conv2d_weight_grad(
         h, g, w_shape=w.shape, stride=stride, padding=padding))
-# max over kernel_size x kernel_size windows; the gradient goes to the first maximum of each window
-max_pool2d = Primitive("max_pool2d",
-                       lambda x, kernel_size, stride: pool_windows(x, kernel_size, stride).max(axis=-1),
-                       _max_pool2d_vjp)
+# max over kernel_size x kernel_size windows; the gradient goes to each window's first maximum
+max_pool2d = Primitive("max_pool2d", max_pool2d_forward,
+                       lambda g, out, x, kernel_size, stride: window_scatter(
+                           g, position=window_argmax(x.data, kernel_size, stride), kernel_size=kernel_size,
+                           stride=stride, shape=x.shape))
+# put one value into each window at a given position, and its transpose, take it back out
+window_scatter = Primitive("window_scatter", window_scatter_forward,
+                           lambda h, out, g, position, kernel_size, stride, shape: window_gather(
+                               h, position=position, kernel_size=kernel_size, stride=stride))
+window_gather = Primitive("window_gather", window_gather_forward,
+                          lambda h, out, x, position, kernel_size, stride: window_scatter(
+                              h, position=position, kernel_size=kernel_size, stride=stride, shape=x.shape))
 
 PRIMITIVES: dict[str, Primitive] = {
     p.name: p for p in globals().values() if isinstance(p, Primitive)
