@@ -19,9 +19,10 @@ from . import backprop_compare, metrics
 from .checkpoint import CheckpointError, load_model
 from .datasets import MNISTError
 from .imageio import ImageError, read_image
-from .models import ACTIVATIONS
+from .models import ACTIVATIONS, describe
 from .nn.module import StateDictError
-from .training import OPTIMIZERS, ConfigError, Interrupted, Trainer, TrainConfig, load_split, predict_logits
+from .training import (MODEL_DEFAULTS, OPTIMIZERS, ConfigError, Interrupted, Trainer, TrainConfig, load_split,
+                       predict_logits)
 
 
 class UsageError(Exception):
@@ -63,15 +64,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="tinygrad-mnist", description="Train and use an MNIST network built on tinygrad_mnist.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    train = sub.add_parser("train", help="train the MLP (default: 784-512-10 ReLU, Adam, 10 epochs)")
-    defaults = TrainConfig()
-    train.add_argument("--epochs", type=positive_int, default=defaults.epochs, help="number of epochs (default 10)")
+    train = sub.add_parser("train", help="train the MLP (784-512-10 ReLU, 10 epochs) or, with --model cnn, a CNN")
+    defaults, mlp, cnn = TrainConfig(), MODEL_DEFAULTS["mlp"], MODEL_DEFAULTS["cnn"]
+    train.add_argument("--model", choices=sorted(MODEL_DEFAULTS), default="mlp",
+                       help="mlp: 784-512-10; cnn: conv 32 3x3 -> pool -> conv 64 3x3 -> pool -> 128 -> 10 (mlp)")
+    train.add_argument("--epochs", type=positive_int,
+                       help=f"number of epochs ({mlp['epochs']} for the mlp, {cnn['epochs']} for the cnn)")
     train.add_argument("--batch-size", type=positive_int, default=defaults.batch_size, help="samples per step (128)")
-    train.add_argument("--lr", type=positive_float, default=defaults.lr, help="learning rate (2e-3)")
+    train.add_argument("--lr", type=positive_float, help=f"learning rate ({mlp['lr']:g} mlp, {cnn['lr']:g} cnn)")
     train.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default=defaults.optimizer)
     train.add_argument("--momentum", type=non_negative_float, default=defaults.momentum, help="SGD momentum (0.9)")
-    train.add_argument("--hidden", type=positive_int, nargs="+", default=defaults.hidden,
-                       help="hidden layer widths, one value per layer (512)")
+    train.add_argument("--hidden", type=positive_int, nargs="+",
+                       help="fully connected hidden widths, one value per layer (512 mlp, 128 cnn)")
+    train.add_argument("--channels", type=positive_int, nargs="+", default=defaults.channels,
+                       help="cnn only: output channels of each conv 3x3 + pool block (32 64)")
     train.add_argument("--activation", choices=sorted(ACTIVATIONS), default=defaults.activation)
     train.add_argument("--dropout", type=_probability, default=defaults.dropout, help="dropout probability (0)")
     train.add_argument("--weight-decay", type=non_negative_float, default=defaults.weight_decay)
@@ -133,16 +139,17 @@ def cmd_train(args: argparse.Namespace) -> int:
         trainer = Trainer.resume(args.resume, out=args.out, log=log, progress=not args.quiet)
         print(f"resuming {args.resume} at epoch {trainer.state.epoch + 1}, step {trainer.state.step}")
     else:
-        config = TrainConfig(
-            epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
-            momentum=args.momentum, hidden=list(args.hidden), activation=args.activation, dropout=args.dropout,
+        given = {"epochs": args.epochs, "lr": args.lr, "hidden": args.hidden}
+        config = TrainConfig.for_model(
+            args.model, batch_size=args.batch_size, optimizer=args.optimizer, momentum=args.momentum,
+            channels=list(args.channels), activation=args.activation, dropout=args.dropout,
             weight_decay=args.weight_decay, scheduler=args.scheduler, seed=args.seed, val_size=args.val_size,
             data=args.data, max_steps=5 if args.dry_run else None,
+            **{name: value for name, value in given.items() if value is not None},
         )
         out = args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
         trainer = Trainer(config, out, log=log, progress=not args.quiet)
-        dims = "-".join(str(n) for n in [784, *config.hidden, 10])
-        log(f"training {dims} {config.activation} MLP with {config.optimizer}, lr {config.lr}, "
+        log(f"training {describe(config.architecture())} with {config.optimizer}, lr {config.lr}, "
             f"batch {config.batch_size}, {config.epochs} epochs -> {trainer.out}")
     started = time.perf_counter()
     try:

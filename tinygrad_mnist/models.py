@@ -1,17 +1,24 @@
 """Model builders described by a JSON-friendly architecture dict (stored in checkpoints).
 
+Both models take images as rows of 784 pixels (the layout the data loader yields),
+so training, evaluation, prediction and checkpoints treat them alike.
+
 >>> model = build_model({"kind": "mlp", "hidden": [512], "activation": "relu"})
 >>> [tuple(p.shape) for p in model.parameters()]
 [(512, 784), (512,), (10, 512), (10,)]
+>>> cnn = build_model(cnn_architecture())
+>>> [tuple(p.shape) for p in cnn.parameters()]
+[(32, 1, 3, 3), (32,), (64, 32, 3, 3), (64,), (128, 1600), (128,), (10, 128), (10,)]
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from . import nn
 
 ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
+IMAGE_SIZE = 28
 
 
 def mlp_architecture(
@@ -26,24 +33,107 @@ def mlp_architecture(
             "activation": activation, "dropout": dropout}
 
 
-def build_mlp(inputs: int, hidden: list[int], classes: int, activation: str, dropout: float) -> nn.Sequential:
-    """inputs -> [Linear -> activation (-> Dropout)] per hidden width -> Linear(classes)."""
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+def cnn_architecture(
+    channels: list[int] | tuple[int, ...] = (32, 64),
+    hidden: list[int] | tuple[int, ...] = (128,),
+    kernel_size: int = 3,
+    activation: str = "relu",
+    dropout: float = 0.0,
+    image_size: int = IMAGE_SIZE,
+    classes: int = 10,
+) -> dict[str, Any]:
+    """The architecture dict of a convolutional network.
+
+    One block per entry of ``channels``: conv ``kernel_size`` x ``kernel_size``
+    (no padding) -> activation -> 2x2 max-pool; then the feature maps are
+    flattened into ``hidden`` fully connected layers and a linear classifier.
+    The default is 1x28x28 -> conv 32 -> pool -> conv 64 -> pool (64x5x5) ->
+    1600-128-10.
+    """
+    return {"kind": "cnn", "channels": list(channels), "hidden": list(hidden), "kernel_size": kernel_size,
+            "activation": activation, "dropout": dropout, "image_size": image_size, "classes": classes}
+
+
+def _activation(name: str) -> Callable[[], nn.Module]:
+    if name not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
+    return ACTIVATIONS[name]
+
+
+def _dense(width: int, hidden: list[int], classes: int, activation: str, dropout: float) -> list[nn.Module]:
+    """[Linear -> activation (-> Dropout)] per hidden width, then Linear(classes)."""
+    make_activation = _activation(activation)
     layers: list[nn.Module] = []
-    width = inputs
     for size in hidden:
-        layers += [nn.Linear(width, size), ACTIVATIONS[activation]()]
+        layers += [nn.Linear(width, size), make_activation()]
         if dropout:
             layers.append(nn.Dropout(dropout))
         width = size
-    layers.append(nn.Linear(width, classes))
-    return nn.Sequential(*layers)
+    return [*layers, nn.Linear(width, classes)]
+
+
+def build_mlp(inputs: int, hidden: list[int], classes: int, activation: str, dropout: float) -> nn.Sequential:
+    """inputs -> [Linear -> activation (-> Dropout)] per hidden width -> Linear(classes)."""
+    return nn.Sequential(*_dense(inputs, hidden, classes, activation, dropout))
+
+
+def build_cnn(channels: list[int], hidden: list[int], kernel_size: int, activation: str, dropout: float,
+              image_size: int, classes: int) -> nn.Sequential:
+    """(N, image_size**2) rows -> (N, 1, H, W) -> conv blocks -> flatten -> dense layers (see :func:`cnn_architecture`)."""
+    make_activation = _activation(activation)
+    layers: list[nn.Module] = [nn.Unflatten(1, (1, image_size, image_size))]
+    size, depth = image_size, 1
+    for width in channels:
+        size = (size - kernel_size + 1) // 2
+        if size < 1:
+            raise ValueError(f"cnn: {len(channels)} blocks of {kernel_size}x{kernel_size} conv + 2x2 pool "
+                             f"shrink a {image_size}x{image_size} image to nothing; use fewer channels entries")
+        layers += [nn.Conv2d(depth, width, kernel_size), make_activation(), nn.MaxPool2d(2)]
+        depth = width
+    layers.append(nn.Flatten())
+    if dropout:
+        layers.append(nn.Dropout(dropout))
+    return nn.Sequential(*layers, *_dense(depth * size * size, hidden, classes, activation, dropout))
+
+
+def describe(architecture: dict[str, Any]) -> str:
+    """A one-line name such as ``784-512-10 relu MLP`` or ``conv 32-64 3x3, 1600-128-10 relu CNN``.
+
+    >>> describe(cnn_architecture())
+    'conv 32-64 3x3, 1600-128-10 relu CNN'
+    """
+    arch = {**architecture}
+    kind = arch.pop("kind", "mlp")
+    if kind == "cnn":
+        arch = cnn_architecture(**arch)
+        size = arch["image_size"]
+        for _ in arch["channels"]:
+            size = (size - arch["kernel_size"] + 1) // 2
+        dense = [arch["channels"][-1] * size * size if arch["channels"] else size * size, *arch["hidden"],
+                 arch["classes"]]
+        convs = "-".join(str(c) for c in arch["channels"])
+        return (f"conv {convs} {arch['kernel_size']}x{arch['kernel_size']}, "
+                f"{'-'.join(str(n) for n in dense)} {arch['activation']} CNN")
+    arch = mlp_architecture(**arch)
+    dims = "-".join(str(n) for n in [arch["inputs"], *arch["hidden"], arch["classes"]])
+    return f"{dims} {arch['activation']} MLP"
+
+
+BUILDERS: dict[str, tuple[Callable[..., dict[str, Any]], Callable[..., nn.Sequential]]] = {
+    "mlp": (mlp_architecture, build_mlp),
+    "cnn": (cnn_architecture, build_cnn),
+}
 
 
 def build_model(architecture: dict[str, Any]) -> nn.Module:
-    """A freshly initialised model for ``architecture`` (see :func:`mlp_architecture`)."""
-    arch = mlp_architecture(**{k: v for k, v in architecture.items() if k != "kind"})
-    if architecture.get("kind", "mlp") != "mlp":
-        raise ValueError(f"unknown model kind {architecture.get('kind')!r}; expected 'mlp'")
-    return build_mlp(arch["inputs"], arch["hidden"], arch["classes"], arch["activation"], arch["dropout"])
+    """A freshly initialised model for ``architecture`` (see :func:`mlp_architecture`, :func:`cnn_architecture`)."""
+    kind = architecture.get("kind", "mlp")
+    if kind not in BUILDERS:
+        raise ValueError(f"unknown model kind {kind!r}; expected one of {sorted(BUILDERS)}")
+    describe, build = BUILDERS[kind]
+    try:
+        arch = describe(**{k: v for k, v in architecture.items() if k != "kind"})
+    except TypeError as exc:
+        raise ValueError(f"{kind} architecture {architecture!r}: {exc}") from None
+    del arch["kind"]
+    return build(**arch)

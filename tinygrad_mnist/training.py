@@ -23,12 +23,17 @@ from .atomic import atomic_write
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .datasets import DataLoader, load_mnist, train_val_split
 from .grad_mode import no_grad
-from .models import build_model, mlp_architecture
+from .models import build_model, cnn_architecture, mlp_architecture
 from .nn import functional as F
 from .nn.module import Module
 from .tensor import Tensor
 
 OPTIMIZERS = {"sgd": optim.SGD, "adam": optim.Adam, "adamw": optim.AdamW}
+# settings that differ between the models when not given (TrainConfig's own defaults are the MLP's)
+MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
+    "mlp": {"epochs": 10, "hidden": [512], "lr": 2e-3},
+    "cnn": {"epochs": 5, "hidden": [128], "lr": 1e-3},
+}
 
 
 @dataclass
@@ -40,7 +45,9 @@ class TrainConfig:
     lr: float = 2e-3
     optimizer: str = "adam"
     momentum: float = 0.9
+    model: str = "mlp"  # or "cnn"
     hidden: list[int] = field(default_factory=lambda: [512])
+    channels: list[int] = field(default_factory=lambda: [32, 64])  # CNN only: one conv block per entry
     activation: str = "relu"
     dropout: float = 0.0
     weight_decay: float = 0.0
@@ -50,7 +57,18 @@ class TrainConfig:
     data: str | None = None
     max_steps: int | None = None  # stop after this many steps (smoke tests)
 
+    @classmethod
+    def for_model(cls, model: str = "mlp", **settings: Any) -> TrainConfig:
+        """A config for ``model`` ("mlp" or "cnn"): its defaults from :data:`MODEL_DEFAULTS`, then ``settings``."""
+        if model not in MODEL_DEFAULTS:
+            raise ConfigError(f"model must be one of {sorted(MODEL_DEFAULTS)}, got {model!r}")
+        return cls(model=model, **{**MODEL_DEFAULTS[model], **settings})
+
     def architecture(self) -> dict[str, Any]:
+        if self.model == "cnn":
+            return cnn_architecture(self.channels, self.hidden, activation=self.activation, dropout=self.dropout)
+        if self.model != "mlp":
+            raise ConfigError(f"model must be one of {sorted(MODEL_DEFAULTS)}, got {self.model!r}")
         return mlp_architecture(self.hidden, self.activation, self.dropout)
 
 
@@ -101,7 +119,7 @@ class RunState:
 
 
 class Trainer:
-    """Train an MLP on MNIST, writing ``checkpoint.npz``, ``best.npz`` and ``metrics.json`` to ``out``."""
+    """Train an MLP or a CNN on MNIST, writing ``checkpoint.npz``, ``best.npz`` and ``metrics.json`` to ``out``."""
 
     def __init__(self, config: TrainConfig, out: str | Path, log: Callable[[str], None] = print,
                  progress: bool = True) -> None:

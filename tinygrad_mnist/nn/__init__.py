@@ -8,7 +8,7 @@
 """
 
 from . import functional, init
-from .layers import Conv2d, Dropout, Flatten, LeakyReLU, Linear, MaxPool2d, ReLU, Sigmoid, Tanh
+from .layers import Conv2d, Dropout, Flatten, LeakyReLU, Linear, MaxPool2d, ReLU, Sigmoid, Tanh, Unflatten
 from .module import Module, Parameter, Sequential, StateDictError
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "Sigmoid",
     "StateDictError",
     "Tanh",
+    "Unflatten",
     "functional",
     "init",
 ]

@@ -1,4 +1,4 @@
-"""Layers: ``Linear``, activations, ``Dropout``, ``Flatten``."""
+"""Layers: ``Linear``, ``Conv2d``, ``MaxPool2d``, activations, ``Dropout``, ``Flatten``, ``Unflatten``."""
 
 from __future__ import annotations
 
@@ -149,3 +149,30 @@ class Flatten(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return x.flatten(1)
+
+
+class Unflatten(Module):
+    """Split axis ``dim`` into ``unflattened_size``: (N, 784) -> (N, 1, 28, 28) with ``Unflatten(1, (1, 28, 28))``.
+
+    >>> Unflatten(1, (1, 28, 28))(Tensor(np.zeros((2, 784), dtype=np.float32))).shape
+    (2, 1, 28, 28)
+    """
+
+    def __init__(self, dim: int, unflattened_size: tuple[int, ...] | list[int]) -> None:
+        super().__init__()
+        sizes = tuple(unflattened_size)
+        if not sizes or not all(isinstance(n, (int, np.integer)) and n >= 1 for n in sizes):
+            raise ValueError(f"Unflatten: unflattened_size must be positive integers, got {unflattened_size!r}")
+        self.dim, self.unflattened_size = dim, tuple(int(n) for n in sizes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not -x.ndim <= self.dim < x.ndim:
+            raise ValueError(f"Unflatten: dim {self.dim} is out of range for an input of shape {x.shape}")
+        dim = self.dim % x.ndim
+        if x.shape[dim] != math.prod(self.unflattened_size):
+            raise ValueError(f"Unflatten: axis {dim} of the input (shape {x.shape}) has {x.shape[dim]} elements, "
+                             f"expected {math.prod(self.unflattened_size)} to make {self.unflattened_size}")
+        return x.reshape(*x.shape[:dim], *self.unflattened_size, *x.shape[dim + 1:])
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

@@ -26,7 +26,7 @@ import numpy as np
 from ..atomic import atomic_write
 from ..checkpoint import load_model
 from ..metrics import confusion_matrix
-from ..nn.layers import Linear
+from ..nn.layers import Conv2d, Linear
 from ..nn.module import Module
 from ..training import load_split, predict_logits
 
@@ -191,32 +191,39 @@ def plot_confusion(matrix: np.ndarray, path: str | Path) -> Path:
 
 
 def plot_first_layer(weight: np.ndarray, path: str | Path, max_units: int = 64) -> Path:
-    """The first Linear layer's weight rows as 28x28 images, in a grid.
+    """The first layer's weights as images, in a grid: what each unit looks for.
 
-    Each hidden unit's incoming weights are drawn with a diverging colormap
-    centred at 0 (red positive, blue negative), scaled to that unit's largest
-    absolute weight.
+    For an MLP each hidden unit's 784 incoming weights are drawn as a 28x28
+    image; for a CNN each convolution filter is drawn as a k x k image. Weights
+    use a diverging colormap centred at 0 (red positive, blue negative), scaled
+    to that unit's largest absolute weight.
 
     Args:
-        weight: (units, 784) array, as in ``Linear.weight``.
+        weight: (units, 784) as in ``Linear.weight``, or (filters, 1, k, k) as
+            in the ``Conv2d.weight`` of a layer reading one-channel images.
         path: the PNG to write (:func:`pixel_size` ``("first_layer")`` pixels).
         max_units: draw the first this many units.
     """
-    rows = np.asarray(weight, dtype=np.float64)
-    if rows.ndim != 2 or rows.shape[1] != IMAGE_SIDE * IMAGE_SIDE:
-        raise PlotError(f"first-layer weight must have shape (units, 784), got {np.shape(weight)}")
+    array = np.asarray(weight, dtype=np.float64)
+    if array.ndim == 2 and array.shape[1] == IMAGE_SIDE * IMAGE_SIDE:
+        images, what = array.reshape(-1, IMAGE_SIDE, IMAGE_SIDE), "hidden units"
+    elif array.ndim == 4 and array.shape[1] == 1:
+        images, what = array[:, 0], f"{array.shape[2]}x{array.shape[3]} convolution filters"
+    else:
+        raise PlotError(f"first-layer weight must have shape (units, 784) or (filters, 1, k, k), "
+                        f"got {np.shape(weight)}")
     if max_units < 1:
         raise PlotError(f"max_units must be at least 1, got {max_units}")
-    shown = rows[:max_units]
+    shown = images[:max_units]
     figure = _new_figure("first_layer")
-    figure.suptitle(f"first layer: weights of {len(shown)} of {len(rows)} hidden units "
-                    "(red +, blue -, each unit scaled to its max |w|)")
+    figure.suptitle(f"first layer: weights of {len(shown)} of {len(images)} {what} "
+                    "(red +, blue -, each scaled to its max |w|)")
     n_rows, n_cols = _grid(len(shown))
     grid = figure.subplots(n_rows, n_cols, squeeze=False)
     for index, axes in enumerate(grid.flat):
         axes.set_axis_off()
         if index < len(shown):
-            unit = shown[index].reshape(IMAGE_SIDE, IMAGE_SIDE)
+            unit = shown[index]
             bound = float(np.abs(unit).max()) or 1.0
             axes.imshow(unit, cmap="RdBu_r", vmin=-bound, vmax=bound, interpolation="nearest")
     return _save(figure, path)
@@ -288,12 +295,12 @@ def _checkpoint_path(run: Path, checkpoint: str | Path) -> Path:
     raise PlotError(f"{tried}: checkpoint not found")
 
 
-def first_linear_weight(model: Module) -> np.ndarray:
-    """The weight (units, inputs) of the first :class:`~tinygrad_mnist.nn.Linear` layer in ``model``."""
+def first_layer_weight(model: Module) -> np.ndarray:
+    """The weight of the first :class:`~tinygrad_mnist.nn.Linear` or :class:`~tinygrad_mnist.nn.Conv2d` in ``model``."""
     for module in model.modules():
-        if isinstance(module, Linear):
+        if isinstance(module, (Linear, Conv2d)):
             return np.asarray(module.weight.data)
-    raise PlotError(f"model has no Linear layer: {model!r}")
+    raise PlotError(f"model has no Linear or Conv2d layer: {model!r}")
 
 
 def plot_run(run_dir: str | Path, out_dir: str | Path | None = None, data: str | None = None,
@@ -334,6 +341,6 @@ def plot_run(run_dir: str | Path, out_dir: str | Path | None = None, data: str |
     return [
         plot_curves(history, target / FILENAMES["curves"], test_accuracy),
         plot_confusion(confusion_matrix(labels, predicted, num_classes=classes), target / FILENAMES["confusion"]),
-        plot_first_layer(first_linear_weight(model), target / FILENAMES["first_layer"]),
+        plot_first_layer(first_layer_weight(model), target / FILENAMES["first_layer"]),
         plot_misclassified(images, labels, predicted, target / FILENAMES["misclassified"]),
     ]
