@@ -127,6 +127,19 @@ def test_unflatten_splits_one_axis_and_names_bad_sizes() -> None:
         nn.Unflatten(1, (0, 3))
 
 
+def test_normalize_standardises_and_scales_the_gradient() -> None:
+    layer = nn.Normalize(0.25, 0.5)
+    x = Tensor(np.array([[0.0, 0.25, 1.0]], dtype=np.float32), requires_grad=True)
+    y = layer(x)
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y.data, (x.data - 0.25) / 0.5)
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.data, np.full((1, 3), 2.0))
+    for bad in ((0.0, 0.0), (0.0, -1.0), (float("nan"), 1.0)):
+        with pytest.raises(ValueError, match="Normalize: mean must be finite and std a finite number > 0"):
+            nn.Normalize(*bad)
+
+
 def test_cnn_matches_pytorch_values_and_gradients() -> None:
     """Differential test against PyTorch's layers, from the same weights (skipped without torch)."""
     torch = pytest.importorskip("torch")
@@ -146,7 +159,8 @@ def test_cnn_matches_pytorch_values_and_gradients() -> None:
     y = rng.integers(0, 10, 5)
     loss = F.cross_entropy(model(Tensor(x)), y)
     loss.backward()
-    expected = torch.nn.functional.cross_entropy(reference(torch.from_numpy(x)), torch.from_numpy(y))
+    standardised = (torch.from_numpy(x) - 0.1307) / 0.3081  # the model's Normalize layer, by hand
+    expected = torch.nn.functional.cross_entropy(reference(standardised), torch.from_numpy(y))
     expected.backward()
     np.testing.assert_allclose(loss.item(), expected.item(), rtol=1e-12)
     for mine, theirs in zip(model.parameters(), reference.parameters()):
@@ -156,7 +170,8 @@ def test_cnn_matches_pytorch_values_and_gradients() -> None:
 # ---- training, checkpoints, evaluation -----------------------------------------------------
 def test_for_model_fills_in_the_models_defaults() -> None:
     cnn = TrainConfig.for_model("cnn")
-    assert (cnn.model, cnn.epochs, cnn.hidden, cnn.lr, cnn.channels) == ("cnn", 5, [128], 1e-3, [32, 64])
+    assert (cnn.model, cnn.epochs, cnn.batch_size, cnn.lr, cnn.hidden, cnn.dropout, cnn.channels) == \
+        ("cnn", 5, 64, 2e-3, [128], 0.25, [32, 64])
     assert TrainConfig.for_model("cnn", epochs=2).epochs == 2
     assert TrainConfig.for_model("mlp") == TrainConfig()
     with pytest.raises(ConfigError, match="model must be one of"):
@@ -167,11 +182,13 @@ def test_cnn_learns_the_synthetic_digits_and_checkpoints_its_architecture(cnn_ru
     out, result = cnn_run
     assert result["test_accuracy"] >= 0.9
     checkpoint = load_checkpoint(out / "best.npz")
-    assert checkpoint.metadata["architecture"] == cnn_architecture([4, 8], [16])
+    assert checkpoint.metadata["architecture"] == cnn_architecture([4, 8], [16], dropout=0.25)
     assert checkpoint.metadata["config"]["model"] == "cnn"
-    assert sorted(checkpoint.model_state) == sorted(build_model(cnn_architecture([4, 8], [16])).state_dict())
+    assert sorted(checkpoint.model_state) == sorted(build_model(checkpoint.metadata["architecture"]).state_dict())
+    assert [a.shape for a in checkpoint.model_state.values()] == expected_shapes([4, 8], [16])
     model, _ = load_model(out / "best.npz")
-    assert isinstance(model[1], nn.Conv2d) and model[1].weight.shape == (4, 1, 3, 3)
+    assert [type(m).__name__ for m in model][:4] == ["Unflatten", "Normalize", "Conv2d", "ReLU"]
+    assert model[2].weight.shape == (4, 1, 3, 3)
 
 
 def test_cnn_run_resumes_bit_identically(data_dir: Path, tmp_path: Path) -> None:
@@ -214,7 +231,8 @@ def test_cli_trains_evaluates_and_predicts_with_the_cnn(
 
 def test_cli_cnn_defaults_and_bad_model(capsys: pytest.CaptureFixture[str]) -> None:
     args = cli.build_parser().parse_args(["train", "--model", "cnn"])
-    assert (args.model, args.epochs, args.hidden, args.lr, args.channels) == ("cnn", None, None, None, [32, 64])
+    assert (args.model, args.epochs, args.batch_size, args.lr, args.hidden, args.dropout, args.channels) == \
+        ("cnn", None, None, None, None, None, [32, 64])
     status, _, stderr = call_cli(capsys, "train", "--model", "resnet")
     assert status == 2 and "invalid choice: 'resnet'" in stderr and len(stderr.strip().splitlines()) == 1
     status, _, stderr = call_cli(capsys, "train", "--model", "cnn", "--channels", "0")
@@ -227,7 +245,7 @@ def test_plot_run_draws_the_cnn_filters(cnn_run: tuple[Path, dict], data_dir: Pa
 
     out, _ = cnn_run
     model, _ = load_model(out / "best.npz")
-    np.testing.assert_array_equal(plots.first_layer_weight(model), model[1].weight.data)
+    np.testing.assert_array_equal(plots.first_layer_weight(model), model[2].weight.data)
     paths = plots.plot_run(out, out_dir=tmp_path, data=str(data_dir))
     assert [p.name for p in paths] == ["curves.png", "confusion.png", "first_layer.png", "misclassified.png"]
     assert all(p.stat().st_size > 1000 for p in paths)

@@ -70,7 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="mlp: 784-512-10; cnn: conv 32 3x3 -> pool -> conv 64 3x3 -> pool -> 128 -> 10 (mlp)")
     train.add_argument("--epochs", type=positive_int,
                        help=f"number of epochs ({mlp['epochs']} for the mlp, {cnn['epochs']} for the cnn)")
-    train.add_argument("--batch-size", type=positive_int, default=defaults.batch_size, help="samples per step (128)")
+    train.add_argument("--batch-size", type=positive_int,
+                       help=f"samples per step ({mlp['batch_size']} mlp, {cnn['batch_size']} cnn)")
     train.add_argument("--lr", type=positive_float, help=f"learning rate ({mlp['lr']:g} mlp, {cnn['lr']:g} cnn)")
     train.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default=defaults.optimizer)
     train.add_argument("--momentum", type=non_negative_float, default=defaults.momentum, help="SGD momentum (0.9)")
@@ -79,7 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--channels", type=positive_int, nargs="+", default=defaults.channels,
                        help="cnn only: output channels of each conv 3x3 + pool block (32 64)")
     train.add_argument("--activation", choices=sorted(ACTIVATIONS), default=defaults.activation)
-    train.add_argument("--dropout", type=_probability, default=defaults.dropout, help="dropout probability (0)")
+    train.add_argument("--dropout", type=_probability,
+                       help=f"dropout probability before fully connected layers ({mlp['dropout']:g} mlp, "
+                            f"{cnn['dropout']:g} cnn)")
     train.add_argument("--weight-decay", type=non_negative_float, default=defaults.weight_decay)
     train.add_argument("--scheduler", choices=["cosine", "none"], default=defaults.scheduler,
                        help="learning-rate schedule over the epochs (cosine)")
@@ -139,10 +142,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         trainer = Trainer.resume(args.resume, out=args.out, log=log, progress=not args.quiet)
         print(f"resuming {args.resume} at epoch {trainer.state.epoch + 1}, step {trainer.state.step}")
     else:
-        given = {"epochs": args.epochs, "lr": args.lr, "hidden": args.hidden}
+        given = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "hidden": args.hidden,
+                 "dropout": args.dropout}
         config = TrainConfig.for_model(
-            args.model, batch_size=args.batch_size, optimizer=args.optimizer, momentum=args.momentum,
-            channels=list(args.channels), activation=args.activation, dropout=args.dropout,
+            args.model, optimizer=args.optimizer, momentum=args.momentum,
+            channels=list(args.channels), activation=args.activation,
             weight_decay=args.weight_decay, scheduler=args.scheduler, seed=args.seed, val_size=args.val_size,
             data=args.data, max_steps=5 if args.dry_run else None,
             **{name: value for name, value in given.items() if value is not None},

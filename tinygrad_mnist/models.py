@@ -3,12 +3,13 @@
 Both models take images as rows of 784 pixels (the layout the data loader yields),
 so training, evaluation, prediction and checkpoints treat them alike.
 
->>> model = build_model({"kind": "mlp", "hidden": [512], "activation": "relu"})
->>> [tuple(p.shape) for p in model.parameters()]
-[(512, 784), (512,), (10, 512), (10,)]
->>> cnn = build_model(cnn_architecture())
->>> [tuple(p.shape) for p in cnn.parameters()]
-[(32, 1, 3, 3), (32,), (64, 32, 3, 3), (64,), (128, 1600), (128,), (10, 128), (10,)]
+Examples:
+    >>> model = build_model({"kind": "mlp", "hidden": [512], "activation": "relu"})
+    >>> [tuple(p.shape) for p in model.parameters()]
+    [(512, 784), (512,), (10, 512), (10,)]
+    >>> cnn = build_model(cnn_architecture())
+    >>> [tuple(p.shape) for p in cnn.parameters()]
+    [(32, 1, 3, 3), (32,), (64, 32, 3, 3), (64,), (128, 1600), (128,), (10, 128), (10,)]
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from . import nn
 
 ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
 IMAGE_SIZE = 28
+# mean and standard deviation of the MNIST training pixels scaled to [0, 1]
+MNIST_MEAN_STD = (0.1307, 0.3081)
 
 
 def mlp_architecture(
@@ -39,19 +42,25 @@ def cnn_architecture(
     kernel_size: int = 3,
     activation: str = "relu",
     dropout: float = 0.0,
+    normalize: tuple[float, float] | list[float] | None = MNIST_MEAN_STD,
     image_size: int = IMAGE_SIZE,
     classes: int = 10,
 ) -> dict[str, Any]:
     """The architecture dict of a convolutional network.
 
-    One block per entry of ``channels``: conv ``kernel_size`` x ``kernel_size``
-    (no padding) -> activation -> 2x2 max-pool; then the feature maps are
-    flattened into ``hidden`` fully connected layers and a linear classifier.
-    The default is 1x28x28 -> conv 32 -> pool -> conv 64 -> pool (64x5x5) ->
+    Pixels are first standardised, ``(x - mean) / std`` with ``normalize =
+    (mean, std)`` (MNIST's by default; None to skip). One block per entry of
+    ``channels`` follows: conv ``kernel_size`` x ``kernel_size`` (no padding)
+    -> activation -> 2x2 max-pool; then the feature maps are flattened into
+    ``hidden`` fully connected layers and a linear classifier, with dropout
+    ``dropout`` before every fully connected layer when it is not 0. The
+    default is 1x28x28 -> conv 32 -> pool -> conv 64 -> pool (64x5x5) ->
     1600-128-10.
     """
     return {"kind": "cnn", "channels": list(channels), "hidden": list(hidden), "kernel_size": kernel_size,
-            "activation": activation, "dropout": dropout, "image_size": image_size, "classes": classes}
+            "activation": activation, "dropout": dropout,
+            "normalize": None if normalize is None else [float(v) for v in normalize],
+            "image_size": image_size, "classes": classes}
 
 
 def _activation(name: str) -> Callable[[], nn.Module]:
@@ -78,10 +87,12 @@ def build_mlp(inputs: int, hidden: list[int], classes: int, activation: str, dro
 
 
 def build_cnn(channels: list[int], hidden: list[int], kernel_size: int, activation: str, dropout: float,
-              image_size: int, classes: int) -> nn.Sequential:
+              normalize: list[float] | None, image_size: int, classes: int) -> nn.Sequential:
     """(N, image_size**2) rows -> (N, 1, H, W) -> conv blocks -> flatten -> dense layers (see :func:`cnn_architecture`)."""
     make_activation = _activation(activation)
     layers: list[nn.Module] = [nn.Unflatten(1, (1, image_size, image_size))]
+    if normalize is not None:
+        layers.append(nn.Normalize(*normalize))
     size, depth = image_size, 1
     for width in channels:
         size = (size - kernel_size + 1) // 2

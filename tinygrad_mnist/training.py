@@ -31,8 +31,8 @@ from .tensor import Tensor
 OPTIMIZERS = {"sgd": optim.SGD, "adam": optim.Adam, "adamw": optim.AdamW}
 # settings that differ between the models when not given (TrainConfig's own defaults are the MLP's)
 MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
-    "mlp": {"epochs": 10, "hidden": [512], "lr": 2e-3},
-    "cnn": {"epochs": 5, "hidden": [128], "lr": 1e-3},
+    "mlp": {"epochs": 10, "batch_size": 128, "lr": 2e-3, "hidden": [512], "dropout": 0.0},
+    "cnn": {"epochs": 5, "batch_size": 64, "lr": 2e-3, "hidden": [128], "dropout": 0.25},
 }
 
 

@@ -8,7 +8,7 @@
 """
 
 from . import functional, init
-from .layers import Conv2d, Dropout, Flatten, LeakyReLU, Linear, MaxPool2d, ReLU, Sigmoid, Tanh, Unflatten
+from .layers import Conv2d, Dropout, Flatten, LeakyReLU, Linear, MaxPool2d, Normalize, ReLU, Sigmoid, Tanh, Unflatten
 from .module import Module, Parameter, Sequential, StateDictError
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "Linear",
     "MaxPool2d",
     "Module",
+    "Normalize",
     "Parameter",
     "ReLU",
     "Sequential",

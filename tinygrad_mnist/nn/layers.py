@@ -151,6 +151,30 @@ class Flatten(Module):
         return x.flatten(1)
 
 
+class Normalize(Module):
+    """``(x - mean) / std`` with fixed numbers: inputs centred near 0 with unit spread train faster.
+
+    Like torchvision's ``transforms.Normalize`` for one-channel images, but a layer,
+    so the model carries it into checkpoints and every caller gets it.
+
+    >>> Normalize(0.5, 0.25)(Tensor(np.array([0.0, 0.5, 1.0], dtype=np.float32)))
+    Tensor([-2.,  0.,  2.])
+    """
+
+    def __init__(self, mean: float, std: float) -> None:
+        super().__init__()
+        if not (math.isfinite(mean) and math.isfinite(std) and std > 0):
+            raise ValueError(f"Normalize: mean must be finite and std a finite number > 0, got {mean!r}, {std!r}")
+        self.mean, self.std = float(mean), float(std)
+
+    def forward(self, x: Tensor) -> Tensor:
+        mean, scale = np.asarray(self.mean, dtype=x.dtype), np.asarray(1.0 / self.std, dtype=x.dtype)
+        return (x - mean) * scale
+
+    def extra_repr(self) -> str:
+        return f"mean={self.mean}, std={self.std}"
+
+
 class Unflatten(Module):
     """Split axis ``dim`` into ``unflattened_size``: (N, 784) -> (N, 1, 28, 28) with ``Unflatten(1, (1, 28, 28))``.
 
