@@ -145,6 +145,7 @@ def test_cnn_matches_pytorch_values_and_gradients() -> None:
     torch = pytest.importorskip("torch")
     manual_seed(4)
     model = build_model(cnn_architecture([6, 12], [20]))
+    # the textbook order conv -> ReLU -> pool: the model pools first, which must not change a thing
     reference = torch.nn.Sequential(
         torch.nn.Unflatten(1, (1, 28, 28)), torch.nn.Conv2d(1, 6, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
         torch.nn.Conv2d(6, 12, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(),
@@ -187,7 +188,7 @@ def test_cnn_learns_the_synthetic_digits_and_checkpoints_its_architecture(cnn_ru
     assert sorted(checkpoint.model_state) == sorted(build_model(checkpoint.metadata["architecture"]).state_dict())
     assert [a.shape for a in checkpoint.model_state.values()] == expected_shapes([4, 8], [16])
     model, _ = load_model(out / "best.npz")
-    assert [type(m).__name__ for m in model][:4] == ["Unflatten", "Normalize", "Conv2d", "ReLU"]
+    assert [type(m).__name__ for m in model][:5] == ["Unflatten", "Normalize", "Conv2d", "MaxPool2d", "ReLU"]
     assert model[2].weight.shape == (4, 1, 3, 3)
 
 

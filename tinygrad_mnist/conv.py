@@ -68,18 +68,20 @@ def _channels_first(g: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(o, n * oh * ow)
 
 
-def conv2d_forward(x: np.ndarray, w: np.ndarray, stride: int, padding: int) -> np.ndarray:
+def conv2d_forward(x: np.ndarray, w: np.ndarray, stride: int, padding: int) -> tuple[np.ndarray, np.ndarray]:
+    """The convolution, and the im2col of x it multiplied (which the weight's gradient needs again)."""
     _check_conv(x.shape, w.shape, stride, padding)
     o = w.shape[0]
     cols, (n, oh, ow) = _cols(x, w.shape[2], w.shape[3], stride, padding)
     out = w.reshape(o, -1) @ cols  # (O, N*OH*OW): the one matmul
-    return np.ascontiguousarray(out.reshape(o, n, oh, ow).transpose(1, 0, 2, 3))
+    return np.ascontiguousarray(out.reshape(o, n, oh, ow).transpose(1, 0, 2, 3)), cols
 
 
 def conv2d_weight_grad_forward(x: np.ndarray, g: np.ndarray, w_shape: tuple[int, ...], stride: int,
-                                padding: int) -> np.ndarray:
-    """dL/dw of conv2d: g times the im2col of x, as one matmul."""
-    cols, _ = _cols(x, w_shape[2], w_shape[3], stride, padding)
+                                padding: int, cols: np.ndarray | None = None) -> np.ndarray:
+    """dL/dw of conv2d: g times the im2col of x (``cols`` when the forward pass kept it), one matmul."""
+    if cols is None:
+        cols, _ = _cols(x, w_shape[2], w_shape[3], stride, padding)
     return (_channels_first(g) @ cols.T).reshape(w_shape)
 
 
@@ -147,42 +149,37 @@ def _window_slices(x: np.ndarray, kernel_size: int, stride: int) -> list[np.ndar
             for a in range(kernel_size) for b in range(kernel_size)]
 
 
-def max_pool2d_forward(x: np.ndarray, kernel_size: int, stride: int) -> np.ndarray:
-    """Window maxima by one elementwise maximum per window position (no window copies)."""
-    slices = _window_slices(x, kernel_size, stride)
-    out = slices[0].copy()
-    for view in slices[1:]:
-        np.maximum(out, view, out=out)
-    return out
+def max_pool2d_forward(x: np.ndarray, kernel_size: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
+    """Window maxima, and the position (row-major, 0 .. k*k-1) of each maximum; on ties the first one.
 
-
-def window_argmax(x: np.ndarray, kernel_size: int, stride: int) -> np.ndarray:
-    """Position (row-major, 0 .. k*k-1) of each window's maximum; on ties the first one.
-
-    A later position wins only where it is strictly greater than every earlier one,
-    and positions grow along the scan, so the winner is the largest such position.
+    One pass over the k*k window positions, each a strided view of x (no window
+    is copied): a later cell takes over only where it is strictly greater, so a
+    tie keeps the earlier cell. The positions are what the gradient needs.
     """
     slices = _window_slices(x, kernel_size, stride)
+    maxima = slices[0].copy()
     dtype = np.min_scalar_type(kernel_size * kernel_size - 1)
-    best = slices[0].copy()
-    position = np.zeros(best.shape, dtype=dtype)
+    position = np.zeros(maxima.shape, dtype=dtype)
     for p, view in enumerate(slices[1:], start=1):
-        better = view > best
-        np.maximum(best, view, out=best)
-        np.maximum(position, better.view(np.uint8) * dtype.type(p), out=position)
-    return position
+        greater = view > maxima
+        np.maximum(maxima, view, out=maxima)
+        # positions only grow along the scan, so the latest strict improvement is the largest
+        np.maximum(position, greater.view(np.uint8) * dtype.type(p), out=position)
+    return maxima, position
 
 
 def window_scatter_forward(g: np.ndarray, position: np.ndarray, kernel_size: int, stride: int,
                            shape: tuple[int, ...]) -> np.ndarray:
     """Zeros of ``shape`` with each ``g[n, c, i, j]`` added at ``position[n, c, i, j]`` of its window."""
     out = np.zeros(shape, dtype=g.dtype)
-    if np.isfinite(g).all():
-        pick = lambda p: g * (position == p)  # noqa: E731  (fast: a 0/1 multiply)
-    else:  # inf * 0 would leave NaN in the windows' other cells
-        pick = lambda p: np.where(position == p, g, np.zeros((), dtype=g.dtype))  # noqa: E731
+    finite = bool(np.isfinite(g).all())
+    zero = np.zeros((), dtype=g.dtype)
     for p, view in enumerate(_window_slices(out, kernel_size, stride)):
-        view += pick(p)  # one position maps windows to distinct pixels, so += is exact
+        hit = position == p
+        if stride >= kernel_size and finite:  # disjoint windows: write straight into the view
+            np.multiply(g, hit, out=view)
+        else:  # one position maps windows to distinct pixels, so += is exact; where(): inf * 0 is NaN
+            view += g * hit if finite else np.where(hit, g, zero)
     return out
 
 

@@ -34,7 +34,7 @@ import numpy as np
 
 from .anomaly import check_forward, creation_site
 from .conv import (conv2d_forward, conv2d_input_grad_forward, conv2d_weight_grad_forward, max_pool2d_forward,
-                   window_argmax, window_gather_forward, window_scatter_forward)
+                   window_gather_forward, window_scatter_forward)
 from .grad_mode import STATE
 from .tensor import Tensor
 
@@ -70,12 +70,15 @@ class Node:
 class Primitive:
     """A differentiable numpy function: ``forward(*arrays, **params)`` and one VJP per input."""
 
-    __slots__ = ("name", "forward", "vjps")
+    __slots__ = ("name", "forward", "vjps", "saves")
 
-    def __init__(self, name: str, forward: Callable[..., np.ndarray], *vjps: Vjp) -> None:
+    def __init__(self, name: str, forward: Callable[..., Any], *vjps: Vjp, saves: tuple[str, ...] = ()) -> None:
         self.name = name
         self.forward = forward
         self.vjps = vjps
+        # names of extra results of forward (after the output) that the VJPs receive as parameters,
+        # for what the forward pass finds anyway and the backward pass would otherwise recompute
+        self.saves = saves
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
@@ -85,6 +88,9 @@ class Primitive:
             data = self.forward(*[t.data for t in inputs], **params)
         except (ValueError, IndexError, TypeError) as exc:
             raise _explain(self.name, inputs, exc) from None
+        if self.saves:
+            data, *saved = data
+            params = {**params, **dict(zip(self.saves, saved))}
         if type(data) is not np.ndarray:  # numpy turns 0-d results into scalars; keep arrays
             data = np.asarray(data)
         out = Tensor._wrap(data)
@@ -314,15 +320,16 @@ linear = Primitive("linear", _linear_forward,
 # convolution of NCHW x with OIHW w; the three conv primitives are each other's VJPs,
 # so gradients of any order stay convolutions
 conv2d = Primitive("conv2d", conv2d_forward,
-                   lambda g, out, x, w, stride, padding: conv2d_input_grad(
+                   lambda g, out, x, w, stride, padding, cols: conv2d_input_grad(
                        g, w, x_shape=x.shape, stride=stride, padding=padding),
-                   lambda g, out, x, w, stride, padding: conv2d_weight_grad(
-                       x, g, w_shape=w.shape, stride=stride, padding=padding))
+                   lambda g, out, x, w, stride, padding, cols: conv2d_weight_grad(
+                       x, g, w_shape=w.shape, stride=stride, padding=padding, cols=cols),
+                   saves=("cols",))
 conv2d_weight_grad = Primitive(
     "conv2d_weight_grad", conv2d_weight_grad_forward,
-    lambda h, out, x, g, w_shape, stride, padding: conv2d_input_grad(
+    lambda h, out, x, g, w_shape, stride, padding, cols=None: conv2d_input_grad(
         g, h, x_shape=x.shape, stride=stride, padding=padding),
-    lambda h, out, x, g, w_shape, stride, padding: conv2d(x, h, stride=stride, padding=padding))
+    lambda h, out, x, g, w_shape, stride, padding, cols=None: conv2d(x, h, stride=stride, padding=padding))
 conv2d_input_grad = Primitive(
     "conv2d_input_grad", conv2d_input_grad_forward,
     lambda h, out, g, w, x_shape, stride, padding: conv2d(h, w, stride=stride, padding=padding),
@@ -330,9 +337,9 @@ conv2d_input_grad = Primitive(
         h, g, w_shape=w.shape, stride=stride, padding=padding))
 # max over kernel_size x kernel_size windows; the gradient goes to each window's first maximum
 max_pool2d = Primitive("max_pool2d", max_pool2d_forward,
-                       lambda g, out, x, kernel_size, stride: window_scatter(
-                           g, position=window_argmax(x.data, kernel_size, stride), kernel_size=kernel_size,
-                           stride=stride, shape=x.shape))
+                       lambda g, out, x, kernel_size, stride, position: window_scatter(
+                           g, position=position, kernel_size=kernel_size, stride=stride, shape=x.shape),
+                       saves=("position",))
 # put one value into each window at a given position, and its transpose, take it back out
 window_scatter = Primitive("window_scatter", window_scatter_forward,
                            lambda h, out, g, position, kernel_size, stride, shape: window_gather(
