@@ -2,9 +2,10 @@
 
 Run from the repository root::
 
-    python -m benchmarks                   # 3 rounds (about half a minute on 2 cores)
+    python -m benchmarks                   # 3 rounds (about two minutes on 2 cores, most of it the CNN epochs)
     python -m benchmarks --rounds 5
     python -m benchmarks --quick           # smoke run for CI: a few steps, 1 round, well under 30 s
+    python -m benchmarks --cnn-steps 50    # shorter CNN runs
     python -m benchmarks --json out.json   # default: benchmarks/results/latest.json (git-ignored)
 
 The figures, measured by the functions of the single-purpose scripts (so that
@@ -27,9 +28,16 @@ each measurement is written once):
   the same way: <= 150 ms. Bytecode is cached in a temporary directory
   (``PYTHONPYCACHEPREFIX``) by a discarded warm-up run, as after an install,
   even where ``PYTHONDONTWRITEBYTECODE`` is set; the source tree is not written.
-* CNN epoch: not implemented yet.
+* CNN epoch (``cnn_epoch.py``): one MNIST epoch of the default CNN
+  (``build_model(cnn_architecture())``: conv 32 and conv 64, 3x3, each with ReLU
+  and 2x2 max-pool, then 1600-128-10; PyTorch's copy is translated layer for
+  layer), float32, batch 128, Adam, from the same initial weights on the same batches,
+  by the framework and by PyTorch eager, each in a fresh interpreter; ratio
+  framework / PyTorch (median of the per-round ratios) <= 2.0. Without an
+  importable ``torch`` the line says why it was skipped. Where the framework's
+  step spends its time: ``python -m benchmarks.cnn_epoch --profile``.
 
-Rounds alternate all the measurements (MLP runs, imports, per-op, chain), so a
+Rounds alternate all the measurements (MLP runs, CNN runs, imports, per-op, chain), so a
 drift in machine speed hits every implementation alike; each figure is the
 median over rounds. On a machine with as few cores as this one's 2, another
 busy process skews the figures (multi-threaded PyTorch most of all); the load
@@ -57,7 +65,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks import mlp_epoch, overhead, torch_mlp
+from benchmarks import cnn_epoch, mlp_epoch, overhead, torch_mlp
 from benchmarks.overhead import _positive
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,9 +78,12 @@ TARGETS = {
     "per_op_overhead": 25.0,  # microseconds, absolute
     "chain_ratio": 11.0,  # t(1e5) / t(1e4)
     "import_time": 150.0,  # milliseconds, absolute
+    "cnn_epoch_vs_torch": 2.0,  # time ratio
 }
 FIGURES = ("mlp_epoch_vs_numpy", "mlp_epoch_vs_torch", "peak_rss", "per_op_overhead", "chain_ratio",
-           "import_time", "cnn_epoch")
+           "import_time", "cnn_epoch_vs_torch")
+
+QUICK_CNN_STEPS = 5  # a CNN step costs about as much as a whole MLP run's 20: the quick run stays quick
 
 _IMPORT_CODE = "import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
 
@@ -86,6 +97,11 @@ def run_mlp(impl: str, steps: int | None) -> dict[str, Any]:
         return mlp_epoch.measure(impl, steps)
     except subprocess.CalledProcessError as exc:
         raise RuntimeError(f"the {impl} MLP run failed with status {exc.returncode}:\n{(exc.stderr or '')[-2000:]}")
+
+
+def run_cnn(impl: str, steps: int | None) -> dict[str, Any]:
+    """One CNN epoch (or ``steps`` steps) of ``impl`` ("project" or "torch") in a fresh interpreter."""
+    return cnn_epoch.measure(impl, steps)
 
 
 def import_seconds(module: str, env: dict[str, str]) -> float:
@@ -122,7 +138,9 @@ def skipped(label: str, target_key: str, note: str) -> dict[str, Any]:
 
 
 def summarise(runs: dict[str, list[dict[str, Any]]], torch_note: str, per_op: list[overhead.PerOpResult],
-              chains: list[overhead.ChainResult], imports: dict[str, list[float]]) -> dict[str, dict[str, Any]]:
+              chains: list[overhead.ChainResult], imports: dict[str, list[float]],
+              cnn_runs: dict[str, list[dict[str, Any]]] | None = None,
+              cnn_note: str = "") -> dict[str, dict[str, Any]]:
     med = statistics.median
     figures: dict[str, dict[str, Any]] = {}
     project, numpy_runs = runs["project"], runs["numpy"]
@@ -166,9 +184,30 @@ def summarise(runs: dict[str, list[dict[str, Any]]], torch_note: str, per_op: li
     figures["import_time"] = figure(
         "import tinygrad_mnist (fresh interpreter)", "ms", med(p_ms), med(n_ms), "import numpy",
         med(p_ms) / med(n_ms), "import_time", "project", {"project": p_ms, "reference": n_ms})
-    figures["cnn_epoch"] = {"label": "CNN epoch", "status": "not implemented",
-                            "note": "not implemented yet (the CNN comes in a later issue)", "pass": None}
+    figures["cnn_epoch_vs_torch"] = cnn_figure(cnn_runs or {"project": [], "torch": []}, cnn_note or torch_note)
     return figures
+
+
+def cnn_figure(cnn_runs: dict[str, list[dict[str, Any]]], note: str) -> dict[str, Any]:
+    """The CNN row: framework / PyTorch seconds, median of the per-round ratios; skipped without PyTorch."""
+    med = statistics.median
+    project, torch_runs = cnn_runs["project"], cnn_runs["torch"]
+    if not (project and torch_runs):
+        note = note or "no CNN runs"
+        if project:  # the project side was timed all the same: say what it took
+            note += f"; project alone {_number(med(r['seconds'] for r in project), 's')} ({project[0]['steps']} steps)"
+        return {**skipped("CNN epoch vs PyTorch", "cnn_epoch_vs_torch", note),
+                "samples": {"project": [r["seconds"] for r in project]}}
+    p_sec = [r["seconds"] for r in project]
+    t_sec = [r["seconds"] for r in torch_runs]
+    first = torch_runs[0]
+    return figure(
+        f"CNN epoch ({project[0]['steps']} steps) vs PyTorch", "s", med(p_sec), med(t_sec), "torch",
+        med(p / t for p, t in zip(p_sec, t_sec)), "cnn_epoch_vs_torch", "ratio",
+        {"project": p_sec, "reference": t_sec},
+        final_loss={impl: r[-1]["final_loss"] for impl, r in cnn_runs.items() if r}, torch=first["torch"],
+        threads=first["threads"], project_peak_rss_mb=med(r["peak_rss_mb"] for r in project),
+        torch_peak_rss_mb=med(r["peak_rss_mb"] for r in torch_runs))
 
 
 # ---- report ----------------------------------------------------------------------------
@@ -222,12 +261,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=_positive, default=None,
                         help="rounds of every measurement (default 3; 1 with --quick)")
     parser.add_argument("--quick", action="store_true",
-                        help="smoke run: 20 MLP steps, 500 per-op iterations, 1 round; "
+                        help=f"smoke run: 20 MLP steps, {QUICK_CNN_STEPS} CNN steps, 500 per-op iterations, 1 round; "
                              "checks the harness, not the figures")
     parser.add_argument("--json", metavar="PATH", type=Path, default=DEFAULT_JSON,
                         help=f"where to write the figures (default {DEFAULT_JSON.relative_to(ROOT)})")
     parser.add_argument("--steps", type=_positive, default=None,
                         help="MLP steps per run (default: the whole epoch; 20 with --quick)")
+    parser.add_argument("--cnn-steps", type=_positive, default=None,
+                        help=f"CNN steps per run (default: the whole epoch; {QUICK_CNN_STEPS} with --quick)")
     parser.add_argument("--iterations", type=_positive, default=None,
                         help="per-op iterations per round (default 20000; 500 with --quick)")
     parser.add_argument("--import-runs", type=_positive, default=None,
@@ -239,12 +280,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     rounds = args.rounds or (1 if args.quick else 3)
     steps = args.steps or (20 if args.quick else None)
+    cnn_steps = args.cnn_steps or (QUICK_CNN_STEPS if args.quick else None)
     iterations = args.iterations or (500 if args.quick else 20_000)
     import_runs = args.import_runs or (2 if args.quick else 3)
     started, load_start = time.perf_counter(), _load()
     use_torch, torch_note = torch_status()
     impls = ["project", "numpy"] + (["torch"] if use_torch else [])
+    cnn_impls = ["project"] + (["torch"] if use_torch else [])
     runs: dict[str, list[dict[str, Any]]] = {"project": [], "numpy": [], "torch": []}
+    cnn_runs: dict[str, list[dict[str, Any]]] = {"project": [], "torch": []}
+    cnn_note = ""
     per_op: list[overhead.PerOpResult] = []
     chains: list[overhead.ChainResult] = []
     imports: dict[str, list[float]] = {"tinygrad_mnist": [], "numpy": []}
@@ -254,8 +299,8 @@ def main(argv: list[str] | None = None) -> int:
         for module in imports:  # warm-up: writes the bytecode cache, not counted
             import_seconds(module, env)
         for r in range(rounds):
-            print(f"round {r + 1}/{rounds}: MLP runs ({', '.join(impls)}), imports, per-op, chain ...",
-                  file=sys.stderr, flush=True)
+            print(f"round {r + 1}/{rounds}: MLP runs ({', '.join(impls)}), CNN runs ({', '.join(cnn_impls)}), "
+                  "imports, per-op, chain ...", file=sys.stderr, flush=True)
             for impl in impls:
                 result = run_mlp(impl, steps)
                 if "error" in result:  # torch is there but cannot be imported: say so and carry on without it
@@ -263,12 +308,19 @@ def main(argv: list[str] | None = None) -> int:
                     torch_note = f"torch is installed but cannot be imported ({result['error'][:200]})"
                     continue
                 runs[impl].append(result)
+            for impl in list(cnn_impls):
+                result = run_cnn(impl, cnn_steps)
+                if "error" in result:  # as above: the CNN figure is skipped with the reason
+                    cnn_impls.remove(impl)
+                    cnn_note = f"torch is installed but cannot be imported ({result['error'][:200]})"
+                    continue
+                cnn_runs[impl].append(result)
             for _ in range(import_runs):
                 for module in imports:
                     imports[module].append(import_seconds(module, env))
             per_op.append(overhead.measure_per_op(iterations, 1))
             chains.append(overhead.measure_chain(1))
-    figures = summarise(runs, torch_note, per_op, chains, imports)
+    figures = summarise(runs, torch_note, per_op, chains, imports, cnn_runs, cnn_note)
     load_end = _load()
 
     cpus = torch_mlp.cpu_threads()
@@ -283,11 +335,16 @@ def main(argv: list[str] | None = None) -> int:
     if "torch_peak_rss_mb" in figures["mlp_epoch_vs_torch"]:
         t = figures["mlp_epoch_vs_torch"]
         print(f"PyTorch runs: {t['threads']} thread(s), peak RSS {t['torch_peak_rss_mb']:.1f} MB (with its libraries)")
+    cnn = figures["cnn_epoch_vs_torch"]
+    if "final_loss" in cnn:
+        print("CNN final loss: " + ", ".join(f"{k} {v:.6f}" for k, v in cnn["final_loss"].items())
+              + f"; peak RSS project {cnn['project_peak_rss_mb']:.1f} MB, torch {cnn['torch_peak_rss_mb']:.1f} MB")
     payload = {
         "meta": {
             "python": platform.python_version(), "numpy": np.__version__,
             "torch": figures["mlp_epoch_vs_torch"].get("torch"), "platform": platform.platform(),
             "cpus": cpus, "rounds": rounds, "quick": args.quick, "mlp_steps": runs["project"][0]["steps"],
+            "cnn_steps": cnn_runs["project"][0]["steps"],
             "per_op_iterations": iterations, "import_runs_per_round": import_runs,
             "load_average_start": load_start, "load_average_end": load_end,
             "wall_seconds": time.perf_counter() - started,
@@ -296,6 +353,7 @@ def main(argv: list[str] | None = None) -> int:
         "targets": TARGETS,
         "figures": figures,
         "runs": runs,
+        "cnn_runs": cnn_runs,
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(payload, indent=2, default=_plain) + "\n")

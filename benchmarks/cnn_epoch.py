@@ -1,0 +1,485 @@
+"""Seconds per MNIST epoch of the CNN: the framework against PyTorch eager, in the same run.
+
+Both sides train the default CNN, ``build_model(cnn_architecture())`` of
+:mod:`tinygrad_mnist.models` (rows of 784 pixels unflattened to 1x28x28,
+standardised, conv 32 3x3 -> ReLU -> 2x2 max-pool -> conv 64 3x3 -> ReLU -> 2x2
+max-pool -> flatten -> 1600-128-10, ReLU), float32, batch 128, Adam (lr 1e-3,
+betas (0.9, 0.999), eps 1e-8), one epoch of 468 steps (drop_last). The PyTorch
+model is translated from the framework's, layer for layer (a layer with no
+translation written here stops the run), so the two follow the default
+architecture wherever it goes. Everything else is shared with the MLP
+benchmarks, so that the comparison is like for like:
+
+* the batches are ``mlp_epoch._data`` (the same shuffle, seed 0, prepared
+  before the clock starts; rows of 784 pixels, which both models unflatten);
+* the initial weights are the framework's seeded init (``manual_seed(0)`` then
+  ``build_model(cnn_architecture())``), copied into the PyTorch model: the
+  layouts agree (OIHW conv weights, (out, in) linear weights) and so does the
+  order of the parameters (checked, shape by shape);
+* PyTorch runs on ``torch_mlp.cpu_threads()`` threads (the CPUs this process
+  may use, what numpy's OpenBLAS uses by default), its default Adam (the
+  per-parameter loop), no subnormal flushing, no warm-up step, as in
+  ``torch_mlp.py``.
+
+Each measurement is a fresh interpreter that prints one JSON line (seconds,
+final loss, peak RSS, steps); rounds alternate the two implementations, and the
+figure to quote is the median of the per-round ratios (the per-round seconds and
+the load average are printed too: on a machine with few cores a round that
+overlapped another busy process stands out). The two final losses are
+reported side by side: same weights, same batches, same optimizer. The first
+forward pass agrees to float32 rounding, and so do the gradients, except in
+the pooling windows that hold two values equal to within rounding (common: the
+standardised background is uniform), where each side may send the window's
+gradient to a different one of them. The runs drift apart from there, Adam
+scaling tiny gradient differences up to full-size steps: after 5 steps the
+losses differ by about 1e-4, after a whole epoch the last batch's losses
+(small, under 0.15) by about 0.01. Without an importable
+``torch`` the child exits with ``torch_mlp.NOT_IMPORTABLE`` and the project side
+is still timed.
+
+Where the time goes (``--profile``, its own fresh interpreter, 50 steps by
+default): every primitive of ``tinygrad_mnist.ops.PRIMITIVES`` has its numpy
+forward wrapped by a timer for the run (and restored afterwards). The VJPs are
+written in primitives, so nearly all the numpy work of a step happens in those
+forwards; what does not is timed too: the optimizer's update (as a whole), and
+any numpy kernel of ``tinygrad_mnist.conv`` that a VJP would call directly rather
+than through a primitive (none at present: ``max_pool2d`` saves the positions
+of its maxima for its VJP), wrapped where ``ops`` looks them up. Each
+row is split by phase: the forward pass (model and loss) or inside
+``loss.backward()``. What is left of the step, "the rest", is the engine and
+Python around the numpy calls (graph recording, the reverse walk, module calls,
+``zero_grad``) plus the little numpy written inline in VJPs (the mask
+``a.data > 0`` of ``relu``'s VJP, say) and in the engine (summing fan-out
+gradients, copying a leaf's gradient that is a view), per phase. The rows add
+up to the step time.
+
+Run from the repository root::
+
+    python -m benchmarks.cnn_epoch              # 3 rounds of one epoch each (about two minutes on 2 cores)
+    python -m benchmarks.cnn_epoch --rounds 5 --json results.json
+    python -m benchmarks.cnn_epoch --steps 50   # shorter runs
+    python -m benchmarks.cnn_epoch --quick      # 5 steps, 1 round: checks the harness only
+    python -m benchmarks.cnn_epoch --profile    # where a step's time goes, 50 steps
+
+Target: time ratio project / PyTorch <= 2.0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+from benchmarks import mlp_epoch
+from benchmarks.mlp_epoch import BATCH, BETAS, EPS, LR
+from benchmarks.torch_mlp import NOT_IMPORTABLE, cpu_threads
+
+TARGET = 2.0  # seconds ratio project / PyTorch
+QUICK_STEPS = 5
+PROFILE_STEPS = 50
+
+Batches = list[tuple[np.ndarray, np.ndarray]]
+
+
+def _model():
+    """The framework's CNN with its seeded initial weights."""
+    import tinygrad_mnist as tm
+    from tinygrad_mnist.models import build_model, cnn_architecture
+
+    tm.manual_seed(0)
+    return build_model(cnn_architecture())
+
+
+def _initial_weights() -> list[np.ndarray]:
+    return [p.data for p in _model().parameters()]
+
+
+def _description() -> str:
+    from tinygrad_mnist.models import cnn_architecture, describe
+
+    return describe(cnn_architecture())
+
+
+def _train_project(batches: Batches, on_step: Callable[[str], None] | None = None) -> tuple[float, float]:
+    """The framework's training loop over ``batches``; ``on_step(phase)`` is told where each step is."""
+    from tinygrad_mnist import Tensor, optim
+    from tinygrad_mnist.nn import functional as F
+
+    model = _model()
+    opt = optim.Adam(model.parameters(), lr=LR, betas=BETAS, eps=EPS)
+    start = time.perf_counter()
+    if on_step is None:
+        for x, y in batches:
+            loss = F.cross_entropy(model(Tensor(x)), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    else:  # the same step, announcing its phases (the profile's clock)
+        for x, y in batches:
+            on_step("forward")
+            loss = F.cross_entropy(model(Tensor(x)), y)
+            on_step("zero_grad")
+            opt.zero_grad()
+            on_step("backward")
+            loss.backward()
+            on_step("optimizer")
+            opt.step()
+            on_step("end")
+    return time.perf_counter() - start, loss.item()
+
+
+def run_project(batches: Batches) -> tuple[float, float]:
+    return _train_project(batches)
+
+
+def _torch_layer(layer: Any) -> Any:
+    """The PyTorch module that computes what the framework's ``layer`` computes."""
+    import torch
+    from torch import nn
+
+    kind = type(layer).__name__
+    if kind == "Unflatten":
+        return nn.Unflatten(layer.dim, layer.unflattened_size)
+    if kind == "Normalize":  # the framework's formula, with its float32 constants: (x - mean) * (1 / std)
+        class Normalize(nn.Module):
+            def __init__(self, mean: float, std: float) -> None:
+                super().__init__()
+                self.mean = torch.tensor(mean, dtype=torch.float32)
+                self.scale = torch.tensor(1.0 / std, dtype=torch.float32)
+
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                return (x - self.mean) * self.scale
+
+        return Normalize(layer.mean, layer.std)
+    if kind == "Conv2d":
+        return nn.Conv2d(layer.in_channels, layer.out_channels, layer.kernel_size, stride=layer.stride,
+                         padding=layer.padding, bias=layer.bias is not None)
+    if kind == "MaxPool2d":
+        return nn.MaxPool2d(layer.kernel_size, layer.stride)
+    if kind == "Linear":
+        return nn.Linear(layer.in_features, layer.out_features, bias=layer.bias is not None)
+    if kind == "LeakyReLU":
+        return nn.LeakyReLU(layer.negative_slope)
+    if kind in ("ReLU", "Sigmoid", "Tanh", "Flatten"):
+        return getattr(nn, kind)()
+    raise NotImplementedError(f"cnn_epoch: no PyTorch counterpart written for the layer {layer!r}")
+
+
+def torch_model():
+    """The same CNN in PyTorch, layer for layer, with the framework's initial weights copied in."""
+    import torch
+    from torch import nn
+
+    ours = _model()
+    model = nn.Sequential(*(_torch_layer(layer) for layer in ours.layers))
+    weights = [p.data for p in ours.parameters()]
+    params = list(model.parameters())
+    if [tuple(p.shape) for p in params] != [w.shape for w in weights]:
+        raise RuntimeError(f"parameter shapes differ: torch {[tuple(p.shape) for p in params]}, "
+                           f"tinygrad_mnist {[w.shape for w in weights]}")
+    with torch.no_grad():
+        for p, w in zip(params, weights):
+            p.copy_(torch.from_numpy(w))
+    return model
+
+
+def run_torch(batches: Batches) -> tuple[float, float]:
+    import torch
+    from torch.nn import functional as F
+
+    torch.set_num_threads(cpu_threads())
+    model = torch_model()
+    opt = torch.optim.Adam(model.parameters(), lr=LR, betas=BETAS, eps=EPS)
+    data = [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in batches]
+    if data and (data[0][0].dtype != torch.float32 or data[0][0].shape[1:] != (784,)):
+        raise RuntimeError(f"unexpected batch {data[0][0].dtype} {tuple(data[0][0].shape)}")
+    start = time.perf_counter()
+    for x, y in data:
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return time.perf_counter() - start, loss.item()
+
+
+# ---- where the time goes ---------------------------------------------------------------
+class PhaseClock:
+    """Times every primitive's numpy forward, by phase, and the phases of each step.
+
+    ``install`` wraps ``Primitive.forward`` of every entry in ``ops.PRIMITIVES``,
+    and the numpy kernels of ``tinygrad_mnist.conv`` that ``ops`` uses other than
+    as a forward (a VJP calls them directly); ``uninstall`` puts the originals
+    back. Calls are timed at the outermost level only (a forward that called
+    another wrapped function would not count twice).
+    """
+
+    def __init__(self) -> None:
+        self.phase = "between"  # before the first step: nothing is counted there
+        self.mark = 0.0
+        self.depth = 0
+        self.wall: dict[str, float] = {}  # phase -> seconds of the step spent in it
+        self.inside: dict[tuple[str, str], float] = {}  # (primitive or kernel, phase) -> seconds inside it
+        self.calls: dict[tuple[str, str], int] = {}
+        self.kernels: set[str] = set()  # the names timed that are not primitives
+        self.steps = 0
+        self._originals: list[tuple[Any, str, Callable[..., Any]]] = []  # (owner, attribute, original)
+
+    def install(self) -> None:
+        from tinygrad_mnist import conv, ops
+
+        forwards = {id(prim.forward) for prim in ops.PRIMITIVES.values()}
+        for name, prim in ops.PRIMITIVES.items():
+            self._originals.append((prim, "forward", prim.forward))
+            prim.forward = self._timed(name, prim.forward)
+        for name, value in vars(ops).items():  # conv kernels that a VJP calls without a primitive
+            if callable(value) and getattr(value, "__module__", None) == conv.__name__ and id(value) not in forwards:
+                self.kernels.add(name)
+                self._originals.append((ops, name, value))
+                setattr(ops, name, self._timed(name, value))
+
+    def uninstall(self) -> None:
+        for owner, attribute, original in reversed(self._originals):
+            setattr(owner, attribute, original)
+        self._originals.clear()
+
+    def _timed(self, name: str, forward: Callable[..., Any]) -> Callable[..., Any]:
+        clock = time.perf_counter
+
+        def timed(*arrays: Any, **params: Any) -> Any:
+            if self.depth:
+                return forward(*arrays, **params)
+            self.depth = 1
+            start = clock()
+            try:
+                return forward(*arrays, **params)
+            finally:
+                elapsed = clock() - start
+                self.depth = 0
+                key = (name, self.phase)
+                self.inside[key] = self.inside.get(key, 0.0) + elapsed
+                self.calls[key] = self.calls.get(key, 0) + 1
+
+        return timed
+
+    def __call__(self, phase: str) -> None:
+        now = time.perf_counter()
+        if self.phase != "between":
+            self.wall[self.phase] = self.wall.get(self.phase, 0.0) + now - self.mark
+        if phase == "end":
+            self.steps += 1
+            phase = "between"
+        self.phase, self.mark = phase, now
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The parts of a step, in ms per step, largest first; they add up to the step time."""
+        per_step = 1e3 / self.steps
+        rows = [{"part": name + (" (numpy called by a VJP)" if name in self.kernels else ""), "phase": phase,
+                 "kind": "kernel" if name in self.kernels else "primitive", "ms": seconds * per_step,
+                 "calls": self.calls[name, phase] / self.steps}
+                for (name, phase), seconds in self.inside.items()]
+        timed = {phase: sum(s for (_, p), s in self.inside.items() if p == phase) for phase in self.wall}
+        for phase, what, kind in (("optimizer", "optimizer step (Adam update, numpy)", "optimizer"),
+                                  ("forward", "the rest: engine and Python", "rest"),
+                                  ("backward", "the rest: engine and Python", "rest"),
+                                  ("zero_grad", "the rest: zero_grad", "rest")):
+            seconds = self.wall.get(phase, 0.0) - timed.get(phase, 0.0)
+            rows.append({"part": what, "phase": phase, "kind": kind, "ms": seconds * per_step, "calls": None})
+        rows.sort(key=lambda r: -r["ms"])
+        return rows
+
+
+def profile(batches: Batches) -> dict[str, Any]:
+    """Train over ``batches`` with every primitive forward timed; the breakdown per step."""
+    clock = PhaseClock()
+    clock.install()
+    try:
+        seconds, loss = _train_project(batches, on_step=clock)
+    finally:
+        clock.uninstall()
+    step_ms = 1e3 * sum(clock.wall.values()) / clock.steps
+    rows = clock.rows()
+    for row in rows:
+        row["percent"] = 100 * row["ms"] / step_ms
+    phases = {phase: 1e3 * s / clock.steps for phase, s in clock.wall.items()}
+    return {"impl": "project", "mode": "profile", "steps": clock.steps, "step_ms": step_ms,
+            "loop_ms": 1e3 * seconds / clock.steps, "phase_ms": phases, "rows": rows, "final_loss": loss}
+
+
+# ---- fresh interpreters ----------------------------------------------------------------
+def child(impl: str, steps: int | None) -> int:
+    if impl == "torch":
+        try:
+            import torch
+        except Exception as exc:  # not installed, or installed but broken (missing shared libraries)
+            print(json.dumps({"impl": "torch", "error": f"{type(exc).__name__}: {exc}"}))
+            return NOT_IMPORTABLE
+    batches = mlp_epoch._data(steps)
+    if impl == "profile":
+        print(json.dumps(profile(batches)))
+        return 0
+    seconds, loss = (run_torch if impl == "torch" else run_project)(batches)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result = {"impl": impl, "seconds": seconds, "final_loss": loss, "peak_rss_mb": peak_mb,
+              "steps": len(batches), "batch": BATCH}
+    if impl == "torch":
+        result.update(torch=torch.__version__, threads=torch.get_num_threads())
+    print(json.dumps(result))
+    return 0
+
+
+def measure(impl: str, steps: int | None) -> dict[str, Any]:
+    """One epoch (or ``steps`` steps) of ``impl`` ("project", "torch" or "profile") in a fresh
+    interpreter; for torch, ``{"error": ...}`` when it cannot be imported."""
+    command = [sys.executable, "-m", "benchmarks.cnn_epoch", "--child", impl]
+    if steps:
+        command += ["--steps", str(steps)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    lines = done.stdout.strip().splitlines()
+    if impl == "torch" and done.returncode == NOT_IMPORTABLE and lines:
+        return json.loads(lines[-1])
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"{' '.join(command)} failed with status {done.returncode}:\n{done.stderr[-2000:]}")
+    return json.loads(lines[-1])
+
+
+# ---- report ----------------------------------------------------------------------------
+def summarise(results: dict[str, list[dict[str, Any]]], note: str) -> dict[str, Any]:
+    med = statistics.median
+    project = results["project"]
+    summary: dict[str, Any] = {
+        "steps": project[0]["steps"],
+        "rounds": len(project),
+        "project_seconds": med(r["seconds"] for r in project),
+        "project_peak_rss_mb": med(r["peak_rss_mb"] for r in project),
+        "project_samples": [r["seconds"] for r in project],
+        "final_loss": {impl: runs[-1]["final_loss"] for impl, runs in results.items() if runs},
+        "target": TARGET,
+    }
+    if results["torch"]:
+        torch_runs = results["torch"]
+        ratios = [p["seconds"] / t["seconds"] for p, t in zip(project, torch_runs)]
+        summary.update(torch_seconds=med(r["seconds"] for r in torch_runs), time_ratio=med(ratios),
+                       torch_samples=[r["seconds"] for r in torch_runs],
+                       ratios=ratios, torch_peak_rss_mb=med(r["peak_rss_mb"] for r in torch_runs),
+                       torch=torch_runs[0]["torch"], threads=torch_runs[0]["threads"])
+        summary["pass"] = bool(summary["time_ratio"] <= TARGET)
+        summary["status"] = "pass" if summary["pass"] else "miss"
+    else:
+        summary.update(status="skipped", note=note, **{"pass": None})
+    return summary
+
+
+def _list(values: list[float]) -> str:
+    return ", ".join(f"{v:.3f}" for v in values)
+
+
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else []
+
+
+def _load_text(summary: dict[str, Any]) -> str:
+    start, end = summary.get("load_average_start") or ["?"], summary.get("load_average_end") or ["?"]
+    return f"{start[0]} at start, {end[0]} at end"
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    lines = [f"{_description()}, float32, batch {BATCH}, Adam: {summary['steps']} steps, "
+             f"{summary['rounds']} round(s)"]
+    lines.append(f"{'':20}{'project':>10}{'torch':>10}{'ratio':>8}{'target':>9}{'result':>8}")
+    if summary["status"] == "skipped":
+        lines.append(f"{'seconds':20}{summary['project_seconds']:10.3f}{'-':>10}{'-':>8}"
+                     f"{'<= ' + format(TARGET, 'g'):>9}{'skipped':>8}")
+        lines.append(f"{'peak RSS (MB)':20}{summary['project_peak_rss_mb']:10.1f}{'-':>10}")
+        lines.append(f"PyTorch side skipped: {summary['note']}")
+        lines.append(f"per-round seconds: project {_list(summary['project_samples'])}; "
+                     f"load average {_load_text(summary)}")
+        lines.append(f"final loss: project {summary['final_loss']['project']:.6f}")
+        return "\n".join(lines)
+    lines.append(f"{'seconds':20}{summary['project_seconds']:10.3f}{summary['torch_seconds']:10.3f}"
+                 f"{summary['time_ratio']:8.3f}{'<= ' + format(TARGET, 'g'):>9}{summary['status']:>8}")
+    lines.append(f"{'peak RSS (MB)':20}{summary['project_peak_rss_mb']:10.1f}{summary['torch_peak_rss_mb']:10.1f}")
+    loss = summary["final_loss"]
+    lines.append(f"per-round seconds: project {_list(summary['project_samples'])}, "
+                 f"torch {_list(summary['torch_samples'])}; ratios {_list(summary['ratios'])}")
+    lines.append(f"torch {summary['torch']}, {summary['threads']} thread(s); "
+                 f"load average {_load_text(summary)}")
+    lines.append(f"final loss: project {loss['project']:.6f}, torch {loss['torch']:.6f} "
+                 f"(difference {abs(loss['project'] - loss['torch']):.2e})")
+    return "\n".join(lines)
+
+
+def format_profile(result: dict[str, Any]) -> str:
+    rows = result["rows"]
+    width = max(len(r["part"]) for r in rows)
+    lines = [f"{_description()}, float32, batch {BATCH}, Adam: where a step's time goes "
+             f"({result['steps']} steps, project)",
+             f"{'part':{width}}  {'phase':9}  {'calls':>5}  {'ms/step':>8}  {'% step':>6}"]
+    lines.append("-" * len(lines[-1]))
+    for r in rows:
+        calls = "" if r["calls"] is None else f"{r['calls']:g}"
+        lines.append(f"{r['part']:{width}}  {r['phase']:9}  {calls:>5}  {r['ms']:8.3f}  {r['percent']:6.1f}")
+    lines.append("-" * len(lines[1]))
+    lines.append(f"{'step':{width}}  {'':9}  {'':>5}  {result['step_ms']:8.3f}  {100.0:6.1f}")
+    phases = result["phase_ms"]
+    lines.append("by phase: " + ", ".join(f"{p} {phases.get(p, 0.0):.2f} ms" for p in
+                                           ("forward", "backward", "optimizer", "zero_grad")))
+    kinds = (("primitive", "primitive forwards"), ("kernel", "numpy called by VJPs"), ("optimizer", "optimizer"),
+             ("rest", "the rest"))
+    total = {kind: sum(r["ms"] for r in rows if r["kind"] == kind) for kind, _ in kinds}
+    lines.append("by kind: " + ", ".join(f"{name} {total[kind]:.2f} ms ({100 * total[kind] / result['step_ms']:.1f} %)"
+                                         for kind, name in kinds))
+    lines.append(f"final loss {result['final_loss']:.6f}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.cnn_epoch", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--steps", type=int, help="steps per run (default: the whole epoch; "
+                                                  f"{PROFILE_STEPS} with --profile, {QUICK_STEPS} with --quick)")
+    parser.add_argument("--quick", action="store_true", help=f"{QUICK_STEPS} steps, 1 round: a harness check")
+    parser.add_argument("--profile", action="store_true",
+                        help="where a step's time goes (the project only, one fresh interpreter)")
+    parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--child", choices=["project", "torch", "profile"], help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        return child(args.child, args.steps)
+    if args.profile:
+        result = measure("profile", args.steps or (QUICK_STEPS if args.quick else PROFILE_STEPS))
+        print(format_profile(result))
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(result, f, indent=2)
+        return 0
+    steps, rounds = (args.steps or QUICK_STEPS, 1) if args.quick else (args.steps, args.rounds)
+    results: dict[str, list[dict[str, Any]]] = {"project": [], "torch": []}
+    impls, note, load_start = ["project", "torch"], "", _load()
+    for _ in range(rounds):
+        for impl in list(impls):
+            result = measure(impl, steps)
+            if "error" in result:  # torch cannot be imported: say so and time the project alone
+                impls.remove(impl)
+                note = f"torch cannot be imported ({result['error'][:200]})"
+                continue
+            results[impl].append(result)
+    summary = summarise(results, note)
+    summary.update(load_average_start=load_start, load_average_end=_load())
+    print(format_summary(summary))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"summary": summary, "runs": results}, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
