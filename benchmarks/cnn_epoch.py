@@ -78,7 +78,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from benchmarks import mlp_epoch
+from benchmarks import mlp_epoch, torch_mlp
 from benchmarks.mlp_epoch import BATCH, BETAS, EPS, LR
 from benchmarks.torch_mlp import NOT_IMPORTABLE, cpu_threads
 
@@ -193,21 +193,9 @@ def torch_model():
 
 def run_torch(batches: Batches) -> tuple[float, float]:
     import torch
-    from torch.nn import functional as F
 
     torch.set_num_threads(cpu_threads())
-    model = torch_model()
-    opt = torch.optim.Adam(model.parameters(), lr=LR, betas=BETAS, eps=EPS)
-    data = [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in batches]
-    if data and (data[0][0].dtype != torch.float32 or data[0][0].shape[1:] != (784,)):
-        raise RuntimeError(f"unexpected batch {data[0][0].dtype} {tuple(data[0][0].shape)}")
-    start = time.perf_counter()
-    for x, y in data:
-        loss = F.cross_entropy(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return time.perf_counter() - start, loss.item()
+    return torch_mlp.train_torch(torch_model(), batches)
 
 
 # ---- where the time goes ---------------------------------------------------------------

@@ -67,7 +67,6 @@ def cpu_threads() -> int:
 
 def run_torch(batches: list[tuple[np.ndarray, np.ndarray]]) -> tuple[float, float]:
     import torch
-    from torch.nn import functional as F
 
     torch.set_num_threads(cpu_threads())
     model = torch.nn.Sequential(torch.nn.Linear(784, HIDDEN), torch.nn.ReLU(), torch.nn.Linear(HIDDEN, CLASSES))
@@ -79,7 +78,15 @@ def run_torch(batches: list[tuple[np.ndarray, np.ndarray]]) -> tuple[float, floa
     with torch.no_grad():
         for p, w in zip(params, weights):
             p.copy_(torch.from_numpy(w))
-    opt = torch.optim.Adam(params, lr=LR, betas=BETAS, eps=EPS)
+    return train_torch(model, batches)
+
+
+def train_torch(model: Any, batches: list[tuple[np.ndarray, np.ndarray]]) -> tuple[float, float]:
+    """The timed PyTorch loop over ``batches`` with Adam: (seconds, last loss). Shared by the CNN benchmark."""
+    import torch
+    from torch.nn import functional as F
+
+    opt = torch.optim.Adam(model.parameters(), lr=LR, betas=BETAS, eps=EPS)
     data = [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in batches]
     if data and (data[0][0].dtype != torch.float32 or data[0][0].shape[1:] != (784,)):
         raise RuntimeError(f"unexpected batch {data[0][0].dtype} {tuple(data[0][0].shape)}")

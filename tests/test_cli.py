@@ -21,9 +21,11 @@ import pytest
 
 from tinygrad_mnist import cli, training
 from tinygrad_mnist.checkpoint import load_checkpoint, save_checkpoint
-from tinygrad_mnist.datasets import load_mnist, write_idx
+from tinygrad_mnist.datasets import load_mnist
 from tinygrad_mnist.models import build_model, mlp_architecture
 from tinygrad_mnist.training import Interrupted, Trainer, TrainConfig
+
+from synthetic_mnist import synthetic_digits, write_split
 
 TRAIN_SIZE, TEST_SIZE = 400, 100
 VAL_SIZE = 50
@@ -34,21 +36,6 @@ SMALL_STEPS = 2 * math.ceil((TRAIN_SIZE - VAL_SIZE) / 32)
 
 
 # ---- helpers -----------------------------------------------------------------------------
-
-
-def synthetic_digits(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Learnable stand-ins for digits: class k is a bright 8x4 block at its own place, over noise.
-
-    Classes are balanced (n // 10 samples each when n is a multiple of 10).
-    """
-    labels = (np.arange(n) % 10).astype(np.uint8)
-    rng.shuffle(labels)
-    images = rng.integers(0, 60, size=(n, 28, 28), dtype=np.uint8)
-    for image, label in zip(images, labels):
-        row, col = divmod(int(label), 5)
-        top, left = 4 + 12 * row, 1 + 5 * col
-        image[top:top + 8, left:left + 4] = rng.integers(200, 256, size=(8, 4), dtype=np.uint8)
-    return images, labels
 
 
 def run_cli(*args: Any, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -116,8 +103,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         images, labels = synthetic_digits(n, rng)
         if prefix == "t10k":  # a few wrong labels, so that the confusion matrix is not diagonal
             labels[np.flatnonzero(labels == 3)[:MISLABELLED]] = 8
-        (root / f"{prefix}-images-idx3-ubyte.gz").write_bytes(write_idx(images, compress=True))
-        (root / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(write_idx(labels, compress=True))
+        write_split(root, "train" if prefix == "train" else "test", images, labels)
     return root
 
 

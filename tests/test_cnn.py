@@ -18,24 +18,14 @@ import pytest
 
 from tinygrad_mnist import Tensor, cli, manual_seed, nn
 from tinygrad_mnist.checkpoint import load_checkpoint, load_model
-from tinygrad_mnist.datasets import write_idx
 from tinygrad_mnist.models import build_model, cnn_architecture, describe, mlp_architecture
 from tinygrad_mnist.nn import functional as F
 from tinygrad_mnist.training import ConfigError, Trainer, TrainConfig
 
+from synthetic_mnist import synthetic_digits, write_split
+
 TRAIN_SIZE, TEST_SIZE, VAL_SIZE = 300, 100, 50
 SMALL_CNN = {"channels": [4, 8], "hidden": [16], "batch_size": 25, "val_size": VAL_SIZE, "seed": 1}
-
-
-def synthetic_digits(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Class k is a bright 8x4 bar at its own place over dim noise: learnable in a few steps."""
-    labels = (np.arange(n) % 10).astype(np.uint8)
-    rng.shuffle(labels)
-    images = rng.integers(0, 60, size=(n, 28, 28), dtype=np.uint8)
-    for image, label in zip(images, labels):
-        row, col = divmod(int(label), 5)
-        image[4 + 12 * row:12 + 12 * row, 1 + 5 * col:5 + 5 * col] = 230
-    return images, labels
 
 
 def call_cli(capsys: pytest.CaptureFixture[str], *args: Any) -> tuple[int, str, str]:
@@ -51,10 +41,8 @@ def call_cli(capsys: pytest.CaptureFixture[str], *args: Any) -> tuple[int, str, 
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("synthetic-mnist")
     rng = np.random.default_rng(0)
-    for prefix, n in (("train", TRAIN_SIZE), ("t10k", TEST_SIZE)):
-        images, labels = synthetic_digits(n, rng)
-        (root / f"{prefix}-images-idx3-ubyte.gz").write_bytes(write_idx(images, compress=True))
-        (root / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(write_idx(labels, compress=True))
+    for split, n in (("train", TRAIN_SIZE), ("test", TEST_SIZE)):
+        write_split(root, split, *synthetic_digits(n, rng))
     return root
 
 

@@ -12,10 +12,11 @@ from typing import Iterator
 import numpy as np
 import pytest
 
-from tinygrad_mnist.datasets import write_idx
 from tinygrad_mnist.training import Trainer, TrainConfig
 from tinygrad_mnist.viz import plots
 from tinygrad_mnist.viz.plots import INSTALL_HINT, MissingMatplotlib, PlotError, pixel_size
+
+from synthetic_mnist import synthetic_digits, write_split
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -170,26 +171,16 @@ def test_a_failed_render_leaves_the_previous_file(mpl: None, tmp_path: Path, mon
 # ---- a whole run -------------------------------------------------------------------------
 
 
-def synthetic_digits(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Learnable 28x28 images: digit k lights a bar in row band k, plus noise."""
-    labels = rng.integers(0, 10, size=n).astype(np.uint8)
-    images = rng.integers(0, 40, size=(n, 28, 28)).astype(np.uint8)
-    for i, k in enumerate(labels):
-        images[i, 2 + 2 * k: 4 + 2 * k, 4:24] = 255
-    return images, labels
-
-
 @pytest.fixture(scope="module")
 def synthetic_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(data directory in MNIST's layout, run directory of a two-epoch run on it)."""
     data_dir = tmp_path_factory.mktemp("synthetic-mnist")
     rng = np.random.default_rng(0)
-    for prefix, n in (("train", 300), ("t10k", 100)):
+    for split, n in (("train", 300), ("test", 100)):
         images, labels = synthetic_digits(n, rng)
-        if prefix == "t10k":
+        if split == "test":
             labels[:5] = (labels[:5] + 1) % 10  # some certain mistakes
-        (data_dir / f"{prefix}-images-idx3-ubyte.gz").write_bytes(write_idx(images, compress=True))
-        (data_dir / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(write_idx(labels, compress=True))
+        write_split(data_dir, split, images, labels)
     run_dir = tmp_path_factory.mktemp("run")
     config = TrainConfig(epochs=2, batch_size=32, hidden=[16], val_size=50, data=str(data_dir))
     Trainer(config, out=run_dir, log=lambda message: None, progress=False).fit()

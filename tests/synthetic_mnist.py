@@ -1,0 +1,33 @@
+"""A tiny learnable stand-in for MNIST, in MNIST's file layout, for the tests that train."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from tinygrad_mnist.datasets import write_idx
+
+PREFIXES = {"train": "train", "test": "t10k"}
+
+
+def synthetic_digits(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Learnable stand-ins for digits: class k is a bright 8x4 block at its own place, over noise.
+
+    Classes are balanced (n // 10 samples each when n is a multiple of 10).
+    """
+    labels = (np.arange(n) % 10).astype(np.uint8)
+    rng.shuffle(labels)
+    images = rng.integers(0, 60, size=(n, 28, 28), dtype=np.uint8)
+    for image, label in zip(images, labels):
+        row, col = divmod(int(label), 5)
+        top, left = 4 + 12 * row, 1 + 5 * col
+        image[top:top + 8, left:left + 4] = rng.integers(200, 256, size=(8, 4), dtype=np.uint8)
+    return images, labels
+
+
+def write_split(root: Path, split: str, images: np.ndarray, labels: np.ndarray) -> None:
+    """The two gzip IDX files of ``split`` ("train" or "test"), named as MNIST's, in ``root``."""
+    prefix = PREFIXES[split]
+    (root / f"{prefix}-images-idx3-ubyte.gz").write_bytes(write_idx(images, compress=True))
+    (root / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(write_idx(labels, compress=True))
