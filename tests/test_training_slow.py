@@ -27,3 +27,20 @@ def test_one_epoch_on_mnist_reaches_96_percent(tmp_path: Path) -> None:
     assert len(metrics["history"]) == 1
     assert metrics["test_accuracy"] >= 0.96, metrics
     assert (out / "checkpoint.npz").is_file() and (out / "best.npz").is_file()
+
+
+@pytest.mark.slow
+def test_the_documented_cnn_command_reaches_99_2_percent(tmp_path: Path) -> None:
+    """``tinygrad-mnist train --model cnn`` as the README gives it: 5 epochs, >= 99.2 % test accuracy."""
+    out = tmp_path / "run"
+    result = subprocess.run([*tinygrad_mnist_command(), "train", "--model", "cnn", "--quiet", "--out", str(out)],
+                            capture_output=True, text=True, timeout=1800, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["config"]["model"] == "cnn" and len(metrics["history"]) == 5
+    assert metrics["test_accuracy"] >= 0.992, metrics
+
+    evaluated = subprocess.run([*tinygrad_mnist_command(), "evaluate", str(out / "best.npz")],
+                               capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert evaluated.stdout.startswith("test accuracy 0.99"), evaluated.stdout[:200]
