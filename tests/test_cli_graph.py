@@ -1,4 +1,4 @@
-"""`tinygrad-mnist graph`: draws the MLP's training graph, with or without Graphviz."""
+"""`tinygrad-mnist graph`: draws the MLP's or the CNN's training graph, with or without Graphviz."""
 
 import shutil
 
@@ -35,3 +35,11 @@ def test_graph_refuses_an_unknown_format(tmp_path, capsys):
     assert main(["graph", "--out", str(tmp_path / "mlp.txt")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--out" in err[0]
+
+
+def test_graph_of_the_cnn_shows_its_convolutions_and_pooling(tmp_path):
+    out = tmp_path / "cnn.dot"
+    assert main(["graph", "--model", "cnn", "--channels", "3", "--hidden", "5", "--grads", "--out", str(out)]) == 0
+    text = out.read_text()
+    assert text.count("conv2d") == 1 and text.count("max_pool2d") == 1 and "linear" in text
+    assert "2.weight" in text and "(3, 1, 3, 3)" in text  # the conv kernel, named from the Module, with its shape

@@ -122,9 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--chain-limit-gb", type=positive_float, default=backprop_compare.DEFAULT_CHAIN_LIMIT / 1e9,
                          help="refuse a Jacobian chain estimated above this many GB per sample (1)")
 
-    graph = sub.add_parser("graph", help="draw the MLP's training graph (Graphviz DOT, or SVG/PNG with dot)")
-    graph.add_argument("--hidden", type=positive_int, nargs="+", default=[512],
-                       help="hidden layer widths, one value per layer (512)")
+    graph = sub.add_parser("graph", help="draw a model's training graph (Graphviz DOT, or SVG/PNG with dot)")
+    graph.add_argument("--model", choices=sorted(MODEL_DEFAULTS), default="mlp", help="mlp or cnn (mlp)")
+    graph.add_argument("--hidden", type=positive_int, nargs="+",
+                       help="fully connected hidden widths, one value per layer (512 mlp, 128 cnn)")
+    graph.add_argument("--channels", type=positive_int, nargs="+", default=defaults.channels,
+                       help="cnn only: output channels of each conv 3x3 + pool block (32 64)")
     graph.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu")
     graph.add_argument("--grads", action="store_true", help="run backward first and show the parameters' gradients")
     graph.add_argument("--out", required=True, help="output file: .svg, .png, .pdf (needs Graphviz) or .dot")
@@ -234,7 +237,9 @@ def cmd_graph(args: argparse.Namespace) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", viz.GraphvizMissingWarning)  # said below, in one clean line
         try:
-            written = viz.write_graph(out, args.hidden, args.activation, show_grads=args.grads)
+            config = TrainConfig.for_model(args.model, channels=list(args.channels), activation=args.activation,
+                                           **({"hidden": list(args.hidden)} if args.hidden else {}))
+            written = viz.write_graph(out, show_grads=args.grads, architecture=config.architecture())
         except ValueError as exc:
             raise UsageError(f"argument --out: {exc}") from None
     if written.suffix == ".dot" != out.suffix:

@@ -6,7 +6,8 @@
 True
 """
 
-from .dot import GraphvizMissingWarning, how_to_render, mlp_training_graph, render, to_dot, write_graph
+from .dot import (GraphvizMissingWarning, how_to_render, mlp_training_graph, render, to_dot, training_graph,
+                  write_graph)
 from .plots import MissingMatplotlib, PlotError, plot_run  # matplotlib itself is imported only when plotting
 
 __all__ = [
@@ -18,5 +19,6 @@ __all__ = [
     "plot_run",
     "render",
     "to_dot",
+    "training_graph",
     "write_graph",
 ]

@@ -301,13 +301,25 @@ def mlp_training_graph(
     >>> loss.shape, loss.grad_fn, [name for name, _ in model.named_parameters()]
     ((), 'sum', ['0.weight', '0.bias', '2.weight', '2.bias'])
     """
+    from ..models import mlp_architecture
+
+    return training_graph(mlp_architecture(hidden=list(hidden), activation=activation), batch=batch, seed=seed)
+
+
+def training_graph(architecture: dict[str, Any], batch: int = 4, seed: int = 0) -> tuple[Tensor, Module]:
+    """Like :func:`mlp_training_graph`, for any architecture dict of :mod:`tinygrad_mnist.models`.
+
+    >>> from tinygrad_mnist.models import cnn_architecture
+    >>> loss, model = training_graph(cnn_architecture([4], [8]), batch=2)
+    >>> [name for name, _ in model.named_parameters()][:2]
+    ['2.weight', '2.bias']
+    """
     from .. import random as tm_random
-    from ..models import build_model, mlp_architecture
+    from ..models import build_model
     from ..nn import functional as F
 
     if not isinstance(batch, (int, np.integer)) or batch < 1:
-        raise ValueError(f"mlp_training_graph: batch must be a positive integer, got {batch!r}")
-    architecture = mlp_architecture(hidden=list(hidden), activation=activation)
+        raise ValueError(f"training_graph: batch must be a positive integer, got {batch!r}")
     state = tm_random.get_rng_state()
     try:
         tm_random.manual_seed(seed)
@@ -315,9 +327,10 @@ def mlp_training_graph(
     finally:
         tm_random.set_rng_state(state)
     rng = np.random.default_rng(seed)
-    images = Tensor(rng.random((int(batch), architecture["inputs"]), dtype=np.float32))
+    inputs = architecture.get("inputs", architecture.get("image_size", 28) ** 2)
+    images = Tensor(rng.random((int(batch), inputs), dtype=np.float32))
     images.name = "images"
-    labels = rng.integers(0, architecture["classes"], size=int(batch))
+    labels = rng.integers(0, architecture.get("classes", 10), size=int(batch))
     loss = F.cross_entropy(model(images), labels)
     loss.name = "loss"
     return loss, model
@@ -331,15 +344,19 @@ def write_graph(
     batch: int = 4,
     show_grads: bool = False,
     format: str | None = None,
+    architecture: dict[str, Any] | None = None,
 ) -> Path:
-    """Draw the training graph of the MLP ``hidden``/``activation`` into ``out``.
+    """Draw the training graph of the MLP ``hidden``/``activation`` (or of ``architecture``) into ``out``.
 
     Returns the path written: ``out`` itself, or ``out`` with the suffix
     ``.dot`` when the ``dot`` program is missing (see :func:`render`, whose
     warning carries :func:`how_to_render`'s message). With ``show_grads`` a
     backward pass runs first and the parameters show their gradients' norms.
     """
-    loss, model = mlp_training_graph(hidden, activation, batch=batch)
+    if architecture is None:
+        loss, model = mlp_training_graph(hidden, activation, batch=batch)
+    else:
+        loss, model = training_graph(architecture, batch=batch)
     if show_grads:
         loss.backward(retain_graph=True)
     return render(loss, out, format=format, show_grads=show_grads, params=model)
