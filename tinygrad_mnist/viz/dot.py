@@ -311,8 +311,9 @@ def training_graph(architecture: dict[str, Any], batch: int = 4, seed: int = 0) 
 
     >>> from tinygrad_mnist.models import cnn_architecture
     >>> loss, model = training_graph(cnn_architecture([4], [8]), batch=2)
-    >>> [name for name, _ in model.named_parameters()][:2]
-    ['2.weight', '2.bias']
+    >>> names = [name for name, _ in model.named_parameters()]
+    >>> names[0], names[1]
+    ('2.weight', '2.bias')
     """
     from .. import random as tm_random
     from ..models import build_model
