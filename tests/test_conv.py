@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tinygrad_mnist.nn.functional as F
@@ -98,6 +98,16 @@ def test_conv2d_gradgradcheck(x_shape, w_shape, stride, padding):
     assert gradgradcheck(lambda x, w, b: F.conv2d(x, w, b, stride=stride, padding=padding), [x, w, b])
 
 
+@settings(max_examples=10)  # each example differentiates twice through three conv primitives
+@given(conv_cases())
+def test_conv2d_gradgradcheck_on_drawn_shapes(case):
+    x_shape, w_shape, stride, padding, seed = case
+    rng = np.random.default_rng(seed)
+    x = Tensor(rng.standard_normal(x_shape), requires_grad=True)
+    w = Tensor(rng.standard_normal(w_shape), requires_grad=True)
+    assert gradgradcheck(lambda x, w: F.conv2d(x, w, stride=stride, padding=padding).tanh(), [x, w])
+
+
 def test_conv2d_gradient_primitives_are_adjoint():
     # <conv2d(x, w), g> = <x, input_grad(g, w)> = <w, weight_grad(x, g)>
     rng = np.random.default_rng(1)
@@ -177,6 +187,14 @@ def test_max_pool2d_overlapping_windows_add_up():
     x = Tensor(np.array([[[[0.0, 0.0, 0.0], [0.0, 9.0, 0.0], [0.0, 0.0, 0.0]]]]), requires_grad=True)
     F.max_pool2d(x, 2, stride=1).sum().backward()  # the centre is the max of all four windows
     assert x.grad.data[0, 0, 1, 1] == 4 and x.grad.data.sum() == 4
+
+
+@settings(max_examples=10)
+@given(pool_cases())
+def test_max_pool2d_gradgradcheck_on_drawn_shapes(case):
+    shape, k, stride, seed = case
+    x = Tensor(distinct(shape, seed), requires_grad=True)  # no ties: finite differences stay in one piece
+    assert gradgradcheck(lambda t: F.max_pool2d(t, k, stride) ** 2, [x])
 
 
 def test_max_pool2d_gradgradcheck():
