@@ -263,3 +263,39 @@ def test_max_pool2d_infinite_gradient_reaches_only_the_maximum():
     out = F.max_pool2d(x, 2)
     (out * Tensor(np.array([[[[np.inf]]]], dtype=np.float32))).sum().backward()
     np.testing.assert_array_equal(x.grad.data, [[[[0.0, np.inf], [0.0, 0.0]]]])  # no NaN from inf * 0
+
+
+# ---- avg_pool2d --------------------------------------------------------------------------
+def ref_avg_pool2d(x, k, stride):
+    n, c, h, w = x.shape
+    oh, ow = (h - k) // stride + 1, (w - k) // stride + 1
+    out = np.zeros((n, c, oh, ow), dtype=x.dtype)
+    for i in range(oh):
+        for j in range(ow):
+            out[:, :, i, j] = x[:, :, i * stride:i * stride + k, j * stride:j * stride + k].mean(axis=(2, 3))
+    return out
+
+
+@given(pool_cases())
+def test_avg_pool2d_matches_loop_reference_and_gradcheck(case):
+    shape, k, stride, seed = case
+    x = np.random.default_rng(seed).standard_normal(shape)
+    np.testing.assert_allclose(F.avg_pool2d(Tensor(x), k, stride).data, ref_avg_pool2d(x, k, stride), rtol=1e-12)
+    assert gradcheck(lambda t: F.avg_pool2d(t, k, stride), [Tensor(x, requires_grad=True)])
+
+
+def test_avg_pool2d_gradient_spreads_evenly_and_keeps_float32():
+    x = Tensor(np.zeros((1, 1, 3, 3), dtype=np.float32), requires_grad=True)
+    out = F.avg_pool2d(x, 2, stride=1)  # four overlapping windows
+    out.sum().backward()
+    assert out.dtype == np.float32 and x.grad.dtype == np.float32
+    np.testing.assert_allclose(x.grad.data[0, 0], [[0.25, 0.5, 0.25], [0.5, 1.0, 0.5], [0.25, 0.5, 0.25]])
+
+
+def test_avg_pool2d_gradgradcheck_and_errors():
+    x = Tensor(np.random.default_rng(5).standard_normal((1, 2, 5, 5)), requires_grad=True)
+    assert gradgradcheck(lambda t: F.avg_pool2d(t, 2) ** 2, [x])
+    with pytest.raises(ValueError, match=r"avg_pool2d: input must be 4-d NCHW"):
+        F.avg_pool2d(Tensor(np.zeros((28, 28))), 2)
+    with pytest.raises(ValueError, match=r"avg_pool2d: kernel_size 3 is larger"):
+        F.avg_pool2d(Tensor(np.zeros((1, 1, 2, 2))), 3)

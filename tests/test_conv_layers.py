@@ -38,3 +38,13 @@ def test_small_cnn_state_dict_round_trip_and_gradcheck():
 def test_conv_layer_rejects_bad_arguments(kwargs):
     with pytest.raises(ValueError, match="Conv2d"):
         nn.Conv2d(1, 2, **kwargs)
+
+
+def test_pooling_layers_call_their_functions_and_describe_themselves():
+    from tinygrad_mnist import nn
+
+    x = Tensor(np.arange(32.0).reshape(1, 2, 4, 4))
+    np.testing.assert_array_equal(nn.AvgPool2d(2)(x).data, F.avg_pool2d(x, 2).data)
+    np.testing.assert_array_equal(nn.MaxPool2d(2, stride=1)(x).data, F.max_pool2d(x, 2, stride=1).data)
+    assert repr(nn.AvgPool2d(3)) == "AvgPool2d(kernel_size=3, stride=3)"
+    assert nn.MaxPool2d(2).state_dict() == {} and nn.AvgPool2d(2).parameters() == []

@@ -128,23 +128,23 @@ def _input_grad_stride1(g: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...], 
     return np.ascontiguousarray(dx.transpose(1, 0, 2, 3))
 
 
-def _check_pool(shape: tuple[int, ...], kernel_size: int, stride: int) -> tuple[int, int]:
-    """Validate a max_pool2d call and return the output's (height, width)."""
+def check_pool(shape: tuple[int, ...], kernel_size: int, stride: int, op: str = "max_pool2d") -> tuple[int, int]:
+    """Validate a pooling call (``op`` names it in errors) and return the output's (height, width)."""
     if len(shape) != 4:
-        raise ValueError(f"max_pool2d: input must be 4-d {_NCHW}, got shape {tuple(shape)}")
+        raise ValueError(f"{op}: input must be 4-d {_NCHW}, got shape {tuple(shape)}")
     if not (isinstance(kernel_size, (int, np.integer)) and kernel_size >= 1):
-        raise ValueError(f"max_pool2d: kernel_size must be a positive integer, got {kernel_size!r}")
+        raise ValueError(f"{op}: kernel_size must be a positive integer, got {kernel_size!r}")
     if not (isinstance(stride, (int, np.integer)) and stride >= 1):
-        raise ValueError(f"max_pool2d: stride must be a positive integer, got {stride!r}")
+        raise ValueError(f"{op}: stride must be a positive integer, got {stride!r}")
     if kernel_size > shape[2] or kernel_size > shape[3]:
-        raise ValueError(f"max_pool2d: kernel_size {kernel_size} is larger than the input's height and width "
+        raise ValueError(f"{op}: kernel_size {kernel_size} is larger than the input's height and width "
                          f"{tuple(shape[2:])} (input {tuple(shape)} in {_NCHW})")
     return (shape[2] - kernel_size) // stride + 1, (shape[3] - kernel_size) // stride + 1
 
 
 def _window_slices(x: np.ndarray, kernel_size: int, stride: int) -> list[np.ndarray]:
     """One strided view (N, C, OH, OW) per window position, in row-major window order."""
-    oh, ow = _check_pool(x.shape, kernel_size, stride)
+    oh, ow = check_pool(x.shape, kernel_size, stride)
     return [x[:, :, a:a + stride * (oh - 1) + 1:stride, b:b + stride * (ow - 1) + 1:stride]
             for a in range(kernel_size) for b in range(kernel_size)]
 

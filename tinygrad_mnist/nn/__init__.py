@@ -8,10 +8,12 @@
 """
 
 from . import functional, init
-from .layers import Conv2d, Dropout, Flatten, LeakyReLU, Linear, MaxPool2d, Normalize, ReLU, Sigmoid, Tanh, Unflatten
+from .layers import (AvgPool2d, Conv2d, Dropout, Flatten, LeakyReLU, Linear, MaxPool2d, Normalize, ReLU, Sigmoid,
+                     Tanh, Unflatten)
 from .module import Module, Parameter, Sequential, StateDictError
 
 __all__ = [
+    "AvgPool2d",
     "Conv2d",
     "Dropout",
     "Flatten",

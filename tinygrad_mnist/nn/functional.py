@@ -196,3 +196,28 @@ def max_pool2d(x: Tensor, kernel_size: int, stride: int | None = None) -> Tensor
            [13., 15.]])
     """
     return ops.max_pool2d(x, kernel_size=kernel_size, stride=kernel_size if stride is None else stride)
+
+
+def avg_pool2d(x: Tensor, kernel_size: int, stride: int | None = None) -> Tensor:
+    """Mean over ``kernel_size`` x ``kernel_size`` windows of ``x`` (N, C, H, W), ``stride`` apart
+    (``kernel_size`` when None; no padding, the remainder is dropped).
+
+    Written in primitives (one strided slice per window position, added up), so
+    its gradients of any order come from theirs.
+
+    >>> x = Tensor(np.arange(16.0).reshape(1, 1, 4, 4))
+    >>> avg_pool2d(x, 2).numpy()[0, 0]
+    array([[ 2.5,  4.5],
+           [10.5, 12.5]])
+    """
+    from ..conv import check_pool
+
+    stride = kernel_size if stride is None else stride
+    oh, ow = check_pool(x.shape, kernel_size, stride, op="avg_pool2d")
+    total: Tensor | None = None
+    for a in range(kernel_size):
+        for b in range(kernel_size):
+            view = x[:, :, a:a + stride * (oh - 1) + 1:stride, b:b + stride * (ow - 1) + 1:stride]
+            total = view if total is None else total + view
+    assert total is not None
+    return total * (1.0 / (kernel_size * kernel_size))

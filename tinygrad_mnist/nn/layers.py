@@ -1,4 +1,4 @@
-"""Layers: ``Linear``, ``Conv2d``, ``MaxPool2d``, activations, ``Dropout``, ``Flatten``, ``Unflatten``."""
+"""Layers: ``Linear``, ``Conv2d``, ``MaxPool2d``, ``AvgPool2d``, activations, ``Dropout``, ``Flatten``, ``Unflatten``."""
 
 from __future__ import annotations
 
@@ -87,18 +87,32 @@ class Conv2d(Module):
                 f"stride={self.stride}, padding={self.padding}, bias={self.bias is not None}")
 
 
-class MaxPool2d(Module):
-    """Maximum over ``kernel_size`` x ``kernel_size`` windows (stride defaults to the kernel size)."""
+class _Pool2d(Module):
+    """A pooling function over ``kernel_size`` x ``kernel_size`` windows, as a layer."""
+
+    pool = staticmethod(F.max_pool2d)
 
     def __init__(self, kernel_size: int, stride: int | None = None) -> None:
         super().__init__()
         self.kernel_size, self.stride = kernel_size, stride
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.max_pool2d(x, self.kernel_size, self.stride)
+        return self.pool(x, self.kernel_size, self.stride)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride or self.kernel_size}"
+
+
+class MaxPool2d(_Pool2d):
+    """Maximum over ``kernel_size`` x ``kernel_size`` windows (stride defaults to the kernel size)."""
+
+    pool = staticmethod(F.max_pool2d)
+
+
+class AvgPool2d(_Pool2d):
+    """Mean over ``kernel_size`` x ``kernel_size`` windows (stride defaults to the kernel size)."""
+
+    pool = staticmethod(F.avg_pool2d)
 
 
 class ReLU(Module):
