@@ -175,20 +175,11 @@ def _torch_layer(layer: Any) -> Any:
 
 def torch_model():
     """The same CNN in PyTorch, layer for layer, with the framework's initial weights copied in."""
-    import torch
     from torch import nn
 
     ours = _model()
     model = nn.Sequential(*(_torch_layer(layer) for layer in ours.layers))
-    weights = [p.data for p in ours.parameters()]
-    params = list(model.parameters())
-    if [tuple(p.shape) for p in params] != [w.shape for w in weights]:
-        raise RuntimeError(f"parameter shapes differ: torch {[tuple(p.shape) for p in params]}, "
-                           f"tinygrad_mnist {[w.shape for w in weights]}")
-    with torch.no_grad():
-        for p, w in zip(params, weights):
-            p.copy_(torch.from_numpy(w))
-    return model
+    return torch_mlp.copy_weights(model, [p.data for p in ours.parameters()])
 
 
 def run_torch(batches: Batches) -> tuple[float, float]:

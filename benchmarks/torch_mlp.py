@@ -70,7 +70,13 @@ def run_torch(batches: list[tuple[np.ndarray, np.ndarray]]) -> tuple[float, floa
 
     torch.set_num_threads(cpu_threads())
     model = torch.nn.Sequential(torch.nn.Linear(784, HIDDEN), torch.nn.ReLU(), torch.nn.Linear(HIDDEN, CLASSES))
-    weights = mlp_epoch._initial_weights()
+    return train_torch(copy_weights(model, mlp_epoch._initial_weights()), batches)
+
+
+def copy_weights(model: Any, weights: list[np.ndarray]) -> Any:
+    """``model`` with the framework's ``weights`` copied into its parameters, in order (shapes checked)."""
+    import torch
+
     params = list(model.parameters())
     if [tuple(p.shape) for p in params] != [w.shape for w in weights]:
         raise RuntimeError(f"parameter shapes differ: torch {[tuple(p.shape) for p in params]}, "
@@ -78,7 +84,7 @@ def run_torch(batches: list[tuple[np.ndarray, np.ndarray]]) -> tuple[float, floa
     with torch.no_grad():
         for p, w in zip(params, weights):
             p.copy_(torch.from_numpy(w))
-    return train_torch(model, batches)
+    return model
 
 
 def train_torch(model: Any, batches: list[tuple[np.ndarray, np.ndarray]]) -> tuple[float, float]:
