@@ -1,10 +1,11 @@
 """The numpy kernels behind the convolution and pooling primitives (no Tensor here).
 
 Images are NCHW (batch, channels, height, width) and weights OIHW. Convolution
-is an im2col view (``sliding_window_view``, strided, after padding) contracted
-with the weights in one ``tensordot``; the transposed convolution (the input's
-gradient) adds one strided slice per kernel offset, never looping over pixels.
-The VJPs that tie them together are in the table of :mod:`tinygrad_mnist.ops`.
+copies an im2col matrix out of a sliding-window view of the padded input and
+multiplies it by the weights in one matrix product; the transposed convolution
+(the input's gradient) adds one slice per kernel offset, never looping over
+pixels. Max-pooling works on one strided view per window position. The VJPs
+that tie them together are in the table of :mod:`tinygrad_mnist.ops`.
 """
 
 from __future__ import annotations
