@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from tinygrad_mnist import Tensor, autograd, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from tinygrad_mnist import ops
 from tinygrad_mnist.engine import toposort
 
 FLOATS = st.floats(-3.0, 3.0, allow_nan=False, allow_infinity=False)
@@ -478,3 +479,25 @@ def test_float32_training_graph_has_float32_gradients_everywhere():
     for p, ref in zip(params, expected):
         assert p.grad.dtype == np.float32
         np.testing.assert_allclose(p.grad.data, ref, rtol=1e-4, atol=1e-6)
+
+
+def test_a_primitive_hands_what_its_forward_saved_to_its_vjps():
+    received = []
+
+    def forward(a):
+        return a * 2, a.sum()  # the output, then what the VJP will want
+
+    def vjp(g, out, a, total):
+        received.append(total)
+        return g * 2
+
+    double = ops.Primitive("double_saving_sum", forward, vjp, saves=("total",))
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = double(x)
+    np.testing.assert_array_equal(y.data, [2.0, 4.0])
+    y.sum().backward()
+    assert received == [3.0]
+    np.testing.assert_array_equal(x.grad.data, [2.0, 2.0])
+    with no_grad():
+        untracked = double(x)
+    assert untracked.grad_fn is None and untracked.data.tolist() == [2.0, 4.0]
