@@ -94,20 +94,26 @@ def build_cnn(channels: list[int], hidden: list[int], kernel_size: int, activati
     layers: list[nn.Module] = [nn.Unflatten(1, (1, image_size, image_size))]
     if normalize is not None:
         layers.append(nn.Normalize(*normalize))
-    size, depth = image_size, 1
-    for width in channels:
-        size = (size - kernel_size + 1) // 2
-        if size < 1:
-            raise ValueError(f"cnn: {len(channels)} blocks of {kernel_size}x{kernel_size} conv + 2x2 pool "
-                             f"shrink a {image_size}x{image_size} image to nothing; use fewer channels entries")
+    features = _cnn_features(channels, kernel_size, image_size)
+    for depth, width in zip([1, *channels], channels):
         # pooling before the activation gives the same values, as every activation here is
         # non-decreasing, and applies it to a quarter of the numbers
         layers += [nn.Conv2d(depth, width, kernel_size), nn.MaxPool2d(2), make_activation()]
-        depth = width
     layers.append(nn.Flatten())
     if dropout:
         layers.append(nn.Dropout(dropout))
-    return nn.Sequential(*layers, *_dense(depth * size * size, hidden, classes, activation, dropout))
+    return nn.Sequential(*layers, *_dense(features, hidden, classes, activation, dropout))
+
+
+def _cnn_features(channels: list[int], kernel_size: int, image_size: int) -> int:
+    """How many numbers the conv blocks leave per image, for the first fully connected layer."""
+    side = image_size
+    for _ in channels:
+        side = (side - kernel_size + 1) // 2
+        if side < 1:
+            raise ValueError(f"cnn: {len(channels)} blocks of {kernel_size}x{kernel_size} conv + 2x2 pool "
+                             f"shrink a {image_size}x{image_size} image to nothing; use fewer channels entries")
+    return (channels[-1] if channels else 1) * side * side
 
 
 def describe(architecture: dict[str, Any]) -> str:
@@ -120,10 +126,7 @@ def describe(architecture: dict[str, Any]) -> str:
     kind = arch.pop("kind", "mlp")
     if kind == "cnn":
         arch = cnn_architecture(**arch)
-        size = arch["image_size"]
-        for _ in arch["channels"]:
-            size = (size - arch["kernel_size"] + 1) // 2
-        dense = [arch["channels"][-1] * size * size if arch["channels"] else size * size, *arch["hidden"],
+        dense = [_cnn_features(arch["channels"], arch["kernel_size"], arch["image_size"]), *arch["hidden"],
                  arch["classes"]]
         convs = "-".join(str(c) for c in arch["channels"])
         return (f"conv {convs} {arch['kernel_size']}x{arch['kernel_size']}, "
@@ -144,9 +147,9 @@ def build_model(architecture: dict[str, Any]) -> nn.Module:
     kind = architecture.get("kind", "mlp")
     if kind not in BUILDERS:
         raise ValueError(f"unknown model kind {kind!r}; expected one of {sorted(BUILDERS)}")
-    describe, build = BUILDERS[kind]
+    complete, build = BUILDERS[kind]
     try:
-        arch = describe(**{k: v for k, v in architecture.items() if k != "kind"})
+        arch = complete(**{k: v for k, v in architecture.items() if k != "kind"})
     except TypeError as exc:
         raise ValueError(f"{kind} architecture {architecture!r}: {exc}") from None
     del arch["kind"]
