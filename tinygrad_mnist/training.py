@@ -29,11 +29,9 @@ from .nn.module import Module
 from .tensor import Tensor
 
 OPTIMIZERS = {"sgd": optim.SGD, "adam": optim.Adam, "adamw": optim.AdamW}
-# settings that differ between the models when not given (TrainConfig's own defaults are the MLP's)
-MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
-    "mlp": {"epochs": 10, "batch_size": 128, "lr": 2e-3, "hidden": [512], "dropout": 0.0},
-    "cnn": {"epochs": 5, "batch_size": 64, "lr": 2e-3, "hidden": [128], "dropout": 0.25},
-}
+MODELS = ("cnn", "mlp")
+# the CNN's own settings where they differ from TrainConfig's defaults, which are the MLP's
+_CNN_DEFAULTS: dict[str, Any] = {"epochs": 5, "batch_size": 64, "lr": 2e-3, "hidden": [128], "dropout": 0.25}
 
 
 @dataclass
@@ -57,19 +55,26 @@ class TrainConfig:
     data: str | None = None
     max_steps: int | None = None  # stop after this many steps (smoke tests)
 
+    def __post_init__(self) -> None:
+        if self.model not in MODELS:
+            raise ConfigError(f"model must be one of {list(MODELS)}, got {self.model!r}")
+
     @classmethod
     def for_model(cls, model: str = "mlp", **settings: Any) -> TrainConfig:
         """A config for ``model`` ("mlp" or "cnn"): its defaults from :data:`MODEL_DEFAULTS`, then ``settings``."""
-        if model not in MODEL_DEFAULTS:
-            raise ConfigError(f"model must be one of {sorted(MODEL_DEFAULTS)}, got {model!r}")
-        return cls(model=model, **{**MODEL_DEFAULTS[model], **settings})
+        return cls(model=model, **{**MODEL_DEFAULTS.get(model, {}), **settings})
 
     def architecture(self) -> dict[str, Any]:
         if self.model == "cnn":
             return cnn_architecture(self.channels, self.hidden, activation=self.activation, dropout=self.dropout)
-        if self.model != "mlp":
-            raise ConfigError(f"model must be one of {sorted(MODEL_DEFAULTS)}, got {self.model!r}")
         return mlp_architecture(self.hidden, self.activation, self.dropout)
+
+
+# the settings that differ between the models, for each model (the CLI's defaults when not given)
+MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
+    "mlp": {name: getattr(TrainConfig(), name) for name in _CNN_DEFAULTS},
+    "cnn": _CNN_DEFAULTS,
+}
 
 
 class ConfigError(ValueError):
