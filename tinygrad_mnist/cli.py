@@ -60,14 +60,27 @@ def _probability(text: str) -> float:
     return value
 
 
+def _add_architecture_arguments(command: argparse.ArgumentParser) -> None:
+    """--model, --hidden, --channels and --activation, shared by train and graph."""
+    defaults, mlp, cnn = TrainConfig(), MODEL_DEFAULTS["mlp"], MODEL_DEFAULTS["cnn"]
+    channels = " ".join(str(n) for n in defaults.channels)
+    command.add_argument("--model", choices=sorted(MODEL_DEFAULTS), default="mlp",
+                         help="mlp: 784-512-10; cnn: conv 32 3x3 -> pool -> conv 64 3x3 -> pool -> 128 -> 10 (mlp)")
+    command.add_argument("--hidden", type=positive_int, nargs="+",
+                         help=f"fully connected hidden widths, one value per layer "
+                              f"({' '.join(map(str, mlp['hidden']))} mlp, {' '.join(map(str, cnn['hidden']))} cnn)")
+    command.add_argument("--channels", type=positive_int, nargs="+", default=defaults.channels,
+                         help=f"cnn only: output channels of each conv 3x3 + pool block ({channels})")
+    command.add_argument("--activation", choices=sorted(ACTIVATIONS), default=defaults.activation)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="tinygrad-mnist", description="Train and use an MNIST network built on tinygrad_mnist.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     train = sub.add_parser("train", help="train the MLP (784-512-10 ReLU, 10 epochs) or, with --model cnn, a CNN")
     defaults, mlp, cnn = TrainConfig(), MODEL_DEFAULTS["mlp"], MODEL_DEFAULTS["cnn"]
-    train.add_argument("--model", choices=sorted(MODEL_DEFAULTS), default="mlp",
-                       help="mlp: 784-512-10; cnn: conv 32 3x3 -> pool -> conv 64 3x3 -> pool -> 128 -> 10 (mlp)")
+    _add_architecture_arguments(train)
     train.add_argument("--epochs", type=positive_int,
                        help=f"number of epochs ({mlp['epochs']} for the mlp, {cnn['epochs']} for the cnn)")
     train.add_argument("--batch-size", type=positive_int,
@@ -75,11 +88,6 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=positive_float, help=f"learning rate ({mlp['lr']:g} mlp, {cnn['lr']:g} cnn)")
     train.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default=defaults.optimizer)
     train.add_argument("--momentum", type=non_negative_float, default=defaults.momentum, help="SGD momentum (0.9)")
-    train.add_argument("--hidden", type=positive_int, nargs="+",
-                       help="fully connected hidden widths, one value per layer (512 mlp, 128 cnn)")
-    train.add_argument("--channels", type=positive_int, nargs="+", default=defaults.channels,
-                       help="cnn only: output channels of each conv 3x3 + pool block (32 64)")
-    train.add_argument("--activation", choices=sorted(ACTIVATIONS), default=defaults.activation)
     train.add_argument("--dropout", type=_probability,
                        help=f"dropout probability before fully connected layers ({mlp['dropout']:g} mlp, "
                             f"{cnn['dropout']:g} cnn)")
@@ -123,12 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="refuse a Jacobian chain estimated above this many GB per sample (1)")
 
     graph = sub.add_parser("graph", help="draw a model's training graph (Graphviz DOT, or SVG/PNG with dot)")
-    graph.add_argument("--model", choices=sorted(MODEL_DEFAULTS), default="mlp", help="mlp or cnn (mlp)")
-    graph.add_argument("--hidden", type=positive_int, nargs="+",
-                       help="fully connected hidden widths, one value per layer (512 mlp, 128 cnn)")
-    graph.add_argument("--channels", type=positive_int, nargs="+", default=defaults.channels,
-                       help="cnn only: output channels of each conv 3x3 + pool block (32 64)")
-    graph.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu")
+    _add_architecture_arguments(graph)
     graph.add_argument("--grads", action="store_true", help="run backward first and show the parameters' gradients")
     graph.add_argument("--out", required=True, help="output file: .svg, .png, .pdf (needs Graphviz) or .dot")
 
