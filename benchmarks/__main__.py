@@ -99,11 +99,6 @@ def run_mlp(impl: str, steps: int | None) -> dict[str, Any]:
         raise RuntimeError(f"the {impl} MLP run failed with status {exc.returncode}:\n{(exc.stderr or '')[-2000:]}")
 
 
-def run_cnn(impl: str, steps: int | None) -> dict[str, Any]:
-    """One CNN epoch (or ``steps`` steps) of ``impl`` ("project" or "torch") in a fresh interpreter."""
-    return cnn_epoch.measure(impl, steps)
-
-
 def import_seconds(module: str, env: dict[str, str]) -> float:
     """Seconds of ``import module`` in a fresh interpreter, timed inside it."""
     done = subprocess.run([sys.executable, "-c", _IMPORT_CODE.format(module=module)],
@@ -309,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 runs[impl].append(result)
             for impl in list(cnn_impls):
-                result = run_cnn(impl, cnn_steps)
+                result = cnn_epoch.measure(impl, cnn_steps)
                 if "error" in result:  # as above: the CNN figure is skipped with the reason
                     cnn_impls.remove(impl)
                     cnn_note = f"torch is installed but cannot be imported ({result['error'][:200]})"
