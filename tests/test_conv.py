@@ -28,15 +28,14 @@ def ref_conv2d(x, w, b=None, stride=1, padding=0):
     return out
 
 
-def ref_max_pool2d(x, k, stride):
+def ref_pool2d(x, k, stride, reduce=np.max):
+    """``reduce`` (np.max, np.mean) over each window, one output pixel at a time."""
     n, c, h, w = x.shape
     oh, ow = (h - k) // stride + 1, (w - k) // stride + 1
     out = np.zeros((n, c, oh, ow), dtype=x.dtype)
-    for bi in range(n):
-        for ch in range(c):
-            for i in range(oh):
-                for j in range(ow):
-                    out[bi, ch, i, j] = x[bi, ch, i * stride:i * stride + k, j * stride:j * stride + k].max()
+    for i in range(oh):
+        for j in range(ow):
+            out[:, :, i, j] = reduce(x[:, :, i * stride:i * stride + k, j * stride:j * stride + k], axis=(2, 3))
     return out
 
 
@@ -156,7 +155,7 @@ def test_conv2d_bias_shape_error():
 def test_max_pool2d_matches_loop_reference(case):
     shape, k, stride, seed = case
     x = np.random.default_rng(seed).standard_normal(shape)
-    np.testing.assert_array_equal(F.max_pool2d(Tensor(x), k, stride).data, ref_max_pool2d(x, k, stride))
+    np.testing.assert_array_equal(F.max_pool2d(Tensor(x), k, stride).data, ref_pool2d(x, k, stride))
 
 
 @given(pool_cases())
@@ -169,7 +168,7 @@ def test_max_pool2d_gradcheck(case):
 def test_max_pool2d_stride_defaults_to_kernel_size():
     x = np.arange(36.0).reshape(1, 1, 6, 6)
     assert F.max_pool2d(Tensor(x), 2).shape == (1, 1, 3, 3)
-    np.testing.assert_array_equal(F.max_pool2d(Tensor(x), 3).data, ref_max_pool2d(x, 3, 3))
+    np.testing.assert_array_equal(F.max_pool2d(Tensor(x), 3).data, ref_pool2d(x, 3, 3))
 
 
 def test_max_pool2d_tie_goes_to_first_maximum_in_row_major_order():
@@ -266,21 +265,12 @@ def test_max_pool2d_infinite_gradient_reaches_only_the_maximum():
 
 
 # ---- avg_pool2d --------------------------------------------------------------------------
-def ref_avg_pool2d(x, k, stride):
-    n, c, h, w = x.shape
-    oh, ow = (h - k) // stride + 1, (w - k) // stride + 1
-    out = np.zeros((n, c, oh, ow), dtype=x.dtype)
-    for i in range(oh):
-        for j in range(ow):
-            out[:, :, i, j] = x[:, :, i * stride:i * stride + k, j * stride:j * stride + k].mean(axis=(2, 3))
-    return out
-
-
 @given(pool_cases())
 def test_avg_pool2d_matches_loop_reference_and_gradcheck(case):
     shape, k, stride, seed = case
     x = np.random.default_rng(seed).standard_normal(shape)
-    np.testing.assert_allclose(F.avg_pool2d(Tensor(x), k, stride).data, ref_avg_pool2d(x, k, stride), rtol=1e-12)
+    expected = ref_pool2d(x, k, stride, np.mean)
+    np.testing.assert_allclose(F.avg_pool2d(Tensor(x), k, stride).data, expected, rtol=1e-12)
     assert gradcheck(lambda t: F.avg_pool2d(t, k, stride), [Tensor(x, requires_grad=True)])
 
 

@@ -440,13 +440,8 @@ def test_a_function_without_forward_or_backward_raises_not_implemented():
 
 
 # ---- gradcheck as the referee: a wrong backward is caught ---------------------------------------------
-class SoftplusWrongElement(Function):
+class SoftplusWrongElement(Softplus):
     """Softplus whose backward doubles the gradient of element (1, 0) only."""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return np.logaddexp(0.0, x)
 
     @staticmethod
     def backward(ctx, grad):
@@ -456,13 +451,8 @@ class SoftplusWrongElement(Function):
         return grad * np_sigmoid(x) * scale
 
 
-class SoftplusTanhDerivative(Function):
+class SoftplusTanhDerivative(Softplus):
     """Softplus with a plausible but wrong derivative everywhere (1 - tanh^2 instead of sigmoid)."""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return np.logaddexp(0.0, x)
 
     @staticmethod
     def backward(ctx, grad):
