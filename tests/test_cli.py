@@ -25,7 +25,7 @@ from tinygrad_mnist.datasets import load_mnist
 from tinygrad_mnist.models import build_model, mlp_architecture
 from tinygrad_mnist.training import Interrupted, Trainer, TrainConfig
 
-from synthetic_mnist import synthetic_digits, write_split
+from train_helpers import call_cli, synthetic_digits, write_split
 
 TRAIN_SIZE, TEST_SIZE = 400, 100
 VAL_SIZE = 50
@@ -42,16 +42,6 @@ def run_cli(*args: Any, cwd: Path | None = None, timeout: float = 120) -> subpro
     """``python -m tinygrad_mnist.cli ARGS`` in a fresh interpreter."""
     return subprocess.run([sys.executable, "-m", "tinygrad_mnist.cli", *map(str, args)],
                           capture_output=True, text=True, cwd=cwd, timeout=timeout)
-
-
-def call_cli(capsys: pytest.CaptureFixture[str], *args: Any) -> tuple[int, str, str]:
-    """``cli.main(ARGS)`` in this process: (exit status, stdout, stderr)."""
-    try:
-        status = cli.main([str(a) for a in args])
-    except SystemExit as stop:  # argparse ends bad command lines with SystemExit(2)
-        status = stop.code
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def arrays(path: Path) -> dict[str, np.ndarray]:

@@ -22,19 +22,10 @@ from tinygrad_mnist.models import build_model, cnn_architecture, describe, mlp_a
 from tinygrad_mnist.nn import functional as F
 from tinygrad_mnist.training import ConfigError, Trainer, TrainConfig
 
-from synthetic_mnist import synthetic_digits, write_split
+from train_helpers import call_cli, synthetic_digits, write_split
 
 TRAIN_SIZE, TEST_SIZE, VAL_SIZE = 300, 100, 50
 SMALL_CNN = {"channels": [4, 8], "hidden": [16], "batch_size": 25, "val_size": VAL_SIZE, "seed": 1}
-
-
-def call_cli(capsys: pytest.CaptureFixture[str], *args: Any) -> tuple[int, str, str]:
-    try:
-        status = cli.main([str(a) for a in args])
-    except SystemExit as stop:
-        status = stop.code
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from tinygrad_mnist.training import Trainer, TrainConfig
 from tinygrad_mnist.viz import plots
 from tinygrad_mnist.viz.plots import INSTALL_HINT, MissingMatplotlib, PlotError, pixel_size
 
-from synthetic_mnist import synthetic_digits, write_split
+from train_helpers import synthetic_digits, write_split
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -1,11 +1,15 @@
-"""A tiny learnable stand-in for MNIST, in MNIST's file layout, for the tests that train."""
+"""Helpers for the tests that train: a tiny learnable stand-in for MNIST in its file layout,
+and the command line called in-process."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pytest
 
+from tinygrad_mnist import cli
 from tinygrad_mnist.datasets import write_idx
 
 PREFIXES = {"train": "train", "test": "t10k"}
@@ -31,3 +35,13 @@ def write_split(root: Path, split: str, images: np.ndarray, labels: np.ndarray) 
     prefix = PREFIXES[split]
     (root / f"{prefix}-images-idx3-ubyte.gz").write_bytes(write_idx(images, compress=True))
     (root / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(write_idx(labels, compress=True))
+
+
+def call_cli(capsys: pytest.CaptureFixture[str], *args: Any) -> tuple[int, str, str]:
+    """``cli.main(ARGS)`` in this process: (exit status, stdout, stderr)."""
+    try:
+        status = cli.main([str(a) for a in args])
+    except SystemExit as stop:  # argparse ends bad command lines with SystemExit(2)
+        status = stop.code
+    out, err = capsys.readouterr()
+    return status, out, err
