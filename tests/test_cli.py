@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tinygrad_mnist import cli, training
+from tinygrad_mnist import training
 from tinygrad_mnist.checkpoint import load_checkpoint, save_checkpoint
 from tinygrad_mnist.datasets import load_mnist
 from tinygrad_mnist.models import build_model, mlp_architecture
