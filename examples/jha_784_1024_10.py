@@ -42,7 +42,7 @@ from tinygrad_mnist import Tensor, nn, optim
 from tinygrad_mnist.datasets import DataLoader, load_mnist
 from tinygrad_mnist.nn import functional as F
 from tinygrad_mnist.reference import closed_form
-from tinygrad_mnist.training import predict_logits
+from tinygrad_mnist.training import model_accuracy
 from tinygrad_mnist.reference.closed_form import relative_error
 
 TOLERANCE = 1e-10  # float64 engine vs float64 closed form, scale-relative
@@ -86,10 +86,6 @@ def check_closed_form(model: nn.Sequential, x: np.ndarray, y: np.ndarray, reg: f
         raise SystemExit(f"closed-form check FAILED at step {step}: relative error {errors[64]:.2e} > {TOLERANCE:g}")
     print(f"closed-form check passed at step {step} (float64 relative error {errors[64]:.1e}; "
           f"float32 step gradients {errors[32]:.1e})")
-
-
-def test_accuracy(model: nn.Module, images: np.ndarray, labels: np.ndarray) -> float:
-    return float(np.mean(predict_logits(model, images).argmax(axis=1) == labels))
 
 
 def main() -> None:
@@ -136,7 +132,7 @@ def main() -> None:
                 break
         if per_epoch is not None:
             per_epoch.step()
-        accuracy = test_accuracy(model, test_x, test_y)
+        accuracy = model_accuracy(model, test_x, test_y)
         print(f"epoch {epoch + 1}: mean loss {np.mean(losses):.4f}, lr {lr:.4f} -> {opt.lr:.4f}, "
               f"test accuracy {accuracy:.4f} ({time.perf_counter() - start:.1f} s)")
     print(f"{step} steps in {time.perf_counter() - start:.1f} s")

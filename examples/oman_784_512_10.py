@@ -40,7 +40,7 @@ from tinygrad_mnist import Tensor, concatenate, nn, optim
 from tinygrad_mnist.datasets import DataLoader, load_mnist
 from tinygrad_mnist.nn import functional as F
 from tinygrad_mnist.reference import closed_form
-from tinygrad_mnist.training import predict_logits
+from tinygrad_mnist.training import model_accuracy
 from tinygrad_mnist.reference.closed_form import relative_error
 
 SLOPE = 0.1  # leaky ReLU's slope for negative inputs
@@ -101,10 +101,6 @@ def check_closed_form(model: OmanNet, x: np.ndarray, y: np.ndarray, step: int) -
           f"float32 step gradients {errors[32]:.1e})")
 
 
-def test_accuracy(model: nn.Module, images: np.ndarray, labels: np.ndarray) -> float:
-    return float(np.mean(predict_logits(model, images).argmax(axis=1) == labels))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seed", type=int, default=0, help="seed of the U(-1, 1) initialisation")
@@ -136,7 +132,7 @@ def main() -> None:
             hits, seen, step = hits + int(np.sum(logits.data.argmax(axis=1) == y)), seen + len(y), step + 1
             if args.quick and step == 100:
                 break
-        accuracy = test_accuracy(model, test_x, test_y)
+        accuracy = model_accuracy(model, test_x, test_y)
         print(f"epoch {epoch + 1}: mean loss {np.mean(losses):.4f}, training accuracy {hits / seen:.4f}, "
               f"test accuracy {accuracy:.4f} ({time.perf_counter() - start:.1f} s)")
     print(f"{step} steps in {time.perf_counter() - start:.1f} s")

@@ -109,6 +109,13 @@ def predict_logits(model: Module, images: np.ndarray, batch_size: int = 1000) ->
     return np.concatenate(out) if out else np.zeros((0, 10), dtype=np.float32)
 
 
+def model_accuracy(model: Module, images: np.ndarray, labels: np.ndarray) -> float:
+    """The fraction of uint8 images (N, 28, 28) that ``model`` classifies as ``labels``; nan for no images."""
+    if len(images) == 0:
+        return float("nan")
+    return float(np.mean(predict_logits(model, images).argmax(axis=1) == labels))
+
+
 @dataclass
 class RunState:
     """Where a run is: next epoch and batch, counts, history, best validation accuracy."""
@@ -187,9 +194,7 @@ class Trainer:
         self._stop_requested = True
 
     def evaluate(self, images: np.ndarray, labels: np.ndarray) -> float:
-        if len(images) == 0:
-            return float("nan")
-        return float(np.mean(predict_logits(self.model, images).argmax(axis=1) == labels))
+        return model_accuracy(self.model, images, labels)
 
     def fit(self) -> dict[str, Any]:
         """Train to the configured number of epochs; returns the final metrics record."""
