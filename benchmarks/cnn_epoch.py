@@ -1,7 +1,7 @@
 """Seconds per MNIST epoch of the CNN: the framework against PyTorch eager, in the same run.
 
 Both sides train the default CNN, ``build_model(cnn_architecture())`` of
-:mod:`tinygrad_mnist.models` (rows of 784 pixels unflattened to 1x28x28,
+:mod:`tinygrad_mnist.mnist.models` (rows of 784 pixels unflattened to 1x28x28,
 standardised, conv 32 3x3 -> ReLU -> 2x2 max-pool -> conv 64 3x3 -> ReLU -> 2x2
 max-pool -> flatten -> 1600-128-10, ReLU), float32, batch 128, Adam (lr 1e-3,
 betas (0.9, 0.999), eps 1e-8), one epoch of 468 steps (drop_last). The PyTorch
@@ -38,11 +38,11 @@ losses differ by about 1e-4, after a whole epoch the last batch's losses
 is still timed.
 
 Where the time goes (``--profile``, its own fresh interpreter, 50 steps by
-default): every primitive of ``tinygrad_mnist.ops.PRIMITIVES`` has its numpy
+default): every primitive of ``tinygrad_mnist.core.rules.PRIMITIVES`` has its numpy
 forward wrapped by a timer for the run (and restored afterwards). The VJPs are
 written in primitives, so nearly all the numpy work of a step happens in those
 forwards; what does not is timed too: the optimizer's update (as a whole), and
-any numpy kernel of ``tinygrad_mnist.conv`` that a VJP would call directly rather
+any numpy kernel of ``tinygrad_mnist.core.kernels`` that a VJP would call directly rather
 than through a primitive (none at present: ``max_pool2d`` saves the positions
 of its maxima for its VJP), wrapped where ``ops`` looks them up. Each
 row is split by phase: the forward pass (model and loss) or inside
@@ -92,14 +92,14 @@ Batches = list[tuple[np.ndarray, np.ndarray]]
 def _model():
     """The framework's CNN with its seeded initial weights."""
     import tinygrad_mnist as tm
-    from tinygrad_mnist.models import build_model, cnn_architecture
+    from tinygrad_mnist.mnist.models import build_model, cnn_architecture
 
     tm.manual_seed(0)
     return build_model(cnn_architecture())
 
 
 def _description() -> str:
-    from tinygrad_mnist.models import cnn_architecture, describe
+    from tinygrad_mnist.mnist.models import cnn_architecture, describe
 
     return describe(cnn_architecture())
 

@@ -1,11 +1,11 @@
 """Where a training step's time goes: every primitive's numpy forward timed, by phase.
 
 Used by ``python -m benchmarks.cnn_epoch --profile``. While :func:`profile` runs,
-each primitive of ``tinygrad_mnist.ops.PRIMITIVES`` has its forward wrapped by a
+each primitive of ``tinygrad_mnist.core.rules.PRIMITIVES`` has its forward wrapped by a
 timer (restored afterwards), and the training loop announces the phase it is in
 (forward, zero_grad, backward, optimizer). The VJPs are written in primitives, so
 nearly all the numpy work of a step happens in those forwards; any numpy kernel
-of ``tinygrad_mnist.conv`` that ``ops`` calls outside a forward is wrapped too.
+of ``tinygrad_mnist.core.kernels`` that ``ops`` calls outside a forward is wrapped too.
 What is left of each phase is "the rest": the engine and Python around the
 numpy calls. The rows add up to the step time.
 """
@@ -24,8 +24,8 @@ Trainer = Callable[..., tuple[float, float]]  # train(batches, on_step=...) -> (
 class PhaseClock:
     """Times every primitive's numpy forward, by phase, and the phases of each step.
 
-    ``install`` wraps ``Primitive.forward`` of every entry in ``ops.PRIMITIVES``,
-    and the numpy kernels of ``tinygrad_mnist.conv`` that ``ops`` uses other than
+    ``install`` wraps ``Primitive.forward`` of every entry in ``rules.PRIMITIVES``,
+    and the numpy kernels of ``tinygrad_mnist.core.kernels`` that ``ops`` uses other than
     as a forward (a VJP calls them directly); ``uninstall`` puts the originals
     back. Calls are timed at the outermost level only (a forward that called
     another wrapped function would not count twice).
@@ -43,17 +43,17 @@ class PhaseClock:
         self._originals: list[tuple[Any, str, Callable[..., Any]]] = []  # (owner, attribute, original)
 
     def install(self) -> None:
-        from tinygrad_mnist import conv, ops
+        from tinygrad_mnist.core import kernels, rules
 
-        forwards = {id(prim.forward) for prim in ops.PRIMITIVES.values()}
-        for name, prim in ops.PRIMITIVES.items():
+        forwards = {id(prim.forward) for prim in rules.PRIMITIVES.values()}
+        for name, prim in rules.PRIMITIVES.items():
             self._originals.append((prim, "forward", prim.forward))
             prim.forward = self._timed(name, prim.forward)
-        for name, value in vars(ops).items():  # conv kernels that a VJP calls without a primitive
-            if callable(value) and getattr(value, "__module__", None) == conv.__name__ and id(value) not in forwards:
+        for name, value in vars(rules).items():  # conv kernels that a VJP calls without a primitive
+            if callable(value) and getattr(value, "__module__", None) == kernels.__name__ and id(value) not in forwards:
                 self.kernels.add(name)
-                self._originals.append((ops, name, value))
-                setattr(ops, name, self._timed(name, value))
+                self._originals.append((rules, name, value))
+                setattr(rules, name, self._timed(name, value))
 
     def uninstall(self) -> None:
         for owner, attribute, original in reversed(self._originals):

@@ -21,7 +21,7 @@ swaps in his rule (see docs/reproductions.md).
 
 ``--check-closed-form N`` casts the parameters and the full batch of every N-th
 iteration to float64, recomputes the engine's gradients there and compares them
-with the numpy closed form (:mod:`tinygrad_mnist.reference.closed_form`, the
+with the numpy closed form (:mod:`tinygrad_mnist.mnist.reference.closed_form`, the
 same equations as the write-up); the scale-relative error
 ``max|engine - closed form| / max|closed form|`` must stay below 1e-10. The
 float32 gradients the update actually uses are compared too, for information.
@@ -41,8 +41,8 @@ import numpy as np
 import tinygrad_mnist as tm
 from tinygrad_mnist import Tensor, nn, no_grad, optim
 from tinygrad_mnist.datasets import load_mnist
-from tinygrad_mnist.reference import closed_form
-from tinygrad_mnist.reference.closed_form import relative_error
+from tinygrad_mnist.mnist.reference import closed_form
+from tinygrad_mnist.mnist.reference.closed_form import relative_error
 
 HELD_OUT = 1000
 TOLERANCE = 1e-10  # float64 engine vs float64 closed form, scale-relative

@@ -20,7 +20,7 @@ import numpy as np
 import tinygrad_mnist as tm
 from tinygrad_mnist import Tensor, autograd, viz
 from tinygrad_mnist.datasets import load_mnist
-from tinygrad_mnist.models import build_model
+from tinygrad_mnist.mnist.models import build_model
 from tinygrad_mnist.nn import functional as F
 
 

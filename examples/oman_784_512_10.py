@@ -17,7 +17,7 @@ backward):
 
 ``--check-closed-form N`` casts the parameters and the batch of every N-th step
 to float64, recomputes the engine's gradients there and compares them with the
-numpy closed form (:mod:`tinygrad_mnist.reference.closed_form`, after splitting
+numpy closed form (:mod:`tinygrad_mnist.mnist.reference.closed_form`, after splitting
 each weight matrix into W and b); the scale-relative error
 ``max|engine - closed form| / max|closed form|`` must stay below 1e-10. The
 float32 gradients the step actually uses are compared too, for information.
@@ -39,9 +39,9 @@ import tinygrad_mnist as tm
 from tinygrad_mnist import Tensor, concatenate, nn, optim
 from tinygrad_mnist.datasets import DataLoader, load_mnist
 from tinygrad_mnist.nn import functional as F
-from tinygrad_mnist.reference import closed_form
-from tinygrad_mnist.training import model_accuracy
-from tinygrad_mnist.reference.closed_form import relative_error
+from tinygrad_mnist.mnist.reference import closed_form
+from tinygrad_mnist.mnist.training import model_accuracy
+from tinygrad_mnist.mnist.reference.closed_form import relative_error
 
 SLOPE = 0.1  # leaky ReLU's slope for negative inputs
 TOLERANCE = 1e-10  # float64 engine vs float64 closed form, scale-relative

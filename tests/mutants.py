@@ -1,7 +1,7 @@
 """Mutation analysis of the gradient checkers: a catalogue of deliberately broken VJPs.
 
 Each :class:`Mutant` is one realistic bug in the primitive table of
-:mod:`tinygrad_mnist.ops` (or in the engine's gradient accumulation), a small
+:mod:`tinygrad_mnist.core.rules` (or in the engine's gradient accumulation), a small
 program that goes through the broken entry, and a hypothesis strategy for that
 program's float64 inputs. :func:`evaluate` applies the mutant, runs a checker
 on K inputs drawn reproducibly from the strategy and says whether the checker
@@ -37,7 +37,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import tinygrad_mnist as tg
-from tinygrad_mnist import Tensor, engine, ops
+from tinygrad_mnist import Tensor
+from tinygrad_mnist.core import graph
+from tinygrad_mnist.core import rules
 from tinygrad_mnist.autograd import GradcheckError, gradcheck, gradgradcheck
 from tinygrad_mnist.nn import functional as F
 
@@ -60,7 +62,7 @@ def replaced(owner: Any, attribute: str, value: Any) -> Iterator[None]:
         setattr(owner, attribute, saved)
 
 
-def vjp(prim: ops.Primitive, index: int, fn: Callable[..., Tensor]) -> Callable[[], ContextManager[None]]:
+def vjp(prim: rules.Primitive, index: int, fn: Callable[..., Tensor]) -> Callable[[], ContextManager[None]]:
     """A patch replacing the VJP of input ``index`` of ``prim`` (the rest of the tuple is kept)."""
     def patch() -> ContextManager[None]:
         vjps = list(prim.vjps)
@@ -69,25 +71,25 @@ def vjp(prim: ops.Primitive, index: int, fn: Callable[..., Tensor]) -> Callable[
     return patch
 
 
-def vjps(prim: ops.Primitive, *fns: Callable[..., Tensor]) -> Callable[[], ContextManager[None]]:
+def vjps(prim: rules.Primitive, *fns: Callable[..., Tensor]) -> Callable[[], ContextManager[None]]:
     """A patch replacing the whole VJP tuple of ``prim``."""
     return lambda: replaced(prim, "vjps", fns)
 
 
-def forward(prim: ops.Primitive, fn: Callable[..., np.ndarray]) -> Callable[[], ContextManager[None]]:
+def forward(prim: rules.Primitive, fn: Callable[..., np.ndarray]) -> Callable[[], ContextManager[None]]:
     """A patch replacing the numpy forward of ``prim`` (the VJPs no longer match it)."""
     return lambda: replaced(prim, "forward", fn)
 
 
 def accumulate(fn: Callable[..., None]) -> Callable[[], ContextManager[None]]:
-    """A patch replacing the engine's fan-out accumulation ``tinygrad_mnist.engine._accumulate``."""
-    return lambda: replaced(engine, "_accumulate", fn)
+    """A patch replacing the engine's fan-out accumulation ``tinygrad_mnist.core.graph._accumulate``."""
+    return lambda: replaced(graph, "_accumulate", fn)
 
 
 def snapshot() -> dict[str, Any]:
     """Everything a mutant may change, to check that it was put back."""
-    table = {name: (p.forward, p.vjps) for name, p in ops.PRIMITIVES.items()}
-    return {"table": table, "_accumulate": engine._accumulate}
+    table = {name: (p.forward, p.vjps, p.vjp) for name, p in rules.PRIMITIVES.items()}
+    return {"table": table, "_accumulate": graph._accumulate}
 
 
 # ---- the catalogue -------------------------------------------------------------------
@@ -232,7 +234,7 @@ def _scatter_assigns(g: np.ndarray, index: Any, shape: tuple[int, ...]) -> np.nd
 
 def _matrix_branch(index: int, general: Callable[..., Tensor]) -> Callable[..., Tensor]:
     """A matmul VJP whose matrix-matrix branch is ``general``; the vector cases keep their formulas."""
-    original = ops._matmul_vjp_a if index == 0 else ops._matmul_vjp_b
+    original = rules._matmul_vjp_a if index == 0 else rules._matmul_vjp_b
 
     def mutated(g: Tensor, out: Tensor, a: Tensor, b: Tensor) -> Tensor:
         if a.ndim == 1 or b.ndim == 1:
@@ -249,196 +251,196 @@ GRADGRAD_AT_TIES = ("full", "fast")  # the first derivative jumps at a tie: grad
 
 MUTANTS: list[Mutant] = [
     # -- sign flips ------------------------------------------------------------------
-    Mutant("add.b.sign", "add vjps[1]", "-g instead of g", vjp(ops.add, 1, lambda g, out, a, b: -g),
+    Mutant("add.b.sign", "add vjps[1]", "-g instead of g", vjp(rules.add, 1, lambda g, out, a, b: -g),
            lambda a, b: a + b, bcast(ANY, ANY)),
-    Mutant("sub.b.missing_minus", "sub vjps[1]", "g instead of -g", vjp(ops.sub, 1, lambda g, out, a, b: g),
+    Mutant("sub.b.missing_minus", "sub vjps[1]", "g instead of -g", vjp(rules.sub, 1, lambda g, out, a, b: g),
            lambda a, b: a - b, bcast(ANY, ANY)),
-    Mutant("neg.identity", "neg vjps[0]", "g instead of -g", vjp(ops.neg, 0, lambda g, out, a: g),
+    Mutant("neg.identity", "neg vjps[0]", "g instead of -g", vjp(rules.neg, 0, lambda g, out, a: g),
            lambda a: -a, same(1)),
     Mutant("div.b.missing_minus", "div vjps[1]", "g*out/b instead of -g*out/b",
-           vjp(ops.div, 1, lambda g, out, a, b: g * out / b), lambda a, b: a / b, bcast(ANY, NONZERO)),
+           vjp(rules.div, 1, lambda g, out, a, b: g * out / b), lambda a, b: a / b, bcast(ANY, NONZERO)),
     Mutant("relu.inverted_mask", "relu vjps[0]", "mask a < 0 instead of a > 0",
-           vjp(ops.relu, 0, lambda g, out, a: g * (a.data < 0)), lambda a: a.relu(), same(1, ODD_TENTHS)),
+           vjp(rules.relu, 0, lambda g, out, a: g * (a.data < 0)), lambda a: a.relu(), same(1, ODD_TENTHS)),
     Mutant("where.swapped_branches", "where vjps", "x gets the gradient where cond is false and y where it is true",
-           vjps(ops.where, lambda g, out, a, b, cond: g * ~cond, lambda g, out, a, b, cond: g * cond),
+           vjps(rules.where, lambda g, out, a, b, cond: g * ~cond, lambda g, out, a, b, cond: g * cond),
            lambda a, b, cond: tg.where(cond, a, b), with_condition()),
     Mutant("maximum.swapped_shares", "maximum vjps", "each side gets the other side's share",
-           vjps(ops.maximum, lambda g, out, a, b: g * ops._maximum_share(b.data, a.data, g.dtype),
-                lambda g, out, a, b: g * ops._maximum_share(a.data, b.data, g.dtype)),
+           vjps(rules.maximum, lambda g, out, a, b: g * rules._maximum_share(b.data, a.data, g.dtype),
+                lambda g, out, a, b: g * rules._maximum_share(a.data, b.data, g.dtype)),
            lambda a, b: a.maximum(b), bcast(ODD_TENTHS, EVEN_TENTHS)),
     # -- factors ---------------------------------------------------------------------
-    Mutant("mul.a.factor_2", "mul vjps[0]", "2*g*b instead of g*b", vjp(ops.mul, 0, lambda g, out, a, b: 2 * g * b),
+    Mutant("mul.a.factor_2", "mul vjps[0]", "2*g*b instead of g*b", vjp(rules.mul, 0, lambda g, out, a, b: 2 * g * b),
            lambda a, b: a * b, bcast(ANY, ANY)),
     Mutant("sum.divides_by_count", "sum vjps[0]", "the gradient of mean (g/N) instead of sum",
-           vjp(ops.sum, 0, lambda g, out, a, axis, keepdims: g.reshape(_kept(a.shape, axis)).broadcast_to(a.shape)
+           vjp(rules.reduce_sum, 0, lambda g, out, a, axis, keepdims: g.reshape(_kept(a.shape, axis)).broadcast_to(a.shape)
                * (1.0 / np.prod([a.shape[i] for i in axis]))),
            lambda a: a.sum(axis=0), rows(min_rows=2)),
     Mutant("sigmoid.missing_one_minus", "sigmoid vjps[0]", "g*out instead of g*out*(1-out)",
-           vjp(ops.sigmoid, 0, lambda g, out, a: g * out), lambda a: a.sigmoid(), same(1)),
+           vjp(rules.sigmoid, 0, lambda g, out, a: g * out), lambda a: a.sigmoid(), same(1)),
     Mutant("tanh.missing_square", "tanh vjps[0]", "g*(1-out) instead of g*(1-out*out)",
-           vjp(ops.tanh, 0, lambda g, out, a: g * (1 - out)), lambda a: a.tanh(), same(1)),
+           vjp(rules.tanh, 0, lambda g, out, a: g * (1 - out)), lambda a: a.tanh(), same(1)),
     # -- the input instead of the output (or the wrong operand) ------------------------
-    Mutant("exp.uses_input", "exp vjps[0]", "g*a instead of g*out", vjp(ops.exp, 0, lambda g, out, a: g * a),
+    Mutant("exp.uses_input", "exp vjps[0]", "g*a instead of g*out", vjp(rules.exp, 0, lambda g, out, a: g * a),
            lambda a: a.exp(), same(1)),
     Mutant("tanh.uses_input", "tanh vjps[0]", "g*(1-a*a) instead of g*(1-out*out)",
-           vjp(ops.tanh, 0, lambda g, out, a: g * (1 - a * a)), lambda a: a.tanh(), same(1)),
+           vjp(rules.tanh, 0, lambda g, out, a: g * (1 - a * a)), lambda a: a.tanh(), same(1)),
     Mutant("sigmoid.uses_input", "sigmoid vjps[0]", "g*a*(1-a) instead of g*out*(1-out)",
-           vjp(ops.sigmoid, 0, lambda g, out, a: g * a * (1 - a)), lambda a: a.sigmoid(), same(1)),
-    Mutant("mul.a.wrong_operand", "mul vjps[0]", "g*a instead of g*b", vjp(ops.mul, 0, lambda g, out, a, b: g * a),
+           vjp(rules.sigmoid, 0, lambda g, out, a: g * a * (1 - a)), lambda a: a.sigmoid(), same(1)),
+    Mutant("mul.a.wrong_operand", "mul vjps[0]", "g*a instead of g*b", vjp(rules.mul, 0, lambda g, out, a, b: g * a),
            lambda a, b: a * b, bcast(ANY, ANY)),
-    Mutant("log.times_input", "log vjps[0]", "g*a instead of g/a", vjp(ops.log, 0, lambda g, out, a: g * a),
+    Mutant("log.times_input", "log vjps[0]", "g*a instead of g/a", vjp(rules.log, 0, lambda g, out, a: g * a),
            lambda a: a.log(), same(1, POSITIVE)),
     Mutant("log.reciprocal_plus_one", "log vjps[0]", "g/(a+1) (the log1p derivative) instead of g/a",
-           vjp(ops.log, 0, lambda g, out, a: g / (a + 1)), lambda a: a.log(), same(1, POSITIVE)),
-    Mutant("div.a.times_b", "div vjps[0]", "g*b instead of g/b", vjp(ops.div, 0, lambda g, out, a, b: g * b),
+           vjp(rules.log, 0, lambda g, out, a: g / (a + 1)), lambda a: a.log(), same(1, POSITIVE)),
+    Mutant("div.a.times_b", "div vjps[0]", "g*b instead of g/b", vjp(rules.div, 0, lambda g, out, a, b: g * b),
            lambda a, b: a / b, bcast(ANY, NONZERO)),
     Mutant("div.b.first_power", "div vjps[1]", "-g*a/b (b**1) instead of -g*a/b**2",
-           vjp(ops.div, 1, lambda g, out, a, b: -g * a / b), lambda a, b: a / b, bcast(ANY, NONZERO)),
+           vjp(rules.div, 1, lambda g, out, a, b: -g * a / b), lambda a, b: a / b, bcast(ANY, NONZERO)),
     # -- pow -------------------------------------------------------------------------
     Mutant("pow.a.exponent_off_by_one", "pow vjps[0]", "g*b*a**b instead of g*b*a**(b-1)",
-           vjp(ops.pow, 0, lambda g, out, a, b: g * b * a ** b), lambda a, b: a ** b, bcast(POSITIVE, ANY)),
+           vjp(rules.power, 0, lambda g, out, a, b: g * b * a ** b), lambda a, b: a ** b, bcast(POSITIVE, ANY)),
     Mutant("pow.a.missing_factor", "pow vjps[0]", "g*a**(b-1) (the factor b dropped)",
-           vjp(ops.pow, 0, lambda g, out, a, b: g * a ** (b - 1)), lambda a, b: a ** b, bcast(POSITIVE, ANY)),
+           vjp(rules.power, 0, lambda g, out, a, b: g * a ** (b - 1)), lambda a, b: a ** b, bcast(POSITIVE, ANY)),
     Mutant("pow.b.missing_log", "pow vjps[1]", "g*out instead of g*out*log(a)",
-           vjp(ops.pow, 1, lambda g, out, a, b: g * out), lambda a, b: a ** b, bcast(POSITIVE, ANY)),
+           vjp(rules.power, 1, lambda g, out, a, b: g * out), lambda a, b: a ** b, bcast(POSITIVE, ANY)),
     # -- broadcasting and reductions over the wrong axes ------------------------------
     Mutant("add.b.reduces_wrong_axis", "add vjps[1]",
            "reduces a broadcast (n,) operand over the last axis, not the first",
-           vjp(ops.add, 1, lambda g, out, a, b: g.sum(axis=-1) if g.ndim > b.ndim else g),
+           vjp(rules.add, 1, lambda g, out, a, b: g.sum(axis=-1) if g.ndim > b.ndim else g),
            lambda a, b: a + b, shaped(SQUARE, VECTOR)),
     Mutant("mul.b.mean_over_broadcast", "mul vjps[1]", "reduces the broadcast axis with mean instead of sum",
-           vjp(ops.mul, 1, lambda g, out, a, b: (g * a).mean(axis=0) if g.ndim > b.ndim else g * a),
+           vjp(rules.mul, 1, lambda g, out, a, b: (g * a).mean(axis=0) if g.ndim > b.ndim else g * a),
            lambda a, b: a * b, shaped(SQUARE, VECTOR)),
     Mutant("broadcast_to.wrong_axis", "broadcast_to vjps[0]",
            "sums over axis 0 and reshapes to fit, instead of unbroadcast",
-           vjp(ops.broadcast_to, 0, lambda g, out, a, shape: g.sum(axis=0).reshape(a.shape)),
+           vjp(rules.broadcast_to, 0, lambda g, out, a, shape: g.sum(axis=0).reshape(a.shape)),
            lambda a: a.broadcast_to((a.shape[0], a.shape[0])), shaped(lambda n: (n, 1))),
     Mutant("sum.skips_kept_shape", "sum vjps[0]", "broadcasts g without re-inserting the reduced axis",
-           vjp(ops.sum, 0, lambda g, out, a, axis, keepdims: g.broadcast_to(a.shape)),
+           vjp(rules.reduce_sum, 0, lambda g, out, a, axis, keepdims: g.broadcast_to(a.shape)),
            lambda a: a.sum(axis=1), shaped(SQUARE)),
     Mutant("exp.sums_g", "exp vjps[0]", "g.sum()*out: right only for 0-d (one-element) tensors",
-           vjp(ops.exp, 0, lambda g, out, a: g.sum() * out), lambda a: a.exp(), same(1, max_dims=2)),
+           vjp(rules.exp, 0, lambda g, out, a: g.sum() * out), lambda a: a.exp(), same(1, max_dims=2)),
     Mutant("max.grad_to_every_element", "max vjps[0]", "g sent to every element instead of the argmax",
-           vjp(ops.max, 0, lambda g, out, a, axis, keepdims: g.reshape(_kept(a.shape, axis)).broadcast_to(a.shape)),
+           vjp(rules.reduce_max, 0, lambda g, out, a, axis, keepdims: g.reshape(_kept(a.shape, axis)).broadcast_to(a.shape)),
            lambda a: a.max(axis=-1), rows(ODD_TENTHS, unique=True)),
     Mutant("max.shares_over_wrong_axes", "max vjps[0]",
            "ties counted over the whole tensor, not along the reduced axis",
-           vjp(ops.max, 0, lambda g, out, a, axis, keepdims: g.reshape(_kept(a.shape, axis))
+           vjp(rules.reduce_max, 0, lambda g, out, a, axis, keepdims: g.reshape(_kept(a.shape, axis))
                * (_max_winners(out, a, axis) / _max_winners(out, a, axis).sum())),
            lambda a: a.max(axis=-1), rows(ODD_TENTHS, unique=True, min_rows=2)),
     Mutant("log_softmax.drops_softmax_term", "log_softmax vjps[0]", "g (the -softmax*sum(g) term dropped)",
-           vjp(ops.log_softmax, 0, lambda g, out, a, axis: g), LOG_SOFTMAX, rows()),
+           vjp(rules.log_softmax, 0, lambda g, out, a, axis: g), LOG_SOFTMAX, rows()),
     Mutant("log_softmax.missing_sum", "log_softmax vjps[0]", "g - softmax*g instead of g - softmax*sum(g)",
-           vjp(ops.log_softmax, 0, lambda g, out, a, axis: g - out.exp() * g), LOG_SOFTMAX, rows()),
+           vjp(rules.log_softmax, 0, lambda g, out, a, axis: g - out.exp() * g), LOG_SOFTMAX, rows()),
     Mutant("log_softmax.sums_all_axes", "log_softmax vjps[0]", "sum(g) over every axis instead of the softmax axis",
-           vjp(ops.log_softmax, 0, lambda g, out, a, axis: g - out.exp() * g.sum(keepdims=True)),
+           vjp(rules.log_softmax, 0, lambda g, out, a, axis: g - out.exp() * g.sum(keepdims=True)),
            LOG_SOFTMAX, rows(min_rows=2)),
     Mutant("log_softmax.out_not_exp", "log_softmax vjps[0]", "out (log-probabilities) where softmax = exp(out) belongs",
-           vjp(ops.log_softmax, 0, lambda g, out, a, axis: g - out * g.sum(axis=axis, keepdims=True)),
+           vjp(rules.log_softmax, 0, lambda g, out, a, axis: g - out * g.sum(axis=axis, keepdims=True)),
            LOG_SOFTMAX, rows()),
     # -- matrix products and layouts ---------------------------------------------------
     Mutant("matmul.a.no_transpose", "matmul vjps[0]", "g @ b instead of g @ b.T (square: still runs)",
-           vjp(ops.matmul, 0, _matrix_branch(0, lambda g, out, a, b: g @ b)),
+           vjp(rules.matmul, 0, _matrix_branch(0, lambda g, out, a, b: g @ b)),
            lambda a, b: a @ b, shaped(SQUARE, SQUARE)),
     Mutant("matmul.b.no_transpose", "matmul vjps[1]", "a @ g instead of a.T @ g (square: still runs)",
-           vjp(ops.matmul, 1, _matrix_branch(1, lambda g, out, a, b: a @ g)),
+           vjp(rules.matmul, 1, _matrix_branch(1, lambda g, out, a, b: a @ g)),
            lambda a, b: a @ b, shaped(SQUARE, SQUARE)),
     Mutant("matmul.a.batched_T", "matmul vjps[0]", "g @ b.T (all axes reversed) instead of swapaxes(-1, -2) on a batch",
-           vjp(ops.matmul, 0, _matrix_branch(0, lambda g, out, a, b: g @ b.T)), lambda a, b: a @ b, shaped(CUBE, CUBE)),
+           vjp(rules.matmul, 0, _matrix_branch(0, lambda g, out, a, b: g @ b.T)), lambda a, b: a @ b, shaped(CUBE, CUBE)),
     Mutant("linear.w.transposed", "linear vjps[1]", "x.T @ g (laid out like w.T) instead of g.T @ x",
-           vjp(ops.linear, 1, lambda g, out, x, w, b: x.T @ g), F.linear, shaped(SQUARE, SQUARE, VECTOR)),
+           vjp(rules.linear, 1, lambda g, out, x, w, b: x.T @ g), F.linear, shaped(SQUARE, SQUARE, VECTOR)),
     Mutant("linear.x.w_transposed", "linear vjps[0]", "g @ w.T instead of g @ w",
-           vjp(ops.linear, 0, lambda g, out, x, w, b: g @ w.T), F.linear, shaped(SQUARE, SQUARE, VECTOR)),
+           vjp(rules.linear, 0, lambda g, out, x, w, b: g @ w.T), F.linear, shaped(SQUARE, SQUARE, VECTOR)),
     Mutant("linear.b.wrong_axis", "linear vjps[2]", "bias gradient summed over features instead of the batch",
-           vjp(ops.linear, 2, lambda g, out, x, w, b: g.sum(axis=-1)), F.linear, shaped(SQUARE, SQUARE, VECTOR)),
+           vjp(rules.linear, 2, lambda g, out, x, w, b: g.sum(axis=-1)), F.linear, shaped(SQUARE, SQUARE, VECTOR)),
     Mutant("transpose.not_inverted", "transpose vjps[0]", "g.transpose(axes) instead of the inverse permutation",
-           vjp(ops.transpose, 0, lambda g, out, a, axes: g.transpose(axes)),
+           vjp(rules.transpose, 0, lambda g, out, a, axes: g.transpose(axes)),
            lambda a: a.transpose(1, 2, 0), shaped(CUBE)),
     Mutant("transpose.identity", "transpose vjps[0]", "g returned as it is (square: still runs)",
-           vjp(ops.transpose, 0, lambda g, out, a, axes: g), lambda a: a.T, shaped(SQUARE)),
+           vjp(rules.transpose, 0, lambda g, out, a, axes: g), lambda a: a.T, shaped(SQUARE)),
     Mutant("reshape.transposed", "reshape vjps[0]", "g.T.reshape(a.shape): the gradient read in the wrong order",
-           vjp(ops.reshape, 0, lambda g, out, a, shape: g.T.reshape(a.shape)),
+           vjp(rules.reshape, 0, lambda g, out, a, shape: g.T.reshape(a.shape)),
            lambda a: a.reshape(a.shape[1], a.shape[0]), shaped(lambda n: (n, n + 1))),
     Mutant("reshape.to_out_shape", "reshape vjps[0]", "g.reshape(out.shape): the gradient keeps the output's shape",
-           vjp(ops.reshape, 0, lambda g, out, a, shape: g.reshape(out.shape)),
+           vjp(rules.reshape, 0, lambda g, out, a, shape: g.reshape(out.shape)),
            lambda a: a.reshape(-1), shaped(lambda n: (n, n + 1)), crashes=True,
            note="the engine refuses the mis-shaped gradient: a crash, not a wrong number"),
     Mutant("stack.ignores_axis", "stack vjps", "g[i] (axis 0) whatever the stacking axis",
-           lambda: replaced(ops.stack, "vjps", ops._PerInput(lambda i, g, out, *inputs, axis: g[i])),
+           lambda: replaced(rules.stack, "vjp", lambda g, out, *inputs, axis: [g[i] for i in range(len(inputs))]),
            lambda a, b: tg.stack([a, b], axis=1), _plain(st.tuples(float_arrays((2,), ANY), float_arrays((2,), ANY)))),
     Mutant("getitem.scatter_assigns", "scatter forward",
            "the getitem VJP scatters with out[index] = g: repeats overwrite",
-           forward(ops.scatter, _scatter_assigns), lambda a, index: a[index], repeated_indices()),
+           forward(rules.scatter, _scatter_assigns), lambda a, index: a[index], repeated_indices()),
     # -- forward/VJP mismatches ----------------------------------------------------------
     Mutant("sigmoid.forward_abs", "sigmoid forward", "negative branch copy-pasted: computes sigmoid(|a|)",
-           forward(ops.sigmoid, _sigmoid_abs), lambda a: a.sigmoid(), same(1, ODD_TENTHS)),
+           forward(rules.sigmoid, _sigmoid_abs), lambda a: a.sigmoid(), same(1, ODD_TENTHS)),
     Mutant("log_softmax.forward_no_normaliser", "log_softmax forward", "a - max(a): the log-sum-exp term forgotten",
-           forward(ops.log_softmax, _log_softmax_no_normaliser), LOG_SOFTMAX, rows(ODD_TENTHS, unique=True)),
+           forward(rules.log_softmax, _log_softmax_no_normaliser), LOG_SOFTMAX, rows(ODD_TENTHS, unique=True)),
     # -- ties (inputs with two-way ties on purpose) --------------------------------------
     Mutant("max.ties_not_split", "max vjps[0]", "every tied maximum gets all of g",
-           vjp(ops.max, 0, lambda g, out, a, axis, keepdims: g.reshape(_kept(a.shape, axis))
+           vjp(rules.reduce_max, 0, lambda g, out, a, axis, keepdims: g.reshape(_kept(a.shape, axis))
                * _max_winners(out, a, axis).astype(a.dtype)),
            lambda a: a.max(axis=-1), matrix_with_row_ties(), checkers=GRADGRAD_AT_TIES,
            note="inputs have two-way ties, where the central difference is the even split"),
     Mutant("max.first_winner_only", "max vjps[0]", "g goes to the first of tied maxima (argmax) only",
-           vjp(ops.max, 0, _max_first_winner), lambda a: a.max(axis=-1), matrix_with_row_ties(),
+           vjp(rules.reduce_max, 0, _max_first_winner), lambda a: a.max(axis=-1), matrix_with_row_ties(),
            checkers=GRADGRAD_AT_TIES, note="inputs have two-way ties"),
     Mutant("maximum.ties_to_first", "maximum vjps", "ties give all of g to the first operand (>= instead of >)",
-           vjps(ops.maximum, lambda g, out, a, b: g * (a.data >= b.data), lambda g, out, a, b: g * (b.data > a.data)),
+           vjps(rules.maximum, lambda g, out, a, b: g * (a.data >= b.data), lambda g, out, a, b: g * (b.data > a.data)),
            lambda a, b: a.maximum(b), pairs_with_ties(), checkers=GRADGRAD_AT_TIES, note="inputs tie at some elements"),
     # -- the engine ----------------------------------------------------------------------
-    Mutant("engine.accumulate_overwrites", "engine._accumulate", "a second contribution replaces the first",
+    Mutant("engine.accumulate_overwrites", "graph._accumulate", "a second contribution replaces the first",
            accumulate(_accumulate_overwrites), lambda a: a * a + a.exp(), same(1)),
-    Mutant("engine.accumulate_keeps_first", "engine._accumulate", "later contributions are dropped",
+    Mutant("engine.accumulate_keeps_first", "graph._accumulate", "later contributions are dropped",
            accumulate(_accumulate_keeps_first), lambda a, b: a * b + a.tanh() * b, bcast(ANY, ANY)),
     # -- second order: right values, wrong graph ----------------------------------------
     Mutant("tanh.detached_out", "tanh vjps[0]", "g*(1-o*o) with o = out.detach()",
-           vjp(ops.tanh, 0, lambda g, out, a: g * (1 - out.detach() * out.detach())),
+           vjp(rules.tanh, 0, lambda g, out, a: g * (1 - out.detach() * out.detach())),
            lambda a: a.tanh(), same(1), order=SECOND),
     Mutant("sigmoid.mask_from_data", "sigmoid vjps[0]", "g * (out.data*(1-out.data)), a numpy constant",
-           vjp(ops.sigmoid, 0, lambda g, out, a: g * (out.data * (1 - out.data))),
+           vjp(rules.sigmoid, 0, lambda g, out, a: g * (out.data * (1 - out.data))),
            lambda a: a.sigmoid(), same(1), order=SECOND),
-    Mutant("exp.detached_out", "exp vjps[0]", "g*out.detach()", vjp(ops.exp, 0, lambda g, out, a: g * out.detach()),
+    Mutant("exp.detached_out", "exp vjps[0]", "g*out.detach()", vjp(rules.exp, 0, lambda g, out, a: g * out.detach()),
            lambda a: a.exp(), same(1), order=SECOND),
     Mutant("log.reciprocal_in_numpy", "log vjps[0]", "g * (1/a.data)",
-           vjp(ops.log, 0, lambda g, out, a: g * (1 / a.data)),
+           vjp(rules.log, 0, lambda g, out, a: g * (1 / a.data)),
            lambda a: a.log(), same(1, POSITIVE), order=SECOND),
     Mutant("mul.detached_operands", "mul vjps", "g*b.detach() and g*a.detach(): no mixed second derivative",
-           vjps(ops.mul, lambda g, out, a, b: g * b.detach(), lambda g, out, a, b: g * a.detach()),
+           vjps(rules.mul, lambda g, out, a, b: g * b.detach(), lambda g, out, a, b: g * a.detach()),
            lambda a, b: a * b, bcast(ANY, ANY), order=SECOND),
     Mutant("div.b.in_numpy", "div vjps[1]", "-g * (out.data/b.data)",
-           vjp(ops.div, 1, lambda g, out, a, b: -g * (out.data / b.data)), lambda a, b: a / b,
+           vjp(rules.div, 1, lambda g, out, a, b: -g * (out.data / b.data)), lambda a, b: a / b,
            bcast(ANY, NONZERO), order=SECOND),
     Mutant("pow.a.detached_power", "pow vjps[0]", "g*b*(a**(b-1)).detach()",
-           vjp(ops.pow, 0, lambda g, out, a, b: g * b * (a ** (b - 1)).detach()), lambda a, b: a ** b,
+           vjp(rules.power, 0, lambda g, out, a, b: g * b * (a ** (b - 1)).detach()), lambda a, b: a ** b,
            bcast(POSITIVE, ANY), order=SECOND),
     Mutant("log_softmax.softmax_in_numpy", "log_softmax vjps[0]", "softmax taken as np.exp(out.data)",
-           vjp(ops.log_softmax, 0, lambda g, out, a, axis: g - np.exp(out.data) * g.sum(axis=axis, keepdims=True)),
+           vjp(rules.log_softmax, 0, lambda g, out, a, axis: g - np.exp(out.data) * g.sum(axis=axis, keepdims=True)),
            LOG_SOFTMAX, rows(), order=SECOND),
     Mutant("matmul.a.detached_b", "matmul vjps[0]", "the VJP of a computed with b.detach()",
-           vjp(ops.matmul, 0, lambda g, out, a, b: ops._matmul_vjp_a(g, out, a, b.detach())),
+           vjp(rules.matmul, 0, lambda g, out, a, b: rules._matmul_vjp_a(g, out, a, b.detach())),
            lambda a, b: a @ b, _plain(st.tuples(float_arrays((2, 3), ANY), float_arrays((3, 2), ANY))), order=SECOND),
     Mutant("linear.x.detached_w", "linear vjps[0]", "g @ w.detach()",
-           vjp(ops.linear, 0, lambda g, out, x, w, b: g @ w.detach()), F.linear,
+           vjp(rules.linear, 0, lambda g, out, x, w, b: g @ w.detach()), F.linear,
            _plain(st.tuples(float_arrays((2, 3), ANY), float_arrays((2, 3), ANY), float_arrays((2,), ANY))),
            order=SECOND),
     Mutant("sum.vjp_in_numpy", "sum vjps[0]", "the broadcast done on g.data: no derivative with respect to g",
-           vjp(ops.sum, 0, lambda g, out, a, axis, keepdims:
+           vjp(rules.reduce_sum, 0, lambda g, out, a, axis, keepdims:
                Tensor._wrap(np.broadcast_to(g.data.reshape(_kept(a.shape, axis)), a.shape).copy())),
            lambda a: (a * a).sum(axis=0), rows(), order=SECOND),
     Mutant("relu.vjp_in_numpy", "relu vjps[0]", "g.data * (a.data > 0): no derivative with respect to g",
-           vjp(ops.relu, 0, lambda g, out, a: Tensor._wrap(g.data * (a.data > 0))),
+           vjp(rules.relu, 0, lambda g, out, a: Tensor._wrap(g.data * (a.data > 0))),
            lambda a: (a * a).relu(), same(1, ODD_TENTHS), order=SECOND),
-    Mutant("engine.accumulate_in_numpy", "engine._accumulate", "fan-out summed on .data even under create_graph",
+    Mutant("engine.accumulate_in_numpy", "graph._accumulate", "fan-out summed on .data even under create_graph",
            accumulate(_accumulate_in_numpy), lambda a: a * a.tanh(), same(1), order=SECOND),
     # -- equivalent on continuous inputs --------------------------------------------------
     Mutant("relu.ge_mask", "relu vjps[0]", "mask a >= 0 instead of a > 0",
-           vjp(ops.relu, 0, lambda g, out, a: g * (a.data >= 0)), lambda a: a.relu(), same(1, ODD_TENTHS),
+           vjp(rules.relu, 0, lambda g, out, a: g * (a.data >= 0)), lambda a: a.relu(), same(1, ODD_TENTHS),
            order=EQUIVALENT,
            note="differs only at a == 0 exactly, the kink, where relu has no derivative: the central "
                 "difference there is 1/2, so neither mask agrees with it and no input can tell them apart"),
     Mutant("linear.b.not_reduced", "linear vjps[2]", "returns g unreduced, shaped (batch, out)",
-           vjp(ops.linear, 2, lambda g, out, x, w, b: g), F.linear,
+           vjp(rules.linear, 2, lambda g, out, x, w, b: g), F.linear,
            _plain(st.tuples(float_arrays((3, 2), ANY), float_arrays((2, 2), ANY), float_arrays((2,), ANY))),
            order=EQUIVALENT,
            note="the engine sums a broadcast-shaped gradient back to the input's shape (unbroadcast), "

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from tinygrad_mnist import Tensor, autograd
-from tinygrad_mnist.anomaly import AnomalyError as AnomalyErrorFromAnomaly
-from tinygrad_mnist.anomaly import detect_anomaly as detect_anomaly_from_anomaly
+from tinygrad_mnist.core.anomaly import AnomalyError as AnomalyErrorFromAnomaly
+from tinygrad_mnist.core.anomaly import detect_anomaly as detect_anomaly_from_anomaly
 from tinygrad_mnist.autograd import AnomalyError, Function, detect_anomaly
 
 with open(__file__, encoding="utf-8") as _source:
@@ -328,7 +328,7 @@ def test_one_instance_can_be_nested():
         with np.errstate(all="ignore"):
             assert _anomaly_checks_are_off()
     finally:
-        from tinygrad_mnist.grad_mode import STATE
+        from tinygrad_mnist.core.grad_mode import STATE
 
         STATE.anomaly = False  # do not leak the stuck state into other tests
 

@@ -8,7 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from tinygrad_mnist import Tensor, autograd, ops
+from tinygrad_mnist import Tensor, autograd
+from tinygrad_mnist.core import rules
 from tinygrad_mnist.autograd import GradcheckError, gradcheck
 
 ATOL, RTOL = 1e-5, 1e-3  # passed explicitly wherever the test recomputes gradcheck's verdict
@@ -261,9 +262,9 @@ def corrupted(vjp, factor):
 
 
 def corrupt_mul(monkeypatch, input_index, factor):
-    vjps = list(ops.mul.vjps)
+    vjps = list(rules.mul.vjps)
     vjps[input_index] = corrupted(vjps[input_index], factor)
-    monkeypatch.setattr(ops.mul, "vjps", tuple(vjps))
+    monkeypatch.setattr(rules.mul, "vjps", tuple(vjps))
 
 
 A = np.array([[0.5, -1.2, 0.8], [1.9, -0.3, 0.6]])
@@ -362,7 +363,7 @@ def test_gradcheck_catches_a_scaled_vjp_of_any_primitive(monkeypatch, name):
     fn, point = PRIMITIVE_USES[name]
     x = leaf(point)
     assert gradcheck(fn, x)
-    prim = ops.PRIMITIVES[name]
+    prim = rules.PRIMITIVES[name]
     monkeypatch.setattr(prim, "vjps", tuple(corrupted(v, 1.5) for v in prim.vjps))
     with pytest.raises(GradcheckError):
         gradcheck(fn, x)
@@ -382,7 +383,7 @@ def _sqrt_below_eps():
 
 
 def _nan_away_from_the_point():
-    prim = ops.Primitive("nan_off_point", lambda a: np.where(a == 1.0, a, np.nan), lambda g, out, a: g)
+    prim = rules.Primitive("nan_off_point", lambda a: np.where(a == 1.0, a, np.nan), lambda g, out, a: g)
     return prim, leaf([1.0])
 
 

@@ -11,8 +11,9 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from tinygrad_mnist import backprop_compare, cli
-from tinygrad_mnist.reference import jacobian_chain
+from tinygrad_mnist.mnist import backprop_compare
+from tinygrad_mnist.mnist import cli
+from tinygrad_mnist.mnist.reference import jacobian_chain
 
 ROW = re.compile(r"^\s*(\d+)\s+(jacobian chain|closed form|engine)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+(\S+)\s*$")
 
@@ -131,7 +132,7 @@ def test_measure_inside_a_running_trace():
 
 def test_engine_gradients_match_closed_form_on_mnist():
     from tinygrad_mnist.datasets import load_mnist
-    from tinygrad_mnist.reference import closed_form
+    from tinygrad_mnist.mnist.reference import closed_form
 
     images, labels = load_mnist("test")
     model = backprop_compare.build_network([16, 12], "leaky_relu", seed=3)

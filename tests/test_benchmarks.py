@@ -26,8 +26,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinygrad_mnist import Tensor, manual_seed, nn, ops, optim
-from tinygrad_mnist.engine import toposort
+from tinygrad_mnist import Tensor, manual_seed, nn, optim
+from tinygrad_mnist.core import rules
+from tinygrad_mnist.core.graph import toposort
 from tinygrad_mnist.nn import functional as F
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -109,12 +110,12 @@ class DtypeSpy:
         self.seen: list[tuple[str, np.dtype]] = []
         wrap = Tensor.__dict__["_wrap"].__func__
 
-        def spy_wrap(cls, data):
+        def spy_wrap(data):
             self.seen.append(("Tensor._wrap", np.asarray(data).dtype))
-            return wrap(cls, data)
+            return wrap(data)
 
-        monkeypatch.setattr(Tensor, "_wrap", classmethod(spy_wrap))
-        for name, prim in ops.PRIMITIVES.items():
+        monkeypatch.setattr(Tensor, "_wrap", staticmethod(spy_wrap))
+        for name, prim in rules.PRIMITIVES.items():
             monkeypatch.setattr(prim, "forward", self._spy_forward(name, prim.forward))
 
     def _spy_forward(self, name, forward):
@@ -338,11 +339,11 @@ def test_cnn_profile_parts_add_up_to_the_step(tmp_path):
 def test_the_profile_restores_every_primitive_forward():
     from benchmarks import cnn_epoch
 
-    originals = {name: prim.forward for name, prim in ops.PRIMITIVES.items()}
-    namespace = dict(vars(ops))  # the conv kernels that VJPs call directly are wrapped where ops looks them up
+    originals = {name: prim.forward for name, prim in rules.PRIMITIVES.items()}
+    namespace = dict(vars(rules))  # the conv kernels that VJPs call directly are wrapped where rules looks them up
     rng = np.random.default_rng(0)
     batches = [(rng.random((8, 784), dtype=np.float32), rng.integers(0, 10, 8)) for _ in range(2)]
     result = cnn_epoch.profile(batches)
     assert result["steps"] == 2 and {r["part"] for r in result["rows"]} >= {"conv2d", "max_pool2d"}
-    assert all(prim.forward is originals[name] for name, prim in ops.PRIMITIVES.items())
-    assert all(vars(ops)[name] is value for name, value in namespace.items())
+    assert all(prim.forward is originals[name] for name, prim in rules.PRIMITIVES.items())
+    assert all(vars(rules)[name] is value for name, value in namespace.items())

@@ -13,7 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from tinygrad_mnist import Tensor, manual_seed, nn, ops
+from tinygrad_mnist import Tensor, manual_seed, nn
+from tinygrad_mnist.core import rules
 from tinygrad_mnist.autograd import GradcheckError, gradcheck, gradgradcheck
 from tinygrad_mnist.nn import functional as F
 
@@ -105,7 +106,7 @@ def test_fast_gradcheck_catches_one_wrong_element_and_names_it(monkeypatch, elem
     fn = lambda x: x.tanh() * 2.0  # noqa: E731
     seeds = range(20)
     assert all(gradcheck(fn, leaf(X), fast_mode=True, seed=seed) for seed in seeds)  # positive control
-    monkeypatch.setattr(ops.tanh, "vjps", (tanh_vjp_wrong_at(element, X.shape),))
+    monkeypatch.setattr(rules.tanh, "vjps", (tanh_vjp_wrong_at(element, X.shape),))
 
     caught = 0
     for seed in seeds:
@@ -127,7 +128,7 @@ def test_fast_and_full_gradcheck_report_the_same_failure(monkeypatch):
     # every entry 1.5 times too large, entry (1, 1) 3 times: wrong in every direction, worst at (1, 1)
     scale = np.full(X.shape, 1.5)
     scale[1, 1] = 3.0
-    monkeypatch.setattr(ops.tanh, "vjps", (lambda g, out, a: g * (1 - out * out) * scale,))
+    monkeypatch.setattr(rules.tanh, "vjps", (lambda g, out, a: g * (1 - out * out) * scale,))
     fn = lambda x: x.tanh()  # noqa: E731
     errors = []
     for kwargs in ({}, {"fast_mode": True, "seed": 0}, {"fast_mode": True, "seed": 99}):
@@ -149,7 +150,7 @@ def test_fast_gradcheck_names_the_input_and_output_that_fail(monkeypatch):
 
     a, b = leaf([0.5, -0.25]), leaf(X)
     assert gradcheck(fn, (a, b), fast_mode=True)
-    monkeypatch.setattr(ops.tanh, "vjps", (lambda g, out, x: g * (1 - out * out) * 1.5,))
+    monkeypatch.setattr(rules.tanh, "vjps", (lambda g, out, x: g * (1 - out * out) * 1.5,))
     with pytest.raises(GradcheckError) as info:
         gradcheck(fn, (a, b), fast_mode=True)
     assert info.value.input_index == 1 and info.value.output_index == 1
@@ -157,7 +158,7 @@ def test_fast_gradcheck_names_the_input_and_output_that_fail(monkeypatch):
 
 
 def test_fast_gradcheck_returns_false_when_asked(monkeypatch):
-    monkeypatch.setattr(ops.tanh, "vjps", (tanh_vjp_wrong_at((0, 2), X.shape),))
+    monkeypatch.setattr(rules.tanh, "vjps", (tanh_vjp_wrong_at((0, 2), X.shape),))
     assert gradcheck(lambda x: x.tanh(), leaf(X), fast_mode=True, raise_exception=False) is False
 
 
@@ -167,7 +168,7 @@ def test_fast_gradcheck_catches_a_wrong_vjp_with_every_seed(monkeypatch, seed):
     def vjp(g, out, a):
         return (g * (1 - out * out)).reshape(-1)[np.roll(np.arange(g.size), 1)].reshape(g.shape)
 
-    monkeypatch.setattr(ops.tanh, "vjps", (vjp,))
+    monkeypatch.setattr(rules.tanh, "vjps", (vjp,))
     with pytest.raises(GradcheckError):
         gradcheck(lambda x: x.tanh(), leaf(X), fast_mode=True, seed=seed)
 
@@ -176,7 +177,7 @@ def test_fast_mode_compares_random_projections_that_depend_on_the_seed():
     # A VJP wrong by c in every entry of a 64 x 64 Jacobian that is really zero. Each entry is within
     # atol, so the full check passes; u^T E v = c (sum u)(sum v) exceeds atol only for some directions.
     c, n = 0.5 * ATOL, 64
-    prim = ops.Primitive("zero_with_flat_error", lambda a: np.zeros_like(a),
+    prim = rules.Primitive("zero_with_flat_error", lambda a: np.zeros_like(a),
                          lambda g, out, a: (g.sum() * c).broadcast_to(a.shape))
     x = leaf(np.linspace(-1.0, 1.0, n))
     assert gradcheck(prim, x, atol=ATOL, rtol=RTOL) is True
@@ -270,7 +271,7 @@ V1 = np.array([1.0, -2.0, 0.5, 3.0])
 
 @pytest.mark.parametrize("fast_mode", [False, True], ids=["full", "fast"])
 def test_gradgradcheck_catches_a_vjp_that_is_only_right_to_first_order(monkeypatch, fast_mode):
-    monkeypatch.setattr(ops.tanh, "vjps", (tanh_vjp_detached_output,))
+    monkeypatch.setattr(rules.tanh, "vjps", (tanh_vjp_detached_output,))
     assert gradcheck(lambda x: x.tanh(), leaf(X1))  # the first derivative is right
     assert gradcheck(lambda x: x.tanh(), leaf(X1), fast_mode=True)
 
@@ -293,7 +294,7 @@ def test_gradgradcheck_catches_a_vjp_that_is_only_right_to_first_order(monkeypat
 
 
 def test_gradgradcheck_catches_a_vjp_not_differentiable_in_grad_outputs(monkeypatch):
-    monkeypatch.setattr(ops.tanh, "vjps", (tanh_vjp_detached_gradient,))
+    monkeypatch.setattr(rules.tanh, "vjps", (tanh_vjp_detached_gradient,))
     assert gradcheck(lambda x: x.tanh(), leaf(X1))
 
     with pytest.raises(GradcheckError) as info:
@@ -316,8 +317,8 @@ def test_gradgradcheck_names_the_input_around_a_non_differentiable_argument(monk
     inputs = (leaf(a_arr), Tensor(np.ones(3)), leaf(b_arr))
     assert gradgradcheck(fn, inputs, grad_outputs=[Tensor(v, requires_grad=True)])
 
-    vjp_a, _ = ops.mul.vjps
-    monkeypatch.setattr(ops.mul, "vjps", (vjp_a, lambda g, out, a, b: g * a.detach()))
+    vjp_a, _ = rules.mul.vjps
+    monkeypatch.setattr(rules.mul, "vjps", (vjp_a, lambda g, out, a, b: g * a.detach()))
     with pytest.raises(GradcheckError) as info:
         gradgradcheck(fn, inputs, grad_outputs=[Tensor(v, requires_grad=True)])
     error = info.value
@@ -330,7 +331,7 @@ def test_gradgradcheck_names_the_input_around_a_non_differentiable_argument(monk
 
 @pytest.mark.parametrize("fast_mode", [False, True], ids=["full", "fast"])
 def test_gradgradcheck_returns_false_when_asked(monkeypatch, fast_mode):
-    monkeypatch.setattr(ops.tanh, "vjps", (tanh_vjp_detached_output,))
+    monkeypatch.setattr(rules.tanh, "vjps", (tanh_vjp_detached_output,))
     assert gradgradcheck(lambda x: x.tanh(), leaf(X1), raise_exception=False, fast_mode=fast_mode) is False
 
 
@@ -338,7 +339,7 @@ def test_gradgradcheck_returns_false_when_asked(monkeypatch, fast_mode):
 def test_fast_gradgradcheck_catches_the_second_order_bug_with_any_seed(monkeypatch, seed):
     fn = lambda x: (x.tanh() * x).sum()  # noqa: E731
     assert gradgradcheck(fn, leaf(X1), fast_mode=True, seed=seed)
-    monkeypatch.setattr(ops.tanh, "vjps", (tanh_vjp_detached_output,))
+    monkeypatch.setattr(rules.tanh, "vjps", (tanh_vjp_detached_output,))
     assert gradcheck(fn, leaf(X1), fast_mode=True, seed=seed)
     with pytest.raises(GradcheckError, match=r"^gradgradcheck.*input 0"):
         gradgradcheck(fn, leaf(X1), fast_mode=True, seed=seed)

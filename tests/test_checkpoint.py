@@ -13,13 +13,14 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import pytest
 
-from tinygrad_mnist import checkpoint, optim
-from tinygrad_mnist.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from tinygrad_mnist.models import build_model, mlp_architecture
+from tinygrad_mnist import optim
+from tinygrad_mnist.mnist import checkpoint
+from tinygrad_mnist.mnist.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from tinygrad_mnist.mnist.models import build_model, mlp_architecture
 from tinygrad_mnist.nn import functional as F
 from tinygrad_mnist.nn.module import Module, StateDictError
 from tinygrad_mnist.random import manual_seed
-from tinygrad_mnist.tensor import Tensor
+from tinygrad_mnist.core.tensor import Tensor
 
 OPTIMIZERS: dict[str, Callable[[list[Any]], optim.Optimizer]] = {
     "sgd-momentum": lambda params: optim.SGD(params, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4),

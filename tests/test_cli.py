@@ -1,6 +1,6 @@
 """The ``tinygrad-mnist`` command end to end, on a tiny learnable dataset in MNIST's layout.
 
-A few runs go through a real subprocess (``python -m tinygrad_mnist.cli``);
+A few runs go through a real subprocess (``python -m tinygrad_mnist.mnist.cli``);
 everything else calls ``cli.main`` in-process, which returns the exit status.
 """
 
@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tinygrad_mnist import training
-from tinygrad_mnist.checkpoint import load_checkpoint, save_checkpoint
+from tinygrad_mnist.mnist import training
+from tinygrad_mnist.mnist.checkpoint import load_checkpoint, save_checkpoint
 from tinygrad_mnist.datasets import load_mnist
-from tinygrad_mnist.models import build_model, mlp_architecture
-from tinygrad_mnist.training import Interrupted, Trainer, TrainConfig
+from tinygrad_mnist.mnist.models import build_model, mlp_architecture
+from tinygrad_mnist.mnist.training import Interrupted, Trainer, TrainConfig
 
 from train_helpers import call_cli, synthetic_digits, write_split
 
@@ -39,8 +39,8 @@ SMALL_STEPS = 2 * math.ceil((TRAIN_SIZE - VAL_SIZE) / 32)
 
 
 def run_cli(*args: Any, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """``python -m tinygrad_mnist.cli ARGS`` in a fresh interpreter."""
-    return subprocess.run([sys.executable, "-m", "tinygrad_mnist.cli", *map(str, args)],
+    """``python -m tinygrad_mnist.mnist.cli ARGS`` in a fresh interpreter."""
+    return subprocess.run([sys.executable, "-m", "tinygrad_mnist.mnist.cli", *map(str, args)],
                           capture_output=True, text=True, cwd=cwd, timeout=timeout)
 
 
@@ -362,7 +362,7 @@ INTERRUPTIBLE = ["--batch-size", "8", "--val-size", str(VAL_SIZE), "--hidden", "
 
 def train_and_interrupt(args: list[Any], out: Path, timeout: float = 120) -> tuple[int, str, str]:
     """Start ``train``, send SIGINT as soon as the first epoch's checkpoint exists; (status, stdout, stderr)."""
-    process = subprocess.Popen([sys.executable, "-m", "tinygrad_mnist.cli", *map(str, args)],
+    process = subprocess.Popen([sys.executable, "-m", "tinygrad_mnist.mnist.cli", *map(str, args)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + timeout
     try:

@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from tinygrad_mnist.cli import main
+from tinygrad_mnist.mnist.cli import main
 
 
 def test_graph_writes_dot_text(tmp_path, capsys):

@@ -16,11 +16,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tinygrad_mnist import Tensor, cli, manual_seed, nn
-from tinygrad_mnist.checkpoint import load_checkpoint, load_model
-from tinygrad_mnist.models import build_model, cnn_architecture, describe, mlp_architecture
+from tinygrad_mnist import Tensor, manual_seed, nn
+from tinygrad_mnist.mnist import cli
+from tinygrad_mnist.mnist.checkpoint import load_checkpoint, load_model
+from tinygrad_mnist.mnist.models import build_model, cnn_architecture, describe, mlp_architecture
 from tinygrad_mnist.nn import functional as F
-from tinygrad_mnist.training import ConfigError, Trainer, TrainConfig
+from tinygrad_mnist.mnist.training import ConfigError, Trainer, TrainConfig
 
 from train_helpers import call_cli, synthetic_digits, write_split
 
@@ -221,7 +222,7 @@ def test_cli_cnn_defaults_and_bad_model(capsys: pytest.CaptureFixture[str]) -> N
 
 def test_plot_run_draws_the_cnn_filters(cnn_run: tuple[Path, dict], data_dir: Path, tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
-    from tinygrad_mnist.viz import plots
+    from tinygrad_mnist.mnist import plots
 
     out, _ = cnn_run
     model, _ = load_model(out / "best.npz")

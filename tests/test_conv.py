@@ -6,7 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tinygrad_mnist.nn.functional as F
-from tinygrad_mnist import Tensor, ops
+from tinygrad_mnist import Tensor
+from tinygrad_mnist.core import rules
 from tinygrad_mnist.autograd import gradcheck, gradgradcheck
 
 
@@ -111,10 +112,10 @@ def test_conv2d_gradient_primitives_are_adjoint():
     # <conv2d(x, w), g> = <x, input_grad(g, w)> = <w, weight_grad(x, g)>
     rng = np.random.default_rng(1)
     x, w = rng.standard_normal((2, 3, 6, 5)), rng.standard_normal((4, 3, 3, 2))
-    out = ops.conv2d(Tensor(x), Tensor(w), stride=2, padding=1)
+    out = rules.conv2d(Tensor(x), Tensor(w), stride=2, padding=1)
     g = rng.standard_normal(out.shape)
-    dx = ops.conv2d_input_grad(Tensor(g), Tensor(w), x_shape=x.shape, stride=2, padding=1)
-    dw = ops.conv2d_weight_grad(Tensor(x), Tensor(g), w_shape=w.shape, stride=2, padding=1)
+    dx = rules.conv2d_input_grad(Tensor(g), Tensor(w), x_shape=x.shape, stride=2, padding=1)
+    dw = rules.conv2d_weight_grad(Tensor(x), Tensor(g), w_shape=w.shape, stride=2, padding=1)
     total = np.sum(out.data * g)
     assert np.isclose(total, np.sum(x * dx.data)) and np.isclose(total, np.sum(w * dw.data))
 
@@ -245,8 +246,8 @@ def test_window_scatter_and_gather_are_adjoint(shape, k, stride):
     out = F.max_pool2d(Tensor(x), k, stride)
     position = rng.integers(0, k * k, size=out.shape)
     g, h = rng.standard_normal(out.shape), rng.standard_normal(shape)
-    spread = ops.window_scatter(Tensor(g), position=position, kernel_size=k, stride=stride, shape=shape)
-    taken = ops.window_gather(Tensor(h), position=position, kernel_size=k, stride=stride)
+    spread = rules.window_scatter(Tensor(g), position=position, kernel_size=k, stride=stride, shape=shape)
+    taken = rules.window_gather(Tensor(h), position=position, kernel_size=k, stride=stride)
     assert np.isclose(np.sum(spread.data * h), np.sum(g * taken.data))
     i, j = position[0, 0, 0, 0] // k, position[0, 0, 0, 0] % k
     assert taken.data[0, 0, 0, 0] == h[0, 0, i, j]

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from tinygrad_mnist import Tensor, autograd, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from tinygrad_mnist import ops
-from tinygrad_mnist.engine import toposort
+from tinygrad_mnist.core import rules
+from tinygrad_mnist.core.graph import toposort
 
 FLOATS = st.floats(-3.0, 3.0, allow_nan=False, allow_infinity=False)
 ARRAYS = hnp.arrays(np.float64, hnp.array_shapes(min_dims=0, max_dims=2, max_side=4), elements=FLOATS)
@@ -491,7 +491,7 @@ def test_a_primitive_hands_what_its_forward_saved_to_its_vjps():
         received.append(total)
         return g * 2
 
-    double = ops.Primitive("double_saving_sum", forward, vjp, saves=("total",))
+    double = rules.Primitive("double_saving_sum", forward, vjp, saves=("total",))
     x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
     y = double(x)
     np.testing.assert_array_equal(y.data, [2.0, 4.0])

@@ -109,7 +109,7 @@ def load_example(script: str):
 def test_closed_form_checks_fail_on_a_tiny_mismatch(monkeypatch):
     """A relative disagreement of 1e-8 in one gradient entry stops each script with a non-zero exit."""
     from tinygrad_mnist import Tensor, manual_seed
-    from tinygrad_mnist.reference import closed_form
+    from tinygrad_mnist.mnist.reference import closed_form
 
     exact = closed_form.backward
 

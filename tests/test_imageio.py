@@ -9,7 +9,7 @@ from typing import Callable
 import numpy as np
 import pytest
 
-from tinygrad_mnist.imageio import ImageError, read_image
+from tinygrad_mnist.mnist.imageio import ImageError, read_image
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinygrad_mnist.metrics import accuracy, classification_report, confusion_matrix
+from tinygrad_mnist.mnist.metrics import accuracy, classification_report, confusion_matrix
 
 # ---- loop-based oracles ------------------------------------------------------------
 

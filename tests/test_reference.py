@@ -1,4 +1,4 @@
-"""The engine's gradients against the numpy-only oracles in ``tinygrad_mnist.reference``.
+"""The engine's gradients against the numpy-only oracles in ``tinygrad_mnist.mnist.reference``.
 
 Every property runs in float64 on MLPs built by ``models.build_mlp``: depth 1-4
 Linear layers, widths 1-32, every hidden activation, batch 1-16, with and
@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 
 import tinygrad_mnist as tm
 from tinygrad_mnist import Tensor, nn
-from tinygrad_mnist.models import build_mlp
+from tinygrad_mnist.mnist.models import build_mlp
 from tinygrad_mnist.nn import functional as F
-from tinygrad_mnist.reference import closed_form, jacobian_chain
-from tinygrad_mnist.reference.closed_form import Gradients
+from tinygrad_mnist.mnist.reference import closed_form, jacobian_chain
+from tinygrad_mnist.mnist.reference.closed_form import Gradients
 
 RTOL = 1e-10
 # Gradients of a mean cross-entropy are built from probabilities in [0, 1], whose

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from markdown_code import run_page
 
 import tinygrad_mnist as tg
-from tinygrad_mnist import Tensor, ops
+from tinygrad_mnist import Tensor
+from tinygrad_mnist.core import rules
 from tinygrad_mnist.autograd import GradcheckError, gradcheck
 from tinygrad_mnist.testing import (
     arrays,
@@ -297,7 +298,7 @@ def worst_element(analytical, numerical, atol=1e-5, rtol=1e-3):
 
 
 def test_wrong_vjp_is_caught_and_the_worst_element_named(monkeypatch):
-    monkeypatch.setattr(ops.tanh, "vjps", (wrong_tanh_vjp,))
+    monkeypatch.setattr(rules.tanh, "vjps", (wrong_tanh_vjp,))
     x = np.array([0.1, 0.5, -1.2, 3.0])
     with pytest.raises(AssertionError) as caught:
         assert_grads_close(Tensor.tanh, x)
@@ -318,21 +319,21 @@ def test_wrong_vjp_is_caught_and_the_worst_element_named(monkeypatch):
 def test_a_wrong_vjp_is_caught_on_every_drawn_input(x):
     # doubling the derivative: a difference of at least 2 * (1 - tanh(2)²) > 0.1 everywhere in [-2, 2]
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(ops.tanh, "vjps", (lambda g, out, a: 2 * g * (1 - out * out),))
+        patch.setattr(rules.tanh, "vjps", (lambda g, out, a: 2 * g * (1 - out * out),))
         with pytest.raises(GradcheckError, match="input element"):
             assert_grads_close(Tensor.tanh, x)
 
 
 def test_the_failing_input_is_named(monkeypatch):
-    right_for_a, _ = ops.mul.vjps
-    monkeypatch.setattr(ops.mul, "vjps", (right_for_a, lambda g, out, a, b: g * b))  # should be g * a
+    right_for_a, _ = rules.mul.vjps
+    monkeypatch.setattr(rules.mul, "vjps", (right_for_a, lambda g, out, a, b: g * b))  # should be g * a
     with pytest.raises(GradcheckError, match="with respect to input 1") as caught:
         assert_grads_close(lambda a, b: a * b, np.array([1.0, 2.0]), np.array([[3.0], [-0.5]]))
     assert caught.value.input_index == 1
 
 
 def test_the_failing_output_is_named(monkeypatch):
-    monkeypatch.setattr(ops.tanh, "vjps", (wrong_tanh_vjp,))
+    monkeypatch.setattr(rules.tanh, "vjps", (wrong_tanh_vjp,))
     with pytest.raises(GradcheckError, match="for output 1") as caught:
         assert_grads_close(lambda x: (x.exp(), x.tanh()), np.array([0.2, -0.4]))
     assert caught.value.output_index == 1
@@ -345,7 +346,7 @@ def test_tolerances_and_step_are_passed_on(monkeypatch):
         assert_grads_close(lambda x: x ** 3, cube, eps=0.5)
     assert_grads_close(lambda x: x ** 3, cube, eps=0.5, atol=0.3)
 
-    monkeypatch.setattr(ops.exp, "vjps", (lambda g, out, a: 1.01 * g * out,))  # 1 % too large
+    monkeypatch.setattr(rules.exp, "vjps", (lambda g, out, a: 1.01 * g * out,))  # 1 % too large
     x = np.array([0.3, 1.1])
     with pytest.raises(GradcheckError):
         assert_grads_close(Tensor.exp, x)
@@ -377,7 +378,7 @@ def test_float32_arrays_pass_when_the_gradient_is_right(x):
 
 
 def test_float32_input_still_fails_on_a_wrong_gradient(monkeypatch):
-    monkeypatch.setattr(ops.tanh, "vjps", (wrong_tanh_vjp,))
+    monkeypatch.setattr(rules.tanh, "vjps", (wrong_tanh_vjp,))
     with pytest.raises(GradcheckError):
         assert_grads_close(Tensor.tanh, np.array([0.1, 2.0], dtype=np.float32))
 
@@ -422,7 +423,7 @@ def run_python(code):
 
 def test_importing_the_package_does_not_import_hypothesis():
     result = run_python(
-        "import sys, tinygrad_mnist, tinygrad_mnist.autograd, tinygrad_mnist.nn, tinygrad_mnist.ops\n"
+        "import sys, tinygrad_mnist, tinygrad_mnist.autograd, tinygrad_mnist.nn, tinygrad_mnist.core.rules\n"
         "print('hypothesis' in sys.modules)"
     )
     assert result.returncode == 0, result.stderr

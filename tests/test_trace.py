@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from tinygrad_mnist import Tensor
-from tinygrad_mnist import engine
+from tinygrad_mnist.core import graph
 from tinygrad_mnist.autograd import BackwardTrace, trace_backward
-from tinygrad_mnist.models import build_mlp
+from tinygrad_mnist.mnist.models import build_mlp
 from tinygrad_mnist.nn import functional as F
 
 
@@ -242,10 +242,10 @@ def test_engine_observer_sees_each_node_once_and_is_optional():
     a, c = leaf(A), Tensor(B)
     y = (a * c).sum()
     seen = []
-    engine.backward((y,), None, True, False, observer=lambda t, node, g, sent: seen.append(
+    graph.backward((y,), None, True, False, observer=lambda t, node, g, sent: seen.append(
         (node.prim.name, t.shape, g.shape, [(i, inp is a or inp is c, s is None) for i, inp, s in sent])))
     assert seen == [("sum", (), (), [(0, False, False)]), ("mul", (3,), (3,), [(0, True, False), (1, True, True)])]
     grad_with_observer = a.grad.data.copy()
     a.grad = None
-    engine.backward((y,), None, False, False)
+    graph.backward((y,), None, False, False)
     np.testing.assert_array_equal(a.grad.data, grad_with_observer)

@@ -14,7 +14,7 @@ import pytest
 def tinygrad_mnist_command() -> list[str]:
     """The installed console script, or the module when the script is not on PATH."""
     script = shutil.which("tinygrad-mnist")
-    return [script] if script else [sys.executable, "-m", "tinygrad_mnist.cli"]
+    return [script] if script else [sys.executable, "-m", "tinygrad_mnist.mnist.cli"]
 
 
 @pytest.mark.slow

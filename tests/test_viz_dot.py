@@ -12,8 +12,9 @@ import pytest
 
 import tinygrad_mnist as tm
 from tinygrad_mnist import Tensor, nn
-from tinygrad_mnist.engine import toposort
-from tinygrad_mnist.viz import GraphvizMissingWarning, mlp_training_graph, render, to_dot, write_graph
+from tinygrad_mnist.core.graph import toposort
+from tinygrad_mnist.mnist.graphs import mlp_training_graph, write_graph
+from tinygrad_mnist.viz import GraphvizMissingWarning, render, to_dot
 
 HAS_DOT = shutil.which("dot") is not None
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tinygrad_mnist import cli
+from tinygrad_mnist.mnist import cli
 from tinygrad_mnist.datasets import write_idx
 
 PREFIXES = {"train": "train", "test": "t10k"}

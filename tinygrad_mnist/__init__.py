@@ -7,11 +7,15 @@
 >>> w.grad
 Tensor([[1., 1.],
         [1., 1.]])
+
+The library is ``tinygrad_mnist`` itself (``core`` underneath), ``autograd``,
+``nn``, ``optim``, ``testing``, ``viz`` and ``datasets``; the MNIST
+application (training loop, the ``tinygrad-mnist`` command, checkpoints,
+models, plots) is :mod:`tinygrad_mnist.mnist`, which is imported only when used.
 """
 
-from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from .tensor import Tensor, concatenate, maximum, stack, where
-from . import engine as _engine  # noqa: F401  (imported before autograd and nn use it)
+from .core.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .core.tensor import Tensor, concatenate, maximum, stack, where
 from .random import manual_seed
 
 __all__ = [

@@ -19,7 +19,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from .tensor import Tensor
+from .core.tensor import Tensor
 
 # Adam's moment buffers for inputs that never receive gradient (e.g. always-dark
 # pixels) decay geometrically into float32's subnormal range, where arithmetic is

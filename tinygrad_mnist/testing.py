@@ -50,7 +50,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
 
 from ._float_domains import domain, float_dtype
 from .autograd import GradcheckError, gradcheck
-from .tensor import Tensor
+from .core.tensor import Tensor
 
 __all__ = [
     "arrays",

@@ -8,7 +8,7 @@
 (27.0, 18.0)
 """
 
-from ..grad_mode import enable_grad, no_grad, set_grad_enabled
+from ..core.grad_mode import enable_grad, no_grad, set_grad_enabled
 from .anomaly import AnomalyError, detect_anomaly
 from .function import Function, FunctionCtx
 from .functional import grad

@@ -1,5 +1,5 @@
-"""Re-export of :mod:`tinygrad_mnist.anomaly` under ``tinygrad_mnist.autograd``."""
+"""Re-export of :mod:`tinygrad_mnist.core.anomaly` under ``tinygrad_mnist.autograd``."""
 
-from ..anomaly import AnomalyError, detect_anomaly
+from ..core.anomaly import AnomalyError, detect_anomaly
 
 __all__ = ["AnomalyError", "detect_anomaly"]

@@ -33,13 +33,13 @@ again: with ``create_graph=True`` a graph through a Function raises
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from ..grad_mode import STATE, no_grad
-from ..ops import Primitive
-from ..tensor import Tensor
+from ..core.grad_mode import STATE, no_grad
+from ..core.graph import Primitive, record
+from ..core.tensor import Tensor
 
 
 class FunctionCtx:
@@ -48,8 +48,7 @@ class FunctionCtx:
     def __init__(self, needs_input_grad: tuple[bool, ...]) -> None:
         self.needs_input_grad = needs_input_grad
         self.saved_tensors: tuple[Any, ...] = ()
-        self._grads: tuple[Any, ...] = ()
-        self._unserved: set[int] = set()  # arguments still to be handed this pass's gradients
+        self._positions: list[int] = []  # where the Tensors are among the forward's arguments
 
     def save_for_backward(self, *values: Any) -> None:
         """Keep arrays for ``backward`` (available there as ``ctx.saved_tensors``)."""
@@ -57,7 +56,18 @@ class FunctionCtx:
 
 
 class Function:
-    """Base class of custom operations; subclasses define ``forward`` and ``backward`` as static methods."""
+    """Base class of custom operations; subclasses define ``forward`` and ``backward`` as static methods.
+
+    Each subclass is one primitive (``Fn.primitive``), made once when the class
+    is defined; its derivative rule gives all the inputs' gradients at once
+    from one call of ``backward``, and each call's ``ctx`` is saved on its node.
+    """
+
+    primitive: ClassVar[Primitive]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.primitive = Primitive(cls.__name__, cls.forward, vjp=cls._input_gradients)
 
     @staticmethod
     def forward(ctx: FunctionCtx, *args: Any) -> np.ndarray:
@@ -70,51 +80,43 @@ class Function:
     @classmethod
     def apply(cls, *args: Any) -> Tensor:
         """Run ``forward`` and record the call so that ``backward`` runs in reverse mode."""
-        name = cls.__name__
-        positions = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
         ctx = FunctionCtx(tuple(isinstance(a, Tensor) and a.requires_grad for a in args))
         with no_grad():
             out = cls.forward(ctx, *[a.data if isinstance(a, Tensor) else a for a in args])
         if not isinstance(out, (np.ndarray, np.generic)):
-            raise TypeError(f"{name}.forward must return a numpy array, got {type(out).__name__}")
-        out = np.asarray(out)
+            raise TypeError(f"{cls.__name__}.forward must return a numpy array, got {type(out).__name__}")
+        tensors = [a for a in args if isinstance(a, Tensor)]
+        if not tensors:
+            return Tensor(np.asarray(out))
+        ctx._positions = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
+        return record(cls.primitive, tensors, out, {}, {"ctx": ctx})
 
-        def vjp_for(k: int) -> Any:
-            def vjp(g: Tensor, result: Tensor, *inputs: Tensor) -> Tensor:
-                if STATE.enabled:  # the engine runs VJPs with recording on only for create_graph=True
-                    raise RuntimeError(
-                        f"{name}: its backward works on numpy arrays and cannot be differentiated again "
-                        "(create_graph=True); write the operation in Tensor ops for higher derivatives"
-                    )
-                return Tensor._wrap(_gradient(cls, ctx, g, positions[k], inputs[k], len(args)))
-
-            return vjp
-
-        primitive = Primitive(name, lambda *arrays: out, *[vjp_for(k) for k in range(len(positions))])
-        return primitive(*[args[i] for i in positions])
-
-
-def _gradient(cls: type[Function], ctx: FunctionCtx, g: Tensor, position: int, inp: Tensor, arity: int) -> np.ndarray:
-    """The gradient for argument ``position``.
-
-    The engine asks once per argument that requires grad; ``backward`` runs on the
-    first request of a pass and its results serve the others.
-    """
-    name = cls.__name__
-    if not ctx._unserved:
+    @classmethod
+    def _input_gradients(cls, g: Tensor, out: Tensor, *inputs: Tensor, ctx: FunctionCtx) -> list[Tensor | None]:
+        """The derivative rule: one call of ``backward``, its gradients checked and handed to the tensor inputs."""
+        name = cls.__name__
+        if STATE.enabled:  # the engine runs VJPs with recording on only for create_graph=True
+            raise RuntimeError(
+                f"{name}: its backward works on numpy arrays and cannot be differentiated again "
+                "(create_graph=True); write the operation in Tensor ops for higher derivatives"
+            )
         result = cls.backward(ctx, g.data)
         grads = result if isinstance(result, tuple) else (result,)
+        arity = len(ctx.needs_input_grad)
         if len(grads) != arity:
             raise ValueError(f"{name}.backward returned {len(grads)} gradient(s), expected {arity} "
                              "(one per forward argument, None where there is none)")
-        ctx._grads = grads
-        ctx._unserved = {i for i, needed in enumerate(ctx.needs_input_grad) if needed}
-    ctx._unserved.discard(position)
-    grad = ctx._grads[position]
-    if grad is None:
-        raise ValueError(f"{name}.backward returned None for argument {position}, which requires grad")
-    grad = np.asarray(grad)
-    if grad.shape != inp.shape:
-        raise ValueError(f"{name}.backward returned a gradient of shape {grad.shape} for argument {position}, "
-                         f"expected {inp.shape}")
-    return grad.astype(inp.dtype, copy=False)
+        sent: list[Tensor | None] = []
+        for position, inp in zip(ctx._positions, inputs):
+            grad = grads[position]
+            if not inp.requires_grad:
+                sent.append(None)
+                continue
+            if grad is None:
+                raise ValueError(f"{name}.backward returned None for argument {position}, which requires grad")
+            grad = np.asarray(grad)
+            if grad.shape != inp.shape:
+                raise ValueError(f"{name}.backward returned a gradient of shape {grad.shape} for argument "
+                                 f"{position}, expected {inp.shape}")
+            sent.append(Tensor(grad.astype(inp.dtype, copy=False)))
+        return sent

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence, Union
 
-from ..engine import backward
-from ..tensor import Tensor
+from ..core.graph import backward
+from ..core.tensor import Tensor
 
 Tensors = Union[Tensor, Sequence[Tensor]]
 

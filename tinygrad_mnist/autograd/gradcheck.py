@@ -6,9 +6,9 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..engine import backward
-from ..grad_mode import enable_grad, no_grad
-from ..tensor import Tensor
+from ..core.graph import backward
+from ..core.grad_mode import enable_grad, no_grad
+from ..core.tensor import Tensor
 from .functional import as_tensor_tuple, grad
 
 

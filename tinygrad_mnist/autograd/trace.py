@@ -34,15 +34,13 @@ Tensor([5., 6., 7.], dtype=float64)
 
 from __future__ import annotations
 
-import builtins
 from dataclasses import dataclass, field
 from typing import IO, Any, Iterable, Mapping, Sequence, Union
 
 import numpy as np
 
-from ..engine import backward
-from ..ops import Node
-from ..tensor import Tensor
+from ..core.graph import Node, backward
+from ..core.tensor import Tensor
 
 Names = Union[Mapping[str, Tensor], Iterable[tuple[str, Tensor]]]
 
@@ -153,7 +151,7 @@ class BackwardTrace:
 
     def print(self, file: IO[str] | None = None) -> None:
         """Print :meth:`table`."""
-        builtins.print(self.table(), file=file)
+        print(self.table(), file=file)
 
 
 def trace_backward(

@@ -21,8 +21,8 @@ from typing import Any, Callable, Sequence, Union
 
 import numpy as np
 
-from ..grad_mode import enable_grad
-from ..tensor import Tensor, stack
+from ..core.grad_mode import enable_grad
+from ..core.tensor import Tensor, stack
 from .functional import as_tensor_tuple, grad
 
 Inputs = Union[Tensor, Sequence[Tensor]]

@@ -1,7 +1,9 @@
-"""Activations and losses written in the engine's primitives (import as ``F``).
+"""Activations, layers and losses as functions (import as ``F``), written in Tensor operations.
 
-Nothing here has a hand-written gradient: every function calls primitives from
-:mod:`tinygrad_mnist.ops` (whose VJPs are in Tensor ops), so gradients of any order follow.
+The activations and layer functions are the composites of
+:mod:`tinygrad_mnist.core.composites` (the one place they are written, shared
+with the ``Tensor`` methods); the losses below are built on Tensor methods.
+Nothing here has a hand-written gradient, so gradients of any order follow.
 
 >>> import numpy as np
 >>> from tinygrad_mnist import Tensor
@@ -18,27 +20,25 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from .. import ops
-from ..tensor import Tensor
+from ..core.composites import avg_pool2d, conv2d, dropout, leaky_relu, linear, max_pool2d
+from ..core.tensor import Tensor
+
+__all__ = ["avg_pool2d", "conv2d", "cross_entropy", "dropout", "l2_penalty", "leaky_relu", "linear", "log_softmax",
+           "max_pool2d", "mse_loss", "nll_loss", "relu", "sigmoid", "softmax", "tanh"]
 
 _REDUCTIONS = ("mean", "sum", "none")
 
 
 def relu(x: Tensor) -> Tensor:
-    return ops.relu(x)
-
-
-def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
-    """x where x > 0, ``negative_slope * x`` elsewhere."""
-    return ops.where(x, x * negative_slope, cond=x.data > 0)
+    return x.relu()
 
 
 def sigmoid(x: Tensor) -> Tensor:
-    return ops.sigmoid(x)
+    return x.sigmoid()
 
 
 def tanh(x: Tensor) -> Tensor:
-    return ops.tanh(x)
+    return x.tanh()
 
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
@@ -47,13 +47,6 @@ def softmax(x: Tensor, axis: int = -1) -> Tensor:
 
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     return x.log_softmax(axis)
-
-
-def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """``x @ weight.T + bias``, weight shaped (out_features, in_features)."""
-    if bias is None:
-        return x @ weight.T
-    return ops.linear(x, weight, bias)
 
 
 def _reduce(losses: Tensor, reduction: str) -> Tensor:
@@ -106,12 +99,8 @@ def _weighted_nll(log_probs: Tensor, target_probs: np.ndarray, reduction: str) -
     """
     scale = -1.0 / len(target_probs) if reduction == "mean" and len(target_probs) else -1.0
     weights = target_probs * scale
-    terms = ops.where(log_probs, _zero_like(log_probs), cond=target_probs != 0) * weights
+    terms = log_probs.where(target_probs != 0, 0.0) * weights
     return terms.sum(axis=1) if reduction == "none" else terms.sum()
-
-
-def _zero_like(x: Tensor) -> Tensor:
-    return Tensor._wrap(np.zeros((), dtype=x.dtype))
 
 
 def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
@@ -150,74 +139,3 @@ def l2_penalty(weights: Iterable[Tensor], lam: float) -> Tensor:
     if total is None:
         raise ValueError("l2_penalty: no weights given")
     return total * (0.5 * lam)
-
-
-def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
-    """Zero each element with probability ``p`` and scale the rest by 1/(1-p) (inverted dropout)."""
-    if not 0.0 <= p < 1.0:
-        raise ValueError(f"dropout: p must be in [0, 1), got {p}")
-    if not training or p == 0.0:
-        return x
-    from .. import random
-
-    keep = random.generator().random(x.shape) >= p
-    return x * (keep * np.asarray(1.0 / (1.0 - p), dtype=x.dtype))
-
-
-def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int = 1, padding: int = 0) -> Tensor:
-    """2-d cross-correlation of ``x`` (N, C, H, W) with ``weight`` (O, C, kh, kw), plus ``bias`` (O,).
-
-    ``padding`` zeros are added on every side of H and W; the output is
-    (N, O, (H + 2 padding - kh) // stride + 1, (W + 2 padding - kw) // stride + 1).
-
-    >>> x = Tensor(np.arange(16.0).reshape(1, 1, 4, 4))
-    >>> conv2d(x, Tensor(np.ones((1, 1, 2, 2))), stride=2).numpy()[0, 0]
-    array([[10., 18.],
-           [42., 50.]])
-    """
-    out = ops.conv2d(x, weight, stride=stride, padding=padding)
-    if bias is None:
-        return out
-    if bias.shape != (weight.shape[0],):
-        raise ValueError(f"conv2d: bias must have shape ({weight.shape[0]},), one per output channel, got {bias.shape}")
-    return out + bias.reshape(1, -1, 1, 1)
-
-
-def max_pool2d(x: Tensor, kernel_size: int, stride: int | None = None) -> Tensor:
-    """Maximum over ``kernel_size`` x ``kernel_size`` windows of ``x`` (N, C, H, W), ``stride`` apart
-    (``kernel_size`` when None: non-overlapping windows; no padding, the remainder is dropped).
-
-    The gradient of each window goes to one element only: its maximum, and on ties the
-    first maximum in row-major order within the window (top row first, then left to right).
-
-    >>> x = Tensor(np.arange(16.0).reshape(1, 1, 4, 4))
-    >>> max_pool2d(x, 2).numpy()[0, 0]
-    array([[ 5.,  7.],
-           [13., 15.]])
-    """
-    return ops.max_pool2d(x, kernel_size=kernel_size, stride=kernel_size if stride is None else stride)
-
-
-def avg_pool2d(x: Tensor, kernel_size: int, stride: int | None = None) -> Tensor:
-    """Mean over ``kernel_size`` x ``kernel_size`` windows of ``x`` (N, C, H, W), ``stride`` apart
-    (``kernel_size`` when None; no padding, the remainder is dropped).
-
-    Written in primitives (one strided slice per window position, added up), so
-    its gradients of any order come from theirs.
-
-    >>> x = Tensor(np.arange(16.0).reshape(1, 1, 4, 4))
-    >>> avg_pool2d(x, 2).numpy()[0, 0]
-    array([[ 2.5,  4.5],
-           [10.5, 12.5]])
-    """
-    from ..conv import check_pool
-
-    stride = kernel_size if stride is None else stride
-    oh, ow = check_pool(x.shape, kernel_size, stride, op="avg_pool2d")
-    total: Tensor | None = None
-    for a in range(kernel_size):
-        for b in range(kernel_size):
-            view = x[:, :, a:a + stride * (oh - 1) + 1:stride, b:b + stride * (ow - 1) + 1:stride]
-            total = view if total is None else total + view
-    assert total is not None
-    return total * (1.0 / (kernel_size * kernel_size))

@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from .. import random
-from ..tensor import Tensor
+from ..core.tensor import Tensor
 
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:

@@ -4,21 +4,12 @@
 >>> from tinygrad_mnist.viz import to_dot
 >>> to_dot(Tensor([1.0], requires_grad=True) * 2.0).startswith("digraph autograd {")
 True
+
+The MNIST application's pictures (training curves, confusion matrices, the
+training graphs of its models) are in :mod:`tinygrad_mnist.mnist.plots` and
+:mod:`tinygrad_mnist.mnist.graphs`.
 """
 
-from .dot import (GraphvizMissingWarning, how_to_render, mlp_training_graph, render, to_dot, training_graph,
-                  write_graph)
-from .plots import MissingMatplotlib, PlotError, plot_run  # matplotlib itself is imported only when plotting
+from .dot import GraphvizMissingWarning, how_to_render, render, to_dot
 
-__all__ = [
-    "GraphvizMissingWarning",
-    "MissingMatplotlib",
-    "PlotError",
-    "how_to_render",
-    "mlp_training_graph",
-    "plot_run",
-    "render",
-    "to_dot",
-    "training_graph",
-    "write_graph",
-]
+__all__ = ["GraphvizMissingWarning", "how_to_render", "render", "to_dot"]

@@ -36,18 +36,15 @@ from typing import Any, Mapping, Sequence, Union
 import numpy as np
 
 from ..atomic import atomic_write
+from ..core.graph import toposort
+from ..core.tensor import Tensor
 from ..nn.module import Module, Parameter
-from ..tensor import Tensor
 
 Params = Union[Module, Mapping[str, Tensor], None]
 
 RENDER_FORMATS = ("svg", "png", "pdf")
 """Output formats :func:`render` asks ``dot`` for (chosen by the file suffix)."""
 
-_RELEASED = (
-    "to_dot: the graph behind this tensor was freed by backward(); draw the graph before "
-    "calling backward(), or pass retain_graph=True to backward() to keep it"
-)
 
 _STYLES = {
     "parameter": 'shape=box, style=filled, fillcolor="lightblue"',
@@ -75,28 +72,26 @@ def quote(text: str) -> str:
     return '"' + "".join(c if c.isprintable() else " " for c in escaped) + '"'
 
 
-def _walk(root: Tensor) -> list[Tensor]:
-    """Every tensor the graph behind ``root`` reaches, each after its inputs.
+def _drawing_order(root: Tensor) -> list[Tensor]:
+    """Every tensor behind ``root``, each after its inputs.
 
-    A depth-first walk with an explicit stack, inputs in argument order, so the
-    order (and the node ids taken from it) depends only on the graph's shape.
+    The computed tensors come in the engine's order (:func:`~tinygrad_mnist.core.graph.toposort`,
+    reversed: oldest first), each preceded by the leaves and constants it takes
+    that are not listed yet, in argument order; so the node ids depend only on the graph.
     """
+    if root._ctx is None:
+        return [root]
     order: list[Tensor] = []
     listed: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
-    while stack:
-        tensor, inputs_done = stack.pop()
-        if id(tensor) in listed:
-            continue
+    for tensor in reversed(toposort([root], caller="to_dot")):
         node = tensor._ctx
-        if inputs_done or node is None:
-            listed.add(id(tensor))
-            order.append(tensor)
+        if node is None:
             continue
-        if node.inputs is None:
-            raise RuntimeError(_RELEASED)
-        stack.append((tensor, True))
-        stack.extend((inp, False) for inp in reversed(node.inputs) if id(inp) not in listed)
+        for inp in node.inputs or ():
+            if inp._ctx is None and id(inp) not in listed:
+                listed.add(id(inp))
+                order.append(inp)
+        order.append(tensor)
     return order
 
 
@@ -182,7 +177,7 @@ def to_dot(tensor: Tensor, show_shapes: bool = True, show_grads: bool = False, p
     if not isinstance(tensor, Tensor):
         raise TypeError(f"to_dot: expected a Tensor, got {type(tensor).__name__}")
     names = _parameter_names(params)
-    order = _walk(tensor)
+    order = _drawing_order(tensor)
     tensor_ids = {id(t): f"t{i}" for i, t in enumerate(order)}
     lines = [
         "digraph autograd {",
@@ -286,78 +281,3 @@ def render(tensor: Tensor, path: str | Path, format: str | None = None, **to_dot
         raise RuntimeError(f"render: 'dot -T{fmt}' failed with status {result.returncode}: {detail}")
     _write(target, result.stdout)
     return target
-
-
-def mlp_training_graph(
-    hidden: Sequence[int] = (512,), activation: str = "relu", batch: int = 4, seed: int = 0
-) -> tuple[Tensor, Module]:
-    """The cross-entropy loss of an MLP on a small random batch, and the model.
-
-    The graph behind the loss is one training step's forward pass, ready for
-    :func:`to_dot` (pass the model as ``params`` to name its parameters). The
-    framework's random generator is restored afterwards.
-
-    >>> loss, model = mlp_training_graph(hidden=(8,), batch=2)
-    >>> loss.shape, loss.grad_fn, [name for name, _ in model.named_parameters()]
-    ((), 'sum', ['0.weight', '0.bias', '2.weight', '2.bias'])
-    """
-    from ..models import mlp_architecture
-
-    return training_graph(mlp_architecture(hidden=list(hidden), activation=activation), batch=batch, seed=seed)
-
-
-def training_graph(architecture: dict[str, Any], batch: int = 4, seed: int = 0) -> tuple[Tensor, Module]:
-    """Like :func:`mlp_training_graph`, for any architecture dict of :mod:`tinygrad_mnist.models`.
-
-    >>> from tinygrad_mnist.models import cnn_architecture
-    >>> loss, model = training_graph(cnn_architecture([4], [8]), batch=2)
-    >>> names = [name for name, _ in model.named_parameters()]
-    >>> names[0], names[1]
-    ('2.weight', '2.bias')
-    """
-    from .. import random as tm_random
-    from ..models import build_model
-    from ..nn import functional as F
-
-    if not isinstance(batch, (int, np.integer)) or batch < 1:
-        raise ValueError(f"training_graph: batch must be a positive integer, got {batch!r}")
-    state = tm_random.get_rng_state()
-    try:
-        tm_random.manual_seed(seed)
-        model = build_model(architecture)
-    finally:
-        tm_random.set_rng_state(state)
-    rng = np.random.default_rng(seed)
-    inputs = architecture.get("inputs", architecture.get("image_size", 28) ** 2)
-    images = Tensor(rng.random((int(batch), inputs), dtype=np.float32))
-    images.name = "images"
-    labels = rng.integers(0, architecture.get("classes", 10), size=int(batch))
-    loss = F.cross_entropy(model(images), labels)
-    loss.name = "loss"
-    return loss, model
-
-
-def write_graph(
-    out: str | Path,
-    hidden: Sequence[int] = (512,),
-    activation: str = "relu",
-    *,
-    batch: int = 4,
-    show_grads: bool = False,
-    format: str | None = None,
-    architecture: dict[str, Any] | None = None,
-) -> Path:
-    """Draw the training graph of the MLP ``hidden``/``activation`` (or of ``architecture``) into ``out``.
-
-    Returns the path written: ``out`` itself, or ``out`` with the suffix
-    ``.dot`` when the ``dot`` program is missing (see :func:`render`, whose
-    warning carries :func:`how_to_render`'s message). With ``show_grads`` a
-    backward pass runs first and the parameters show their gradients' norms.
-    """
-    if architecture is None:
-        loss, model = mlp_training_graph(hidden, activation, batch=batch)
-    else:
-        loss, model = training_graph(architecture, batch=batch)
-    if show_grads:
-        loss.backward(retain_graph=True)
-    return render(loss, out, format=format, show_grads=show_grads, params=model)

@@ -10,17 +10,20 @@ import argparse
 import math
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Callable, NoReturn, Sequence
 
 import numpy as np
 
-from . import backprop_compare, metrics
+from ..datasets.__main__ import verify
+from ..viz import GraphvizMissingWarning, how_to_render
+from . import backprop_compare, graphs, metrics, plots
 from .checkpoint import CheckpointError, load_model
-from .datasets import MNISTError
+from ..datasets import MNISTError
 from .imageio import ImageError, read_image
 from .models import ACTIVATIONS, describe
-from .nn.module import StateDictError
+from ..nn.module import StateDictError
 from .training import (MODEL_DEFAULTS, OPTIMIZERS, ConfigError, Interrupted, Trainer, TrainConfig, load_split,
                        predict_logits)
 
@@ -207,8 +210,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    from .datasets.__main__ import verify
-
     return verify(args.root)
 
 
@@ -232,29 +233,23 @@ def cmd_backprop_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
-    import warnings
-
-    from . import viz
-
     out = Path(args.out)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", viz.GraphvizMissingWarning)  # said below, in one clean line
+        warnings.simplefilter("ignore", GraphvizMissingWarning)  # said below, in one clean line
         try:
             config = TrainConfig.for_model(args.model, channels=list(args.channels), activation=args.activation,
                                            **({"hidden": list(args.hidden)} if args.hidden else {}))
-            written = viz.write_graph(out, show_grads=args.grads, architecture=config.architecture())
+            written = graphs.write_graph(out, show_grads=args.grads, architecture=config.architecture())
         except ValueError as exc:
             raise UsageError(f"argument --out: {exc}") from None
     if written.suffix == ".dot" != out.suffix:
-        print(viz.how_to_render(written, out))
+        print(how_to_render(written, out))
     else:
         print(f"wrote {written}")
     return 0
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from .viz import plots
-
     try:
         paths = plots.plot_run(args.run_dir, out_dir=args.out, data=args.data)
     except (plots.MissingMatplotlib, plots.PlotError) as exc:

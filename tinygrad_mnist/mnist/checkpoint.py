@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from .atomic import atomic_write
+from ..atomic import atomic_write
 from .models import build_model
-from .nn.module import Module
-from .optim import Optimizer
+from ..nn.module import Module
+from ..optim import Optimizer
 
 _MODEL, _OPTIM, _META, _OPTIM_META = "model/", "optim/", "metadata.json", "optimizer.json"
 

@@ -5,8 +5,9 @@ an operation on tensors that require gradients, it also holds a node of the
 computation graph (the primitive and its inputs); ``backward()`` walks those
 nodes in reverse and leaves gradients in the ``.grad`` of the leaves.
 
-Every method here is either a call of one primitive from :mod:`tinygrad_mnist.ops`
-or a composite written in such calls, so everything is differentiable to any order.
+Every method here is either a call of one primitive of the rule table
+(:mod:`tinygrad_mnist.core.rules`) or of a composite written in such calls
+(:mod:`tinygrad_mnist.core.composites`), so everything is differentiable to any order.
 
 >>> from tinygrad_mnist import Tensor
 >>> x = Tensor([1.0, 2.0, 3.0], requires_grad=True)
@@ -23,6 +24,7 @@ from typing import Any, Sequence, Union
 
 import numpy as np
 
+from . import composites, graph, rules
 from .coerce import DEFAULT_FLOAT as _DEFAULT_FLOAT
 from .coerce import Axis, as_array as _as_array, index_arrays, normalize_axes as _axes, resolve_shape as _resolve_shape
 
@@ -61,10 +63,11 @@ class Tensor:
         if requires_grad:
             self.requires_grad_(True)
 
-    @classmethod
-    def _wrap(cls, data: np.ndarray) -> Tensor:
-        """A tensor around ``data`` with no checks: the fast path for op outputs."""
-        out = cls.__new__(cls)
+    @staticmethod
+    def _wrap(data: np.ndarray) -> Tensor:
+        """A plain Tensor around ``data`` with no checks: the fast path for op outputs
+        (the graph module builds every result through it, also from a Parameter)."""
+        out = Tensor.__new__(Tensor)
         out.data = data
         out.grad = None
         out.requires_grad = False
@@ -146,9 +149,7 @@ class Tensor:
             create_graph: record the backward pass itself, so that the gradients
                 can be differentiated again (grad of grad, Hessian-vector products).
         """
-        from .engine import backward
-
-        backward((self,), None if gradient is None else (gradient,), retain_graph, create_graph)
+        graph.backward((self,), None if gradient is None else (gradient,), retain_graph, create_graph)
 
     # ---- representation ---------------------------------------------------------
     def __repr__(self) -> str:
@@ -185,43 +186,43 @@ class Tensor:
 
     # ---- arithmetic (broadcasting; the engine reduces gradients to each input's shape)
     def __add__(self, other: ArrayLike) -> Tensor:
-        return ops.add(self, _lift(other, self))
+        return rules.add(self, _lift(other, self))
 
     def __radd__(self, other: ArrayLike) -> Tensor:
-        return ops.add(_lift(other, self), self)
+        return rules.add(_lift(other, self), self)
 
     def __sub__(self, other: ArrayLike) -> Tensor:
-        return ops.sub(self, _lift(other, self))
+        return rules.sub(self, _lift(other, self))
 
     def __rsub__(self, other: ArrayLike) -> Tensor:
-        return ops.sub(_lift(other, self), self)
+        return rules.sub(_lift(other, self), self)
 
     def __mul__(self, other: ArrayLike) -> Tensor:
-        return ops.mul(self, _lift(other, self))
+        return rules.mul(self, _lift(other, self))
 
     def __rmul__(self, other: ArrayLike) -> Tensor:
-        return ops.mul(_lift(other, self), self)
+        return rules.mul(_lift(other, self), self)
 
     def __truediv__(self, other: ArrayLike) -> Tensor:
-        return ops.div(self, _lift(other, self))
+        return rules.div(self, _lift(other, self))
 
     def __rtruediv__(self, other: ArrayLike) -> Tensor:
-        return ops.div(_lift(other, self), self)
+        return rules.div(_lift(other, self), self)
 
     def __pow__(self, exponent: ArrayLike) -> Tensor:
-        return ops.pow(self, _lift(exponent, self))
+        return rules.power(self, _lift(exponent, self))
 
     def __rpow__(self, base: ArrayLike) -> Tensor:
-        return ops.pow(_lift(base, self), self)
+        return rules.power(_lift(base, self), self)
 
     def __matmul__(self, other: ArrayLike) -> Tensor:
-        return ops.matmul(self, _lift(other, self))
+        return rules.matmul(self, _lift(other, self))
 
     def __rmatmul__(self, other: ArrayLike) -> Tensor:
-        return ops.matmul(_lift(other, self), self)
+        return rules.matmul(_lift(other, self), self)
 
     def __neg__(self) -> Tensor:
-        return ops.neg(self)
+        return rules.neg(self)
 
     def __pos__(self) -> Tensor:
         return self
@@ -247,38 +248,37 @@ class Tensor:
 
     # ---- unary math ---------------------------------------------------------------
     def exp(self) -> Tensor:
-        return ops.exp(self)
+        return rules.exp(self)
 
     def log(self) -> Tensor:
-        return ops.log(self)
+        return rules.log(self)
 
     def sqrt(self) -> Tensor:
-        return ops.pow(self, _lift(0.5, self))
+        return composites.sqrt(self)
 
     def tanh(self) -> Tensor:
-        return ops.tanh(self)
+        return rules.tanh(self)
 
     def sigmoid(self) -> Tensor:
-        return ops.sigmoid(self)
+        return rules.sigmoid(self)
 
     def relu(self) -> Tensor:
-        return ops.relu(self)
+        return rules.relu(self)
 
     def abs(self) -> Tensor:
         """|x|; its gradient at 0 is 0 (the sign), as in PyTorch."""
-        return ops.mul(self, Tensor._wrap(np.sign(self.data)))
+        return composites.absolute(self)
 
     def maximum(self, other: ArrayLike) -> Tensor:
         """Elementwise maximum; at ties each side gets half the gradient."""
-        return ops.maximum(self, _lift(other, self))
+        return rules.maximum(self, _lift(other, self))
 
     def minimum(self, other: ArrayLike) -> Tensor:
-        return -ops.maximum(-self, -_lift(other, self))
+        return composites.minimum(self, _lift(other, self))
 
     def clip(self, min: float | None = None, max: float | None = None) -> Tensor:
         """Limit values to [min, max]; the gradient passes where the value was inside."""
-        clipped = np.clip(self.data, min, max)
-        return ops.where(self, Tensor._wrap(clipped), cond=clipped == self.data)
+        return composites.clip(self, min, max)
 
     def where(self, condition: ArrayLike, other: ArrayLike) -> Tensor:
         """``self`` where ``condition`` holds, else ``other`` (see :func:`where`)."""
@@ -286,19 +286,17 @@ class Tensor:
 
     # ---- reductions ---------------------------------------------------------------
     def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
-        return ops.sum(self, axis=_axes(axis, self.ndim), keepdims=keepdims)
+        return rules.reduce_sum(self, axis=_axes(axis, self.ndim), keepdims=keepdims)
 
     def mean(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
-        axes = _axes(axis, self.ndim)
-        count = int(np.prod([self.shape[a] for a in axes]))
-        return ops.sum(self, axis=axes, keepdims=keepdims) * (1.0 / max(count, 1))
+        return composites.mean(self, _axes(axis, self.ndim), keepdims)
 
     def max(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
         """Maximum along axes; the gradient is shared equally among tied maxima."""
-        return ops.max(self, axis=_axes(axis, self.ndim), keepdims=keepdims)
+        return rules.reduce_max(self, axis=_axes(axis, self.ndim), keepdims=keepdims)
 
     def min(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
-        return -(-self).max(axis, keepdims)
+        return composites.amin(self, _axes(axis, self.ndim), keepdims)
 
     def logsumexp(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
         """log(sum(exp(x))), shifted by the (constant) maximum so it never overflows.
@@ -307,22 +305,16 @@ class Tensor:
         >>> round(x.logsumexp().item() - 1e4, 6)  # log(2)
         0.693147
         """
-        axes = _axes(axis, self.ndim)
-        peak = np.max(self.data, axis=axes, keepdims=True)
-        shift = Tensor._wrap(np.where(np.isfinite(peak), peak, 0).astype(self.dtype))  # all -inf rows: -inf result
-        total = (self - shift).exp().sum(axis=axes, keepdims=True).log() + shift
-        return total if keepdims else total.reshape(tuple(n for i, n in enumerate(total.shape) if i not in axes))
+        return composites.logsumexp(self, _axes(axis, self.ndim), keepdims)
 
     def log_softmax(self, axis: int = -1) -> Tensor:
         """``x - logsumexp(x)`` along ``axis``, stable for any magnitude (one fused primitive)."""
         (axis,) = _axes(axis, self.ndim) if self.ndim else (0,)
-        if self.ndim == 0:
-            return self - self  # a single class: log(1) = 0
-        return ops.log_softmax(self, axis=axis)
+        return composites.log_softmax(self, axis)
 
     def softmax(self, axis: int = -1) -> Tensor:
-        shifted = (self - Tensor._wrap(np.max(self.data, axis=axis, keepdims=True))).exp()
-        return shifted / shifted.sum(axis=axis, keepdims=True)
+        (axis,) = _axes(axis, self.ndim) if self.ndim else (0,)
+        return composites.softmax(self, axis)
 
     # ---- shape ----------------------------------------------------------------------
     def reshape(self, *shape: int | Sequence[int]) -> Tensor:
@@ -330,7 +322,7 @@ class Tensor:
         new_shape = _resolve_shape(target, self.size)
         if new_shape == self.data.shape:
             return self  # nothing to record
-        return ops.reshape(self, shape=new_shape)
+        return rules.reshape(self, shape=new_shape)
 
     def flatten(self, start_axis: int = 0) -> Tensor:
         """Merge all axes from ``start_axis`` on into one."""
@@ -341,31 +333,41 @@ class Tensor:
         """Permute axes (all reversed when none are given), like ``np.transpose``."""
         perm = tuple(axes[0]) if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
         if not perm:
-            return ops.transpose(self, axes=tuple(reversed(range(self.ndim))))
+            return rules.transpose(self, axes=tuple(reversed(range(self.ndim))))
         normalised = tuple(a % self.ndim if isinstance(a, (int, np.integer)) and -self.ndim <= a < self.ndim else a
                            for a in perm)
         if sorted(normalised) != list(range(self.ndim)):
             raise ValueError(f"transpose: axes {perm} are not a permutation of the {self.ndim} axes of shape {self.shape}")
-        return ops.transpose(self, axes=normalised)
+        return rules.transpose(self, axes=normalised)
 
     def swapaxes(self, axis1: int, axis2: int) -> Tensor:
         (axis1,), (axis2,) = _axes(axis1, self.ndim), _axes(axis2, self.ndim)
         perm = list(range(self.ndim))
         perm[axis1], perm[axis2] = perm[axis2], perm[axis1]
-        return ops.transpose(self, axes=tuple(perm))
+        return rules.transpose(self, axes=tuple(perm))
 
     def broadcast_to(self, shape: Sequence[int]) -> Tensor:
-        return ops.broadcast_to(self, shape=tuple(shape))
+        return rules.broadcast_to(self, shape=tuple(shape))
+
+    def sum_to_size(self, *size: int | Sequence[int]) -> Tensor:
+        """Sum over the axes that broadcasting to this shape would add or stretch, giving ``size``
+        (``size`` must broadcast to ``self.shape``); how gradients undo broadcasting.
+
+        >>> Tensor(np.ones((2, 3))).sum_to_size(1, 3)
+        Tensor([[2., 2., 2.]], dtype=float64)
+        """
+        target = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
+        return composites.sum_to_size(self, tuple(int(n) for n in target))  # type: ignore[arg-type]
 
     def __getitem__(self, index: Any) -> Tensor:
-        return ops.getitem(self, index=index_arrays(index))
+        return rules.getitem(self, index=index_arrays(index))
 
     def matmul(self, other: ArrayLike) -> Tensor:
         return self @ other
 
     def astype(self, dtype: Any) -> Tensor:
         """A copy converted to ``dtype``; the gradient is converted back."""
-        return ops.cast(self, dtype=np.dtype(dtype))
+        return rules.cast(self, dtype=np.dtype(dtype))
 
     def double(self) -> Tensor:
         """A float64 copy (for gradient checks)."""
@@ -418,7 +420,7 @@ def where(condition: ArrayLike, x: ArrayLike, y: ArrayLike) -> Tensor:
     """
     cond = np.asarray(_raw(condition), dtype=bool)
     like = x if isinstance(x, Tensor) else y if isinstance(y, Tensor) else Tensor(x)
-    return ops.where(_lift(x, like), _lift(y, like), cond=cond)
+    return rules.where(_lift(x, like), _lift(y, like), cond=cond)
 
 
 def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
@@ -431,7 +433,7 @@ def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     if not items:
         raise ValueError("stack: need at least one tensor")
     (axis,) = _axes(axis, items[0].ndim + 1)
-    return ops.stack(*items, axis=axis)
+    return rules.stack(*items, axis=axis)
 
 
 def concatenate(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
@@ -444,7 +446,7 @@ def concatenate(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
     if not items:
         raise ValueError("concatenate: need at least one tensor")
     (axis,) = _axes(axis, max(items[0].ndim, 1))
-    return ops.concatenate(*items, axis=axis)
+    return rules.concatenate(*items, axis=axis)
 
 
 def maximum(a: ArrayLike, b: ArrayLike) -> Tensor:
@@ -453,4 +455,3 @@ def maximum(a: ArrayLike, b: ArrayLike) -> Tensor:
     return a_t.maximum(b)
 
 
-from . import ops  # noqa: E402  (ops builds on Tensor; imported last to close the cycle)

@@ -18,15 +18,15 @@ from typing import Any, Callable
 import numpy as np
 from tqdm import tqdm
 
-from . import optim, random
-from .atomic import atomic_write
+from .. import optim, random
+from ..atomic import atomic_write
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .datasets import DataLoader, load_mnist, train_val_split
-from .grad_mode import no_grad
+from ..datasets import DataLoader, load_mnist, train_val_split
+from ..core.grad_mode import no_grad
 from .models import build_model, cnn_architecture, mlp_architecture
-from .nn import functional as F
-from .nn.module import Module
-from .tensor import Tensor
+from ..nn import functional as F
+from ..nn.module import Module
+from ..core.tensor import Tensor
 
 OPTIMIZERS = {"sgd": optim.SGD, "adam": optim.Adam, "adamw": optim.AdamW}
 MODELS = ("cnn", "mlp")
@@ -152,7 +152,7 @@ class Trainer:
     # ---- checkpoints -------------------------------------------------------------
     def _metadata(self) -> dict[str, Any]:
         return {
-            "format": "tinygrad_mnist.checkpoint/1",
+            "format": "tinygrad_mnist.mnist.checkpoint/1",
             "architecture": self.config.architecture(),
             "config": asdict(self.config),
             "state": asdict(self.state),

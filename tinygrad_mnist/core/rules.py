@@ -1,21 +1,23 @@
 """THE table of primitives: each one's forward (numpy) beside its vector-Jacobian products.
 
-A primitive is a numpy function plus one VJP per input. A VJP receives the
-incoming gradient ``g`` (shaped like the output), the output ``out`` and the
-inputs, all as Tensors, plus the primitive's keyword parameters, and returns
-the gradient for its input. VJPs are written in Tensor operations, so when the
-engine runs them with ``create_graph=True`` they are recorded and can be
-differentiated again.
+Each row is ``name = Primitive("name", forward, vjp for input 0, vjp for input 1, ...)``
+(the format is :class:`~tinygrad_mnist.core.graph.Primitive`). A VJP receives
+the incoming gradient ``g`` (shaped like the output), the output ``out`` and
+the inputs, all as Tensors, plus the primitive's parameters and what its
+forward saved, as keywords; it returns the gradient for its input. VJPs are
+written in Tensor operations, so when the engine runs them with
+``create_graph=True`` they are recorded and can be differentiated again.
 
 Binary primitives broadcast like numpy; a VJP may return a gradient shaped
-like the broadcast output and the engine reduces it with :func:`unbroadcast`,
-the one place where that reduction is written.
+like the broadcast output and the engine sums it down to the input's shape.
 
-Everything else (composites such as ``mean``, ``softmax``, ``logsumexp``,
-``abs``, ``clip``, the losses) is built from these in
-:mod:`tinygrad_mnist.tensor` and :mod:`tinygrad_mnist.nn.functional`. Two
-entries are fusions kept for speed, each with its own VJP in Tensor ops:
-``linear`` (x @ w.T + b) and ``log_softmax``.
+Everything else (``mean``, ``softmax``, ``logsumexp``, ``abs``, ``clip``,
+pooling by averages, ...) is a composite of these rows, in
+:mod:`tinygrad_mnist.core.composites`. Two rows are fusions kept for speed,
+each with its own VJPs in Tensor ops: ``linear`` (x @ w.T + b) and ``log_softmax``.
+The Python names ``reduce_sum``, ``reduce_max`` and ``power`` keep clear of
+Python's own ``sum``, ``max`` and ``pow``; the primitives are called "sum",
+"max" and "pow".
 
 >>> from tinygrad_mnist import Tensor
 >>> x = Tensor([0.5, 2.0], requires_grad=True)
@@ -26,117 +28,16 @@ entries are fusions kept for speed, each with its own VJP in Tensor ops:
 
 from __future__ import annotations
 
-import builtins  # the table below defines its own sum and max
-import itertools
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .anomaly import check_forward, creation_site
-from .conv import (conv2d_forward, conv2d_input_grad_forward, conv2d_weight_grad_forward, max_pool2d_forward,
-                   window_gather_forward, window_scatter_forward)
-from .grad_mode import STATE
-from .tensor import Tensor
+from .graph import Primitive
+from .kernels import (conv2d_forward, conv2d_input_grad_forward, conv2d_weight_grad_forward, max_pool2d_forward,
+                      window_gather_forward, window_scatter_forward)
 
-Vjp = Callable[..., Tensor]
-
-
-_NO_PARAMS: dict[str, Any] = {}
-_creation_order = itertools.count()
-
-
-class Node:
-    """One recorded application of a primitive: what ``backward`` needs to go through it.
-
-    ``inputs`` and ``params`` are dropped once backward has used them (unless the
-    graph is retained); a node with ``inputs is None`` has been released.
-    """
-
-    __slots__ = ("prim", "inputs", "params", "mark", "seq", "site")
-
-    def __init__(self, prim: Primitive, inputs: tuple[Tensor, ...], params: dict[str, Any]) -> None:
-        self.site: str | None = None  # the user's file:line, recorded under detect_anomaly
-        self.seq = next(_creation_order)  # larger than the seq of every node it depends on
-        self.mark: object = None  # set by a graph walk that has visited this node
-        self.prim = prim
-        self.inputs: tuple[Tensor, ...] | None = inputs
-        self.params: dict[str, Any] | None = params or _NO_PARAMS  # most nodes share one empty dict
-
-    def release(self) -> None:
-        self.inputs = None
-        self.params = None
-
-
-class Primitive:
-    """A differentiable numpy function: ``forward(*arrays, **params)`` and one VJP per input."""
-
-    __slots__ = ("name", "forward", "vjps", "saves")
-
-    def __init__(self, name: str, forward: Callable[..., Any], *vjps: Vjp, saves: tuple[str, ...] = ()) -> None:
-        self.name = name
-        self.forward = forward
-        self.vjps = vjps
-        # names of extra results of forward (after the output) that the VJPs receive as parameters,
-        # for what the forward pass finds anyway and the backward pass would otherwise recompute
-        self.saves = saves
-
-    def __repr__(self) -> str:
-        return f"<primitive {self.name}>"
-
-    def __call__(self, *inputs: Tensor, **params: Any) -> Tensor:
-        try:
-            data = self.forward(*[t.data for t in inputs], **params)
-        except (ValueError, IndexError, TypeError) as exc:
-            raise _explain(self.name, inputs, exc) from None
-        if self.saves:
-            data, *saved = data
-            params = {**params, **dict(zip(self.saves, saved))}
-        if type(data) is not np.ndarray:  # numpy turns 0-d results into scalars; keep arrays
-            data = np.asarray(data)
-        out = Tensor._wrap(data)
-        if STATE.enabled:
-            for t in inputs:
-                if t.requires_grad:
-                    out.requires_grad = True
-                    out._ctx = Node(self, inputs, params)
-                    break
-        if STATE.anomaly:
-            site = creation_site()
-            if out._ctx is not None:
-                out._ctx.site = site
-            check_forward(self.name, [t.data for t in inputs], data, site)
-        return out
-
-
-def _explain(name: str, inputs: tuple[Tensor, ...], exc: Exception) -> Exception:
-    """Re-raise a numpy failure naming the primitive and the shapes it was given."""
-    message = str(exc)
-    if message.startswith(name + ":"):
-        return exc
-    shapes = " and ".join(str(t.shape) for t in inputs)
-    if "broadcast" in message:
-        return ValueError(f"{name}: shapes {shapes} cannot be broadcast together")
-    return type(exc)(f"{name}: failed on input shape(s) {shapes}: {message}")
-
-
-def unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
-    """Sum ``grad`` over the axes that broadcasting added or stretched, giving ``shape``.
-
-    >>> unbroadcast(Tensor(np.ones((2, 3, 4))), (3, 1)).shape
-    (3, 1)
-    """
-    if grad.data.shape == shape:
-        return grad
-    if grad.data.shape[1:] == shape:  # one leading batch axis: the bias of a layer
-        return sum(grad, axis=(0,), keepdims=False)
-    lead = grad.data.ndim - len(shape)
-    if lead < 0 or any(n != 1 and n != m for n, m in zip(shape, grad.shape[lead:])):
-        raise RuntimeError(f"unbroadcast: a gradient of shape {grad.shape} cannot be reduced to shape {shape}")
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1
-    )
-    summed = sum(grad, axis=axes, keepdims=lead == 0)
-    return summed if summed.shape == shape else reshape(summed, shape=shape)
+if TYPE_CHECKING:  # names for annotations only; never imported at run time
+    from .tensor import Tensor
 
 
 def _kept_shape(shape: tuple[int, ...], axis: tuple[int, ...]) -> tuple[int, ...]:
@@ -146,6 +47,28 @@ def _kept_shape(shape: tuple[int, ...], axis: tuple[int, ...]) -> tuple[int, ...
 def _has_integer_array(index: Any) -> bool:
     items = index if isinstance(index, tuple) else (index,)
     return any(isinstance(i, np.ndarray) and i.dtype.kind in "iu" for i in items)
+
+
+# The forwards below word the caller's mistakes (a bad shape or index) naming the primitive;
+# any other exception inside a forward is a bug and surfaces as itself.
+def _reshape_forward(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    if int(np.prod(shape)) != a.size or any(n < 0 for n in shape):
+        raise ValueError(f"reshape: cannot reshape shape {a.shape} ({a.size} elements) into {shape}")
+    return np.reshape(a, shape)
+
+
+def _broadcast_to_forward(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    try:
+        return np.broadcast_to(a, shape)
+    except ValueError:
+        raise ValueError(f"broadcast_to: shape {a.shape} cannot be broadcast to {shape}") from None
+
+
+def _getitem_forward(a: np.ndarray, index: Any) -> np.ndarray:
+    try:
+        return a[index]
+    except IndexError as exc:
+        raise IndexError(f"getitem: index {index!r} does not fit shape {a.shape}: {exc}") from None
 
 
 def _scatter_forward(g: np.ndarray, index: Any, shape: tuple[int, ...]) -> np.ndarray:
@@ -172,7 +95,7 @@ def _matmul_forward(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _matmul_vjp_a(g: Tensor, out: Tensor, a: Tensor, b: Tensor) -> Tensor:
     if b.ndim == 1:  # out = a . b over the last axis: da = g outer b
         return g.reshape(*g.shape, 1) * b
-    if a.ndim == 1:  # a acts as a row vector: da = b @ g, summed over batch by unbroadcast
+    if a.ndim == 1:  # a acts as a row vector: da = b @ g, summed over the batch by the walk
         return (b @ g.reshape(*g.shape, 1)).reshape(*g.shape[:-1], b.shape[-2])
     return g @ b.swapaxes(-1, -2)
 
@@ -210,13 +133,12 @@ def _pow_vjp_base(g: Tensor, out: Tensor, a: Tensor, b: Tensor) -> Tensor:
     singular = (a.data == 0) & (b.data == 0)
     if not singular.any():
         return g * b * a ** (b - 1)
-    return g * b * a ** where(b - 1, Tensor._wrap(np.ones((), dtype=b.dtype)), cond=~singular)
+    return g * b * a ** (b - 1).where(~singular, 1.0)
 
 
 def _pow_vjp_exponent(g: Tensor, out: Tensor, a: Tensor, b: Tensor) -> Tensor:
     # a^b log a; where a == 0 the term is 0 (out is 0), and log(0) must not turn it into nan
-    base = where(a, Tensor._wrap(np.ones((), dtype=a.dtype)), cond=a.data != 0)
-    return g * out * log(base)
+    return g * out * log(a.where(a.data != 0, 1.0))
 
 
 def _sigmoid_forward(a: np.ndarray) -> np.ndarray:
@@ -241,15 +163,9 @@ def _maximum_share(first: np.ndarray, second: np.ndarray, dtype: np.dtype) -> np
     return np.where(first > second, 1.0, np.where(first == second, 0.5, 0.0)).astype(dtype)
 
 
-class _PerInput:
-    """The VJPs of a primitive that takes any number of inputs: ``vjps[i]`` is one
-    function told which input it is for."""
-
-    def __init__(self, vjp: Callable[..., Tensor]) -> None:
-        self.vjp = vjp
-
-    def __getitem__(self, i: int) -> Vjp:
-        return lambda *args, **params: self.vjp(i, *args, **params)
+def _concatenate_vjp(g: Tensor, out: Tensor, *inputs: Tensor, axis: int) -> list[Tensor]:
+    ends = np.cumsum([t.shape[axis] for t in inputs])
+    return [g[(slice(None),) * axis + (slice(int(end - t.shape[axis]), int(end)),)] for t, end in zip(inputs, ends)]
 
 
 # ---- the table ---------------------------------------------------------------------
@@ -267,7 +183,7 @@ mul = Primitive("mul", np.multiply,
 div = Primitive("div", np.true_divide,
                 lambda g, out, a, b: g / b,
                 lambda g, out, a, b: -g * out / b)
-pow = Primitive("pow", np.power, _pow_vjp_base, _pow_vjp_exponent)
+power = Primitive("pow", np.power, _pow_vjp_base, _pow_vjp_exponent)
 neg = Primitive("neg", np.negative,
                 lambda g, out, a: -g)
 exp = Primitive("exp", np.exp,
@@ -280,7 +196,7 @@ sigmoid = Primitive("sigmoid", _sigmoid_forward,
                     lambda g, out, a: g * out * (1 - out))
 # fused because every classifier's loss goes through it: one node instead of six
 log_softmax = Primitive("log_softmax", _log_softmax_forward,
-                        lambda g, out, a, axis: g - exp(out) * sum(g, axis=(axis,), keepdims=True))
+                        lambda g, out, a, axis: g - exp(out) * reduce_sum(g, axis=(axis,), keepdims=True))
 relu = Primitive("relu", lambda a: np.maximum(a, 0),
                  lambda g, out, a: g * (a.data > 0))
 maximum = Primitive("maximum", np.maximum,
@@ -289,33 +205,33 @@ maximum = Primitive("maximum", np.maximum,
 where = Primitive("where", lambda a, b, cond: np.where(cond, a, b),
                   lambda g, out, a, b, cond: g * cond,
                   lambda g, out, a, b, cond: g * ~cond)
-sum = Primitive("sum", lambda a, axis, keepdims: a.sum(axis=axis, keepdims=keepdims),
-                _sum_vjp)
-max = Primitive("max", lambda a, axis, keepdims: a.max(axis=axis, keepdims=keepdims),
-                _max_vjp)
-reshape = Primitive("reshape", lambda a, shape: np.reshape(a, shape),
+reduce_sum = Primitive("sum", lambda a, axis, keepdims: a.sum(axis=axis, keepdims=keepdims),
+                       _sum_vjp)
+reduce_max = Primitive("max", lambda a, axis, keepdims: a.max(axis=axis, keepdims=keepdims),
+                       _max_vjp)
+reshape = Primitive("reshape", _reshape_forward,
                     lambda g, out, a, shape: g.reshape(a.shape))
 transpose = Primitive("transpose", lambda a, axes: np.transpose(a, axes),
                       lambda g, out, a, axes: g.transpose(tuple(np.argsort(axes))))
-broadcast_to = Primitive("broadcast_to", lambda a, shape: np.broadcast_to(a, shape),
-                         lambda g, out, a, shape: unbroadcast(g, a.shape))
+broadcast_to = Primitive("broadcast_to", _broadcast_to_forward,
+                         lambda g, out, a, shape: g.sum_to_size(a.shape))
 scatter = Primitive("scatter", _scatter_forward,
                     lambda g, out, src, index, shape: getitem(g, index=index))
-getitem = Primitive("getitem", lambda a, index: a[index],
+getitem = Primitive("getitem", _getitem_forward,
                     lambda g, out, a, index: scatter(g, index=index, shape=a.shape))
 matmul = Primitive("matmul", _matmul_forward, _matmul_vjp_a, _matmul_vjp_b)
-stack = Primitive("stack", lambda *arrays, axis: np.stack(arrays, axis=axis))
-stack.vjps = _PerInput(lambda i, g, out, *inputs, axis: g[(slice(None),) * axis + (i,)])
-concatenate = Primitive("concatenate", lambda *arrays, axis: np.concatenate(arrays, axis=axis))
-concatenate.vjps = _PerInput(lambda i, g, out, *inputs, axis: g[(slice(None),) * axis + (
-    slice(builtins.sum(t.shape[axis] for t in inputs[:i]), builtins.sum(t.shape[axis] for t in inputs[:i + 1])),)])
+# any number of inputs: one rule gives every input its slice of g
+stack = Primitive("stack", lambda *arrays, axis: np.stack(arrays, axis=axis),
+                  vjp=lambda g, out, *inputs, axis: [g[(slice(None),) * axis + (i,)] for i in range(len(inputs))])
+concatenate = Primitive("concatenate", lambda *arrays, axis: np.concatenate(arrays, axis=axis),
+                        vjp=_concatenate_vjp)
 cast = Primitive("cast", lambda a, dtype: a.astype(dtype),  # always a new array
                  lambda g, out, a, dtype: cast(g, dtype=a.dtype))
 # x @ w.T + b fused: the affine map of nn.Linear in one node, with gradients laid out like w
 linear = Primitive("linear", _linear_forward,
                    lambda g, out, x, w, b: matmul(g, w),
                    _linear_vjp_w,
-                   lambda g, out, x, w, b: unbroadcast(g, b.shape))
+                   lambda g, out, x, w, b: g.sum_to_size(b.shape))
 
 # convolution of NCHW x with OIHW w; the three conv primitives are each other's VJPs,
 # so gradients of any order stay convolutions

@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import numpy as np
 
 from ..atomic import atomic_write
-from ..checkpoint import load_model
-from ..metrics import confusion_matrix
+from .checkpoint import load_model
+from .metrics import confusion_matrix
 from ..nn.layers import Conv2d, Linear
 from ..nn.module import Module
-from ..training import load_split, predict_logits
+from .training import load_split, predict_logits
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -160,7 +160,7 @@ def plot_confusion(matrix: np.ndarray, path: str | Path) -> Path:
 
     Args:
         matrix: square array of counts, ``matrix[i, j]`` = samples of class i
-            predicted as j (see :func:`tinygrad_mnist.metrics.confusion_matrix`).
+            predicted as j (see :func:`tinygrad_mnist.mnist.metrics.confusion_matrix`).
         path: the PNG to write (:func:`pixel_size` ``("confusion")`` pixels).
     """
     counts = np.asarray(matrix)

@@ -1,6 +1,6 @@
 """Backpropagation three ways, measured: the Jacobian chain, the closed form and the engine.
 
-The same float64 MLP (built by :func:`tinygrad_mnist.models.build_mlp`) and the
+The same float64 MLP (built by :func:`tinygrad_mnist.mnist.models.build_mlp`) and the
 same MNIST test images go through :func:`.reference.jacobian_chain.backward`
 (dense per-sample Jacobians), :func:`.reference.closed_form.backward` (the
 column-major equations) and the engine (``loss.backward()``). For each batch
@@ -27,14 +27,14 @@ from typing import Callable, Sequence, TypeVar
 
 import numpy as np
 
-from . import nn
-from .datasets import load_mnist
+from .. import nn
+from ..datasets import load_mnist
 from .models import build_mlp
-from .nn import functional as F
-from .random import manual_seed
+from ..nn import functional as F
+from ..random import manual_seed
 from .reference import closed_form, jacobian_chain
 from .reference.closed_form import Gradients
-from .tensor import Tensor
+from ..core.tensor import Tensor
 
 INPUTS, CLASSES = 784, 10
 METHODS = ("jacobian chain", "closed form", "engine")

@@ -1,4 +1,4 @@
-"""PNG figures of a run (tinygrad_mnist.viz.plots): each figure, a whole run, and the errors."""
+"""PNG figures of a run (tinygrad_mnist.mnist.plots): each figure, a whole run, and the errors."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from typing import Iterator
 import numpy as np
 import pytest
 
-from tinygrad_mnist.training import Trainer, TrainConfig
-from tinygrad_mnist.viz import plots
-from tinygrad_mnist.viz.plots import INSTALL_HINT, MissingMatplotlib, PlotError, pixel_size
+from tinygrad_mnist.mnist.training import Trainer, TrainConfig
+from tinygrad_mnist.mnist import plots
+from tinygrad_mnist.mnist.plots import INSTALL_HINT, MissingMatplotlib, PlotError, pixel_size
 
 from train_helpers import synthetic_digits, write_split
 
@@ -240,7 +240,7 @@ def test_plot_run_missing_pieces(mpl: None, synthetic_run: tuple[Path, Path], tm
 def test_plot_command_uses_the_runs_own_data(mpl: None, synthetic_run: tuple[Path, Path], tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str],
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    from tinygrad_mnist.cli import main
+    from tinygrad_mnist.mnist.cli import main
 
     data_dir, run_dir = synthetic_run  # trained with --data: the command must score on that data, not MNIST
     seen = []
@@ -255,7 +255,7 @@ def test_plot_command_uses_the_runs_own_data(mpl: None, synthetic_run: tuple[Pat
 
 def test_plot_command_errors_in_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                         capsys: pytest.CaptureFixture[str]) -> None:
-    from tinygrad_mnist.cli import main
+    from tinygrad_mnist.mnist.cli import main
 
     assert main(["plot", str(tmp_path / "missing")]) in (2,)
     err = capsys.readouterr().err.strip().splitlines()

@@ -12,7 +12,7 @@ primitive and that ``file:line``. Outside it, the engine pays one flag check.
 ...     y = x.log()  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-tinygrad_mnist.anomaly.AnomalyError: forward of log produced -inf from finite inputs, at ...
+tinygrad_mnist.core.anomaly.AnomalyError: forward of log produced -inf from finite inputs, at ...
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import numpy as np
 from .grad_mode import STATE
 
 F = TypeVar("F", bound=Callable[..., Any])
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # all of tinygrad_mnist
 
 
 class AnomalyError(RuntimeError):

@@ -22,7 +22,7 @@ vector-Jacobian products never do either).
 >>> W = [rng.normal(size=(4, 3)), rng.normal(size=(2, 4))]
 >>> b = [rng.normal(size=(4, 1)), rng.normal(size=(2, 1))]
 >>> X, labels = rng.normal(size=(3, 5)), np.array([0, 1, 1, 0, 1])
->>> from tinygrad_mnist.reference import closed_form
+>>> from tinygrad_mnist.mnist.reference import closed_form
 >>> long, short = backward(W, b, X, labels), closed_form.backward(W, b, X, labels)
 >>> all(np.allclose(p, q) for p, q in zip(long.dW + long.db, short.dW + short.db))
 True

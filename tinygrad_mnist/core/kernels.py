@@ -5,7 +5,7 @@ copies an im2col matrix out of a sliding-window view of the padded input and
 multiplies it by the weights in one matrix product; the transposed convolution
 (the input's gradient) adds one slice per kernel offset, never looping over
 pixels. Max-pooling works on one strided view per window position. The VJPs
-that tie them together are in the table of :mod:`tinygrad_mnist.ops`.
+that tie them together are in the table of :mod:`tinygrad_mnist.core.rules`.
 """
 
 from __future__ import annotations

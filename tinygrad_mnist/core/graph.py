@@ -1,0 +1,297 @@
+"""Reverse mode in one file: recording a node, the reverse walk, accumulation, releasing the graph.
+
+Read it top to bottom:
+
+1. :class:`Primitive` is the format of one row of the rule table
+   (:mod:`tinygrad_mnist.core.rules`): a numpy forward and its derivative rule.
+2. Calling a primitive on tensors runs the forward and, while recording is on
+   and an input requires a gradient, :func:`record` hangs a :class:`Node` on
+   the result: the primitive, its inputs, its parameters and what the forward
+   saved for the backward pass.
+3. :func:`reverse_order` lists the tensors behind the roots so that each comes
+   after every tensor computed from it (newest node first, from a heap).
+4. :func:`backward` seeds the roots, goes through that order calling each
+   node's vector-Jacobian products, sums the gradients that meet at a tensor
+   (fan-out), hands the finished gradients to the leaves' ``.grad`` (or back to
+   the caller, for ``autograd.grad``) and releases each node once it is used.
+
+Every graph tool (``backward``, ``autograd.grad``, ``trace_backward``, the
+checkers, ``to_dot``) goes through :func:`reverse_order` or :func:`toposort`.
+
+This module never imports :class:`~tinygrad_mnist.core.tensor.Tensor`: it
+works on the tensors it is given, builds results with their ``_wrap`` and
+combines gradients with their own operators, so the import order stays
+``graph`` <- ``rules`` <- ``composites`` <- ``tensor``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+
+import numpy as np
+
+from .anomaly import check_forward, check_gradient, creation_site
+from .grad_mode import STATE, set_grad_enabled
+
+if TYPE_CHECKING:  # names for annotations only; never imported at run time
+    from .tensor import Tensor
+
+RELEASED = (
+    "the graph behind this tensor was freed by an earlier backward(); go through it before calling "
+    "backward(), or pass retain_graph=True to that backward() to keep it"
+)
+_EMPTY: dict[str, Any] = {}  # the parameters of most nodes: one shared empty dict
+_creation_order = itertools.count()
+
+# Told about each node of the walk as observer(tensor, node, grad, sent), before the node is
+# released; ``sent`` lists (input index, input, gradient sent to it or None).
+Observer = Callable[["Tensor", "Node", "Tensor", "list[tuple[int, Tensor, Tensor | None]]"], None]
+
+
+class Primitive:
+    """One row of the rule table: a numpy forward and its vector-Jacobian products.
+
+    ``forward(*arrays, **params)`` returns the output array; with ``saves`` it
+    returns ``(output, *extras)`` and the extras, named by ``saves``, are kept on
+    the node for the backward pass (what the forward finds anyway, such as the
+    positions of maxima). The derivative rule comes in one of two forms, each
+    called with the incoming gradient ``g``, the output, the inputs (all as
+    Tensors), the parameters and the saved extras as keywords:
+
+    * ``*vjps``: one function per input, returning that input's gradient; only
+      the ones for inputs that require a gradient are called;
+    * ``vjp=``: one function returning all the inputs' gradients at once (None
+      where there is none), for primitives with any number of inputs and for
+      custom ``Function``\\ s.
+
+    A gradient may come back shaped like the output: the walk sums it down to
+    its input's shape (``Tensor.sum_to_size``), the one place broadcasting is undone.
+    """
+
+    __slots__ = ("name", "forward", "vjps", "vjp", "saves")
+
+    def __init__(self, name: str, forward: Callable[..., Any], *vjps: Callable[..., Tensor],
+                 vjp: Callable[..., Sequence[Tensor | None]] | None = None, saves: tuple[str, ...] = ()) -> None:
+        if bool(vjps) == (vjp is not None):
+            raise TypeError(f"Primitive {name!r}: give either one VJP per input or vjp=, not both or neither")
+        self.name = name
+        self.forward = forward
+        self.vjps = vjps
+        self.vjp = vjp
+        self.saves = saves
+
+    def __repr__(self) -> str:
+        return f"<primitive {self.name}>"
+
+    def __call__(self, *inputs: Tensor, **params: Any) -> Tensor:
+        try:
+            data = self.forward(*[t.data for t in inputs], **params)
+        except ValueError as exc:  # numpy's words for the caller's shapes; anything else is a bug, raised as is
+            if "broadcast" not in str(exc) or str(exc).startswith(self.name + ":"):
+                raise
+            shapes = " and ".join(str(t.shape) for t in inputs)
+            raise ValueError(f"{self.name}: shapes {shapes} cannot be broadcast together") from None
+        saved = None
+        if self.saves:
+            data, *extras = data
+            saved = dict(zip(self.saves, extras))
+        return record(self, inputs, data, params, saved)
+
+
+class Node:
+    """One recorded call of a primitive: what ``backward`` needs to go through it.
+
+    ``seq`` grows with every node made, so a node's number exceeds its inputs'.
+    ``inputs``, ``params`` and ``saved`` are dropped once backward has used them
+    (unless the graph is retained); ``inputs is None`` marks a released node.
+    """
+
+    __slots__ = ("prim", "inputs", "params", "saved", "seq", "mark", "site")
+
+    def __init__(self, prim: Primitive, inputs: tuple[Tensor, ...], params: dict[str, Any],
+                 saved: dict[str, Any] | None) -> None:
+        self.prim = prim
+        self.inputs: tuple[Tensor, ...] | None = inputs
+        self.params: dict[str, Any] | None = params or _EMPTY
+        self.saved = saved
+        self.seq = next(_creation_order)
+        self.mark: object = None  # set by the walk that has queued this node
+        self.site: str | None = None  # the user's file:line, recorded under detect_anomaly
+
+    def release(self) -> None:
+        self.inputs = self.params = self.saved = None
+
+
+def record(prim: Primitive, inputs: Sequence[Tensor], data: Any, params: dict[str, Any],
+           saved: dict[str, Any] | None = None) -> Tensor:
+    """Wrap ``prim``'s result as a Tensor and, if recording, remember how it was made."""
+    if type(data) is not np.ndarray:  # numpy turns 0-d results into scalars; keep arrays
+        data = np.asarray(data)
+    out = inputs[0]._wrap(data)
+    if STATE.enabled:
+        for t in inputs:
+            if t.requires_grad:
+                out.requires_grad = True
+                out._ctx = Node(prim, tuple(inputs), params, saved)
+                break
+    if STATE.anomaly:
+        site = creation_site()
+        if out._ctx is not None:
+            out._ctx.site = site
+        check_forward(prim.name, [t.data for t in inputs], data, site)
+    return out
+
+
+def reverse_order(roots: Sequence[Tensor], leaves: dict[int, Tensor], caller: str = "backward") -> Iterator[Tensor]:
+    """Yield the non-leaf tensors behind ``roots`` that require grad, each after all tensors made from it.
+
+    Popping the largest node number first is a reverse topological order, since
+    every node is numbered above its inputs. Only the frontier of the walk is in
+    the heap and each node is queued once (marked with this walk's token). The
+    leaves reached are put into ``leaves`` (by id). A node is read before it is
+    yielded, so the caller may release it before asking for the next. A node
+    released by an earlier pass raises ``RuntimeError`` naming ``caller``.
+    """
+    token = object()
+    heap: list[tuple[int, Tensor]] = []
+
+    def push(tensor: Tensor) -> None:
+        node = tensor._ctx
+        if node is None:
+            leaves[id(tensor)] = tensor
+        elif node.mark is not token:
+            if node.inputs is None:
+                raise RuntimeError(f"{caller}: {RELEASED}")
+            node.mark = token
+            heapq.heappush(heap, (-node.seq, tensor))
+
+    for root in roots:
+        push(root)
+    while heap:
+        tensor = heapq.heappop(heap)[1]
+        for inp in tensor._ctx.inputs:
+            if inp.requires_grad:
+                push(inp)
+        yield tensor
+
+
+def toposort(roots: Sequence[Tensor], caller: str = "toposort") -> list[Tensor]:
+    """The tensors requiring grad that lead to ``roots``, each before its inputs, leaves last."""
+    leaves: dict[int, Tensor] = {}
+    order = list(reverse_order(roots, leaves, caller))
+    return order + list(leaves.values())
+
+
+def backward(roots: Sequence[Tensor], gradients: Sequence[Any] | None, retain_graph: bool | None,
+             create_graph: bool, inputs: Sequence[Tensor] | None = None,
+             observer: Observer | None = None) -> list[Tensor | None] | None:
+    """Run reverse mode from ``roots`` (seeded with ``gradients``, or 1 for one-element roots).
+
+    With ``inputs=None`` the gradients of all leaves are added into their
+    ``.grad``; otherwise nothing is written and the gradients with respect to
+    ``inputs`` (leaves or not) are returned, None where one is unused.
+    ``create_graph`` records the VJPs themselves, for higher derivatives.
+    """
+    if retain_graph is None:
+        retain_graph = create_graph
+    grads: dict[int, Tensor] = {}  # finished or partial gradient of each tensor, by id
+    owned: set[int] = set()  # sums made here, safe to add into in place
+    handed: set[int] = set()  # arrays the caller also holds (seeds): never stored in .grad as they are
+    for k, root in enumerate(roots):
+        seed = _seed(root, None if gradients is None else gradients[k])
+        handed.add(id(seed.data))
+        _accumulate(grads, owned, root, seed, create_graph)
+    wanted = None if inputs is None else {id(t) for t in inputs}
+    captured: dict[int, Tensor] = {}
+    leaves: dict[int, Tensor] = {}
+    # Under detect_anomaly the walk checks each gradient it is sent; the operations inside
+    # a VJP are not checked as forwards, so a bad gradient is blamed on its primitive.
+    anomaly, STATE.anomaly = STATE.anomaly, False
+    try:
+        with set_grad_enabled(create_graph):
+            for tensor in reverse_order(roots, leaves):
+                grad = grads.pop(id(tensor))
+                if wanted is not None and id(tensor) in wanted:
+                    captured[id(tensor)] = grad
+                node: Node = tensor._ctx
+                prim, node_inputs = node.prim, node.inputs
+                params = node.params if node.saved is None else {**node.params, **node.saved}
+                together = None if prim.vjp is None else prim.vjp(grad, tensor, *node_inputs, **params)
+                sent: list[tuple[int, Tensor]] = []
+                for i, inp in enumerate(node_inputs):
+                    if not inp.requires_grad:
+                        continue
+                    g = prim.vjps[i](grad, tensor, *node_inputs, **params) if together is None else together[i]
+                    if g is None:
+                        raise RuntimeError(f"{prim.name}: the derivative rule gave no gradient for input {i}, "
+                                           "which requires grad")
+                    if g.data.shape != inp.data.shape:
+                        g = g.sum_to_size(inp.data.shape)
+                    if anomaly:
+                        check_gradient(prim.name, i, g.data, node.site)
+                    if observer is not None:
+                        sent.append((i, g))
+                    _accumulate(grads, owned, inp, g, create_graph)
+                if observer is not None:
+                    got = dict(sent)
+                    observer(tensor, node, grad, [(i, inp, got.get(i)) for i, inp in enumerate(node_inputs)])
+                if not retain_graph:
+                    node.release()
+    finally:
+        STATE.anomaly = anomaly
+    # Leaves are finished last, so a failure above leaves every .grad untouched.
+    for key, leaf in leaves.items():
+        if wanted is None:
+            _deposit(leaf, grads[key], create_graph, handed)
+        elif key in wanted:
+            captured[key] = grads[key]
+    return None if inputs is None else [captured.get(id(t)) for t in inputs]
+
+
+def _seed(root: Tensor, gradient: Any) -> Tensor:
+    if not root.requires_grad:
+        raise RuntimeError(f"backward: the tensor of shape {root.shape} does not require grad and has no graph; "
+                           "create a leaf with requires_grad=True and compute from it")
+    if gradient is None:
+        if root.data.size != 1:
+            raise RuntimeError(f"backward: the output has shape {root.shape}; a gradient can be created "
+                               f"implicitly only for one-element outputs, so pass gradient= shaped {root.shape}")
+        return root._wrap(np.ones_like(root.data))
+    seed = gradient if hasattr(gradient, "_ctx") else root._wrap(np.asarray(gradient, dtype=root.dtype))
+    if seed.shape != root.shape:
+        raise ValueError(f"backward: gradient has shape {seed.shape}, expected the output's shape {root.shape}")
+    return seed
+
+
+def _accumulate(grads: dict[int, Tensor], owned: set[int], tensor: Tensor, g: Tensor, create_graph: bool) -> None:
+    """Add ``g`` into the gradient of ``tensor``: fan-out sums here."""
+    key = id(tensor)
+    previous = grads.get(key)
+    if previous is None:  # the first contribution, by far the most common case
+        grads[key] = g
+    elif create_graph:
+        grads[key] = previous + g  # recorded, so the sum is differentiable too
+    elif key in owned and previous.data.dtype == g.data.dtype:
+        np.add(previous.data, g.data, out=previous.data)
+    else:  # the first gradient may be shared (add passes g through): sum into a buffer of our own
+        grads[key] = previous._wrap(np.asarray(previous.data + g.data))
+        owned.add(key)
+
+
+def _deposit(leaf: Tensor, grad: Tensor, create_graph: bool, handed: set[int]) -> None:
+    """Add a finished gradient into ``leaf.grad``.
+
+    A new ``.grad`` gets an array of its own, writeable and in the leaf's dtype,
+    so editing one leaf's gradient in place (clipping, say) never changes
+    another's or the caller's. Gradients fresh from a VJP are stored as they are.
+    """
+    if leaf.grad is not None:
+        leaf.grad = leaf.grad + grad
+        return
+    data = grad.data
+    if not data.flags.writeable or data.base is not None or id(data) in handed or data.dtype != leaf.data.dtype:
+        grad = grad.astype(leaf.data.dtype) if create_graph else grad._wrap(data.astype(leaf.data.dtype))
+    handed.add(id(grad.data))
+    leaf.grad = grad

@@ -1,0 +1,88 @@
+"""The training graphs of the MNIST models, drawn with :mod:`tinygrad_mnist.viz`.
+
+``tinygrad-mnist graph`` calls :func:`write_graph`: one training step's forward
+pass (model, cross-entropy loss) on a small random batch, drawn as DOT/SVG.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .. import random as tm_random
+from ..core.tensor import Tensor
+from ..nn import functional as F
+from ..nn.module import Module
+from ..viz import render
+from .models import build_model, mlp_architecture
+
+
+def mlp_training_graph(
+    hidden: Sequence[int] = (512,), activation: str = "relu", batch: int = 4, seed: int = 0
+) -> tuple[Tensor, Module]:
+    """The cross-entropy loss of an MLP on a small random batch, and the model.
+
+    The graph behind the loss is one training step's forward pass, ready for
+    :func:`~tinygrad_mnist.viz.to_dot` (pass the model as ``params`` to name its parameters). The
+    framework's random generator is restored afterwards.
+
+    >>> loss, model = mlp_training_graph(hidden=(8,), batch=2)
+    >>> loss.shape, loss.grad_fn, [name for name, _ in model.named_parameters()]
+    ((), 'sum', ['0.weight', '0.bias', '2.weight', '2.bias'])
+    """
+    return training_graph(mlp_architecture(hidden=list(hidden), activation=activation), batch=batch, seed=seed)
+
+
+def training_graph(architecture: dict[str, Any], batch: int = 4, seed: int = 0) -> tuple[Tensor, Module]:
+    """Like :func:`mlp_training_graph`, for any architecture dict of :mod:`tinygrad_mnist.mnist.models`.
+
+    >>> from tinygrad_mnist.mnist.models import cnn_architecture
+    >>> loss, model = training_graph(cnn_architecture([4], [8]), batch=2)
+    >>> names = [name for name, _ in model.named_parameters()]
+    >>> names[0], names[1]
+    ('2.weight', '2.bias')
+    """
+    if not isinstance(batch, (int, np.integer)) or batch < 1:
+        raise ValueError(f"training_graph: batch must be a positive integer, got {batch!r}")
+    state = tm_random.get_rng_state()
+    try:
+        tm_random.manual_seed(seed)
+        model = build_model(architecture)
+    finally:
+        tm_random.set_rng_state(state)
+    rng = np.random.default_rng(seed)
+    inputs = architecture.get("inputs", architecture.get("image_size", 28) ** 2)
+    images = Tensor(rng.random((int(batch), inputs), dtype=np.float32))
+    images.name = "images"
+    labels = rng.integers(0, architecture.get("classes", 10), size=int(batch))
+    loss = F.cross_entropy(model(images), labels)
+    loss.name = "loss"
+    return loss, model
+
+
+def write_graph(
+    out: str | Path,
+    hidden: Sequence[int] = (512,),
+    activation: str = "relu",
+    *,
+    batch: int = 4,
+    show_grads: bool = False,
+    format: str | None = None,
+    architecture: dict[str, Any] | None = None,
+) -> Path:
+    """Draw the training graph of the MLP ``hidden``/``activation`` (or of ``architecture``) into ``out``.
+
+    Returns the path written: ``out`` itself, or ``out`` with the suffix
+    ``.dot`` when the ``dot`` program is missing (see :func:`~tinygrad_mnist.viz.render`, whose
+    warning carries :func:`~tinygrad_mnist.viz.how_to_render`'s message). With ``show_grads`` a
+    backward pass runs first and the parameters show their gradients' norms.
+    """
+    if architecture is None:
+        loss, model = mlp_training_graph(hidden, activation, batch=batch)
+    else:
+        loss, model = training_graph(architecture, batch=batch)
+    if show_grads:
+        loss.backward(retain_graph=True)
+    return render(loss, out, format=format, show_grads=show_grads, params=model)
