@@ -14,8 +14,9 @@ application (training loop, the ``tinygrad-mnist`` command, checkpoints,
 models, plots) is :mod:`tinygrad_mnist.mnist`, which is imported only when used.
 """
 
+from .core.functions import concatenate, maximum, stack
 from .core.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from .core.tensor import Tensor, concatenate, maximum, stack, where
+from .core.tensor import Tensor, where
 from .random import manual_seed
 
 __all__ = [

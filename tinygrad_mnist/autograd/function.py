@@ -107,7 +107,7 @@ class Function:
             raise ValueError(f"{name}.backward returned {len(grads)} gradient(s), expected {arity} "
                              "(one per forward argument, None where there is none)")
         sent: list[Tensor | None] = []
-        for position, inp in zip(ctx._positions, inputs):
+        for position, inp in zip(ctx._positions, inputs, strict=True):
             grad = grads[position]
             if not inp.requires_grad:
                 sent.append(None)

@@ -34,15 +34,16 @@ Tensor([5., 6., 7.], dtype=float64)
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any, Iterable, Mapping, Sequence, Union
+from typing import IO, Any
 
 import numpy as np
 
 from ..core.graph import Node, backward
 from ..core.tensor import Tensor
 
-Names = Union[Mapping[str, Tensor], Iterable[tuple[str, Tensor]]]
+Names = Mapping[str, Tensor] | Iterable[tuple[str, Tensor]]
 
 __all__ = ["BackwardTrace", "InputRecord", "LeafRecord", "TraceStep", "trace_backward"]
 
@@ -111,8 +112,8 @@ class BackwardTrace:
         """The trace as an aligned text table, with a header explaining the columns."""
         n = len(self.steps)
         lines = [
-            f"Backward trace: {n} step{'' if n == 1 else 's'}, newest node first (the forward order reversed); "
-            "|g| is an L2 norm.",
+            (f"Backward trace: {n} step{'' if n == 1 else 's'}, newest node first (the forward order reversed); "
+             "|g| is an L2 norm."),
             "Each step takes the gradient arriving at an op's output (shaped like it) and sends one to each",
             "input that requires grad, summed over broadcast axes to that input's shape.",
         ]
@@ -121,8 +122,8 @@ class BackwardTrace:
             op = step.op if step.output_name is None else f"{step.op} -> {step.output_name}"
             head = [f"{step.number:>4}", op, _shape(step.output_shape), _norm_str(step.grad_norm)]
             for k, inp in enumerate(step.inputs):
-                if inp.sent:
-                    sent = [_shape(inp.sent_shape), _norm_str(inp.sent_norm)]  # type: ignore[arg-type]
+                if inp.sent_shape is not None and inp.sent_norm is not None:
+                    sent = [_shape(inp.sent_shape), _norm_str(inp.sent_norm)]
                 else:
                     sent = ["no grad", ""]
                 note = ""
@@ -130,7 +131,7 @@ class BackwardTrace:
                     note = f"fan-out: {_ordinal(inp.contribution)} of {inp.contributions}, summed"
                 rows.append((head if k == 0 else [""] * 4) + [inp.label, *sent, note])
             if not step.inputs:
-                rows.append(head + ["", "", "", ""])
+                rows.append([*head, "", "", "", ""])
         lines += _align(rows)
         if self.leaves:
             lines.append("Deposited into .grad (sum of the contributions above):")
@@ -185,10 +186,12 @@ def trace_backward(
     walk: list[tuple[Tensor, str, tuple[int, ...], float, list[tuple[int, Tensor, Any]]]] = []
     deposits: dict[int, _Deposit] = {}  # per leaf, in the order the walk reaches them
 
-    def observe(tensor: Tensor, node: Node, grad: Tensor, sent: list[tuple[int, Tensor, Tensor | None]]) -> None:
+    def observe(tensor: Tensor, node: Node, grad: Tensor, sent: list[tuple[int, Tensor]]) -> None:
         step = len(walk) + 1
-        inputs = []
-        for i, inp, g in sent:
+        got = dict(sent)
+        inputs: list[tuple[int, Tensor, Any]] = []
+        for i, inp in enumerate(node.inputs or ()):
+            g = got.get(i)
             if g is None:
                 inputs.append((i, inp, None))
                 continue
@@ -301,6 +304,6 @@ def _align(rows: list[list[str]]) -> list[str]:
     out = []
     for row in rows:
         cells = [cell.rjust(w) if c == 0 and cell.strip().isdigit() else cell.ljust(w)
-                 for c, (cell, w) in enumerate(zip(row, widths))]
+                 for c, (cell, w) in enumerate(zip(row, widths, strict=True))]
         out.append("  ".join(cells).rstrip())
     return out

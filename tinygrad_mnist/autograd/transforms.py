@@ -17,15 +17,17 @@ Tensor([[2., 2.],
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence, Union
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
+from ..core.functions import stack
 from ..core.grad_mode import enable_grad
-from ..core.tensor import Tensor, stack
+from ..core.tensor import Tensor
 from .functional import as_tensor_tuple, grad
 
-Inputs = Union[Tensor, Sequence[Tensor]]
+Inputs = Tensor | Sequence[Tensor]
 
 
 def _prepare(inputs: Inputs, create_graph: bool) -> tuple[tuple[Tensor, ...], bool]:
@@ -40,10 +42,11 @@ def _prepare(inputs: Inputs, create_graph: bool) -> tuple[tuple[Tensor, ...], bo
 
 
 def _zeros_for_unused(grads: Sequence[Tensor | None], like: Sequence[Tensor]) -> tuple[Tensor, ...]:
-    return tuple(g if g is not None else Tensor(np.zeros(x.shape, x.dtype)) for g, x in zip(grads, like))
+    return tuple(g if g is not None else Tensor(np.zeros(x.shape, x.dtype)) for g, x in zip(grads, like, strict=True))
 
 
-def _grad_or_none(out: Tensor, xs: tuple[Tensor, ...], seed: Tensor | None, create_graph: bool) -> Sequence[Tensor | None]:
+def _grad_or_none(out: Tensor, xs: tuple[Tensor, ...], seed: Tensor | None,
+                  create_graph: bool) -> Sequence[Tensor | None]:
     """``grad`` that also accepts an output computed without the inputs (all None)."""
     if not out.requires_grad:
         return (None,) * len(xs)
@@ -61,7 +64,7 @@ def _directions(v: Any, xs: tuple[Tensor, ...], many_inputs: bool, what: str) ->
     vs = tuple(v) if many_inputs else (v,)
     if len(vs) != len(xs):
         raise ValueError(f"{what}: got {len(vs)} direction(s) in v for {len(xs)} inputs")
-    return tuple(_seed(d, x, what) for d, x in zip(vs, xs))
+    return tuple(_seed(d, x, what) for d, x in zip(vs, xs, strict=True))
 
 
 def _call(fn: Callable[..., Any], xs: tuple[Tensor, ...]) -> Any:
@@ -99,7 +102,7 @@ def jacobian(fn: Callable[..., Any], inputs: Inputs, create_graph: bool = False)
                 rows[i].append(g)
         blocks = tuple(
             stack(r).reshape(out.shape + x.shape) if r else Tensor(np.zeros(out.shape + x.shape, x.dtype))
-            for r, x in zip(rows, xs)
+            for r, x in zip(rows, xs, strict=True)
         )
         result.append(blocks if many_inputs else blocks[0])
     return tuple(result) if not isinstance(raw, Tensor) else result[0]
@@ -144,7 +147,7 @@ def jvp(fn: Callable[..., Tensor], inputs: Inputs, v: Any, create_graph: bool = 
     u = Tensor(np.zeros(out.shape, dtype=out.dtype), requires_grad=True)  # any value: J^T u is linear in u
     with enable_grad():
         transposed = _grad_or_none(out, xs, u, create_graph=True)
-        terms = [(g * d).sum() for g, d in zip(transposed, directions) if g is not None]
+        terms = [(g * d).sum() for g, d in zip(transposed, directions, strict=True) if g is not None]
     if not terms:
         return (out if create_graph else out.detach()), Tensor(np.zeros(out.shape, out.dtype))
     with enable_grad():
@@ -163,7 +166,7 @@ def hvp(fn: Callable[..., Tensor], inputs: Inputs, v: Any) -> tuple[Tensor, Any]
     if out.size != 1:
         raise ValueError(f"hvp: fn must return a single value, got shape {out.shape}")
     gradients = _grad_or_none(out, xs, None, create_graph=True)
-    used = [(g, d) for g, d in zip(gradients, directions) if g is not None and g.requires_grad]
+    used = [(g, d) for g, d in zip(gradients, directions, strict=True) if g is not None and g.requires_grad]
     if not used:
         products: tuple[Tensor, ...] = _zeros_for_unused([None] * len(xs), xs)
     else:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from types import FrameType
 from typing import Any, Callable, Sequence, TypeVar
 
 import numpy as np
@@ -58,7 +59,7 @@ class detect_anomaly:
 
 def creation_site() -> str:
     """``file:line`` of the innermost caller outside this package."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
         frame = frame.f_back
     return "<unknown>" if frame is None else f"{frame.f_code.co_filename}:{frame.f_lineno}"

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import numbers
+import operator
 from typing import Any, Sequence, Union
 
 import numpy as np
@@ -58,6 +59,23 @@ def normalize_axes(axis: Axis, ndim: int) -> tuple[int, ...]:
     if len(set(out)) != len(out):
         raise ValueError(f"axis {axis!r} repeats an axis")
     return tuple(sorted(out))
+
+
+def shape_arguments(args: Sequence[Any]) -> tuple[int, ...]:
+    """``f(2, 3)`` and ``f((2, 3))`` alike: the integers of a shape given as varargs or as one sequence."""
+    items = args[0] if len(args) == 1 and isinstance(args[0], (tuple, list)) else args
+    return tuple(operator.index(n) for n in items)
+
+
+def permutation(axes: tuple[int, ...], shape: tuple[int, ...]) -> tuple[int, ...]:
+    """``axes`` as a permutation of range(len(shape)) with negatives resolved; all reversed when empty."""
+    ndim = len(shape)
+    if not axes:
+        return tuple(reversed(range(ndim)))
+    normalised = tuple(a % ndim if -ndim <= a < ndim else a for a in axes)
+    if sorted(normalised) != list(range(ndim)):
+        raise ValueError(f"transpose: axes {axes} are not a permutation of the {ndim} axes of shape {shape}")
+    return normalised
 
 
 def resolve_shape(target: Sequence[int], size: int) -> tuple[int, ...]:

@@ -1,27 +1,17 @@
-"""Reverse mode in one file: recording a node, the reverse walk, accumulation, releasing the graph.
+"""Reverse mode in one file, to be read top to bottom.
 
-Read it top to bottom:
+1. :class:`Primitive`: the format of a row of the rule table (:mod:`~tinygrad_mnist.core.rules`).
+2. Calling a primitive runs its numpy forward; :func:`record` wraps the result
+   and, while recording and if an input requires grad, hangs a :class:`Node` on it.
+3. :func:`reverse_order`: THE walk, each tensor after every tensor made from it
+   (``backward``, ``autograd.grad``, ``trace_backward``, the checkers and
+   ``to_dot`` all use it, directly or through :func:`toposort`).
+4. :func:`backward`: seed the roots, send each node's gradient through its VJPs,
+   sum what meets at a tensor (fan-out), release the node, fill the leaves' ``.grad``.
 
-1. :class:`Primitive` is the format of one row of the rule table
-   (:mod:`tinygrad_mnist.core.rules`): a numpy forward and its derivative rule.
-2. Calling a primitive on tensors runs the forward and, while recording is on
-   and an input requires a gradient, :func:`record` hangs a :class:`Node` on
-   the result: the primitive, its inputs, its parameters and what the forward
-   saved for the backward pass.
-3. :func:`reverse_order` lists the tensors behind the roots so that each comes
-   after every tensor computed from it (newest node first, from a heap).
-4. :func:`backward` seeds the roots, goes through that order calling each
-   node's vector-Jacobian products, sums the gradients that meet at a tensor
-   (fan-out), hands the finished gradients to the leaves' ``.grad`` (or back to
-   the caller, for ``autograd.grad``) and releases each node once it is used.
-
-Every graph tool (``backward``, ``autograd.grad``, ``trace_backward``, the
-checkers, ``to_dot``) goes through :func:`reverse_order` or :func:`toposort`.
-
-This module never imports :class:`~tinygrad_mnist.core.tensor.Tensor`: it
-works on the tensors it is given, builds results with their ``_wrap`` and
-combines gradients with their own operators, so the import order stays
-``graph`` <- ``rules`` <- ``composites`` <- ``tensor``.
+This module never imports ``Tensor``: it builds results with the inputs' own
+``_wrap`` and combines gradients with their operators, so that imports run one
+way, ``graph`` <- ``rules`` <- ``composites`` <- ``tensor``.
 """
 
 from __future__ import annotations
@@ -45,29 +35,22 @@ RELEASED = (
 _EMPTY: dict[str, Any] = {}  # the parameters of most nodes: one shared empty dict
 _creation_order = itertools.count()
 
-# Told about each node of the walk as observer(tensor, node, grad, sent), before the node is
-# released; ``sent`` lists (input index, input, gradient sent to it or None).
-Observer = Callable[["Tensor", "Node", "Tensor", "list[tuple[int, Tensor, Tensor | None]]"], None]
+# Told about each node of the walk as observer(tensor, node, grad, sent) before the node is
+# released; ``sent`` lists (input index, gradient sent) for the inputs that require grad.
+Observer = Callable[["Tensor", "Node", "Tensor", "list[tuple[int, Tensor]]"], None]
 
 
 class Primitive:
-    """One row of the rule table: a numpy forward and its vector-Jacobian products.
+    """One row of the rule table: a numpy forward and its vector-Jacobian products (VJPs).
 
-    ``forward(*arrays, **params)`` returns the output array; with ``saves`` it
-    returns ``(output, *extras)`` and the extras, named by ``saves``, are kept on
-    the node for the backward pass (what the forward finds anyway, such as the
-    positions of maxima). The derivative rule comes in one of two forms, each
-    called with the incoming gradient ``g``, the output, the inputs (all as
-    Tensors), the parameters and the saved extras as keywords:
-
-    * ``*vjps``: one function per input, returning that input's gradient; only
-      the ones for inputs that require a gradient are called;
-    * ``vjp=``: one function returning all the inputs' gradients at once (None
-      where there is none), for primitives with any number of inputs and for
-      custom ``Function``\\ s.
-
-    A gradient may come back shaped like the output: the walk sums it down to
-    its input's shape (``Tensor.sum_to_size``), the one place broadcasting is undone.
+    ``forward(*arrays, **params)`` returns the output; with ``saves`` it returns
+    ``(output, *extras)``, and the extras (what the forward finds anyway, such as
+    the positions of maxima) are kept on the node under those names. A VJP is
+    called with the gradient ``g`` of the output, the output and the inputs (as
+    Tensors), and the parameters and saved extras as keywords. Either one VJP per
+    input (``*vjps``; only those for inputs that require grad are called) or one
+    ``vjp=`` giving every input's gradient at once (None where none is due). A
+    gradient may come back shaped like the output: the walk sums it to its input's shape.
     """
 
     __slots__ = ("name", "forward", "vjps", "vjp", "saves")
@@ -196,7 +179,7 @@ def backward(roots: Sequence[Tensor], gradients: Sequence[Any] | None, retain_gr
     """
     if retain_graph is None:
         retain_graph = create_graph
-    grads: dict[int, Tensor] = {}  # finished or partial gradient of each tensor, by id
+    grads: dict[int, Tensor] = {}  # the gradient of each tensor reached so far, by id
     owned: set[int] = set()  # sums made here, safe to add into in place
     handed: set[int] = set()  # arrays the caller also holds (seeds): never stored in .grad as they are
     for k, root in enumerate(roots):
@@ -210,33 +193,19 @@ def backward(roots: Sequence[Tensor], gradients: Sequence[Any] | None, retain_gr
     # a VJP are not checked as forwards, so a bad gradient is blamed on its primitive.
     anomaly, STATE.anomaly = STATE.anomaly, False
     try:
-        with set_grad_enabled(create_graph):
+        with set_grad_enabled(create_graph):  # recorded only when the gradients must be differentiable
             for tensor in reverse_order(roots, leaves):
-                grad = grads.pop(id(tensor))
+                grad = grads.pop(id(tensor))  # complete: every tensor made from this one is done
                 if wanted is not None and id(tensor) in wanted:
                     captured[id(tensor)] = grad
                 node: Node = tensor._ctx
-                prim, node_inputs = node.prim, node.inputs
-                params = node.params if node.saved is None else {**node.params, **node.saved}
-                together = None if prim.vjp is None else prim.vjp(grad, tensor, *node_inputs, **params)
-                sent: list[tuple[int, Tensor]] = []
-                for i, inp in enumerate(node_inputs):
-                    if not inp.requires_grad:
-                        continue
-                    g = prim.vjps[i](grad, tensor, *node_inputs, **params) if together is None else together[i]
-                    if g is None:
-                        raise RuntimeError(f"{prim.name}: the derivative rule gave no gradient for input {i}, "
-                                           "which requires grad")
-                    if g.data.shape != inp.data.shape:
-                        g = g.sum_to_size(inp.data.shape)
+                node_inputs, sent = _input_gradients(node, tensor, grad)
+                for i, g in sent:
                     if anomaly:
-                        check_gradient(prim.name, i, g.data, node.site)
-                    if observer is not None:
-                        sent.append((i, g))
-                    _accumulate(grads, owned, inp, g, create_graph)
+                        check_gradient(node.prim.name, i, g.data, node.site)
+                    _accumulate(grads, owned, node_inputs[i], g, create_graph)
                 if observer is not None:
-                    got = dict(sent)
-                    observer(tensor, node, grad, [(i, inp, got.get(i)) for i, inp in enumerate(node_inputs)])
+                    observer(tensor, node, grad, sent)
                 if not retain_graph:
                     node.release()
     finally:
@@ -248,6 +217,26 @@ def backward(roots: Sequence[Tensor], gradients: Sequence[Any] | None, retain_gr
         elif key in wanted:
             captured[key] = grads[key]
     return None if inputs is None else [captured.get(id(t)) for t in inputs]
+
+
+def _input_gradients(node: Node, out: Tensor, grad: Tensor) -> tuple[tuple[Tensor, ...], list[tuple[int, Tensor]]]:
+    """The node's inputs, and ``(index, gradient)`` for each input that requires grad, shaped like it."""
+    prim, inputs, params = node.prim, node.inputs, node.params
+    assert inputs is not None and params is not None, "reverse_order yields only nodes not yet released"
+    if node.saved is not None:
+        params = {**params, **node.saved}
+    together = None if prim.vjp is None else prim.vjp(grad, out, *inputs, **params)
+    sent = []
+    for i, inp in enumerate(inputs):
+        if not inp.requires_grad:
+            continue
+        g = prim.vjps[i](grad, out, *inputs, **params) if together is None else together[i]
+        if g is None:
+            raise RuntimeError(f"{prim.name}: its derivative rule gave no gradient for input {i}, which requires grad")
+        if g.data.shape != inp.data.shape:  # broadcasting is undone here, once for every rule
+            g = g.sum_to_size(inp.data.shape)
+        sent.append((i, g))
+    return inputs, sent
 
 
 def _seed(root: Tensor, gradient: Any) -> Tensor:

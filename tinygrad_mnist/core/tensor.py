@@ -26,7 +26,8 @@ import numpy as np
 
 from . import composites, graph, rules
 from .coerce import DEFAULT_FLOAT as _DEFAULT_FLOAT
-from .coerce import Axis, as_array as _as_array, index_arrays, normalize_axes as _axes, resolve_shape as _resolve_shape
+from .coerce import Axis, as_array as _as_array, index_arrays, normalize_axes as _axes, permutation
+from .coerce import resolve_shape as _resolve_shape, shape_arguments
 
 ArrayLike = Union["Tensor", np.ndarray, float, int, Sequence[Any]]
 
@@ -186,40 +187,40 @@ class Tensor:
 
     # ---- arithmetic (broadcasting; the engine reduces gradients to each input's shape)
     def __add__(self, other: ArrayLike) -> Tensor:
-        return rules.add(self, _lift(other, self))
+        return rules.add(self, lift(other, self))
 
     def __radd__(self, other: ArrayLike) -> Tensor:
-        return rules.add(_lift(other, self), self)
+        return rules.add(lift(other, self), self)
 
     def __sub__(self, other: ArrayLike) -> Tensor:
-        return rules.sub(self, _lift(other, self))
+        return rules.sub(self, lift(other, self))
 
     def __rsub__(self, other: ArrayLike) -> Tensor:
-        return rules.sub(_lift(other, self), self)
+        return rules.sub(lift(other, self), self)
 
     def __mul__(self, other: ArrayLike) -> Tensor:
-        return rules.mul(self, _lift(other, self))
+        return rules.mul(self, lift(other, self))
 
     def __rmul__(self, other: ArrayLike) -> Tensor:
-        return rules.mul(_lift(other, self), self)
+        return rules.mul(lift(other, self), self)
 
     def __truediv__(self, other: ArrayLike) -> Tensor:
-        return rules.div(self, _lift(other, self))
+        return rules.div(self, lift(other, self))
 
     def __rtruediv__(self, other: ArrayLike) -> Tensor:
-        return rules.div(_lift(other, self), self)
+        return rules.div(lift(other, self), self)
 
     def __pow__(self, exponent: ArrayLike) -> Tensor:
-        return rules.power(self, _lift(exponent, self))
+        return rules.power(self, lift(exponent, self))
 
     def __rpow__(self, base: ArrayLike) -> Tensor:
-        return rules.power(_lift(base, self), self)
+        return rules.power(lift(base, self), self)
 
     def __matmul__(self, other: ArrayLike) -> Tensor:
-        return rules.matmul(self, _lift(other, self))
+        return rules.matmul(self, lift(other, self))
 
     def __rmatmul__(self, other: ArrayLike) -> Tensor:
-        return rules.matmul(_lift(other, self), self)
+        return rules.matmul(lift(other, self), self)
 
     def __neg__(self) -> Tensor:
         return rules.neg(self)
@@ -271,10 +272,10 @@ class Tensor:
 
     def maximum(self, other: ArrayLike) -> Tensor:
         """Elementwise maximum; at ties each side gets half the gradient."""
-        return rules.maximum(self, _lift(other, self))
+        return rules.maximum(self, lift(other, self))
 
     def minimum(self, other: ArrayLike) -> Tensor:
-        return composites.minimum(self, _lift(other, self))
+        return composites.minimum(self, lift(other, self))
 
     def clip(self, min: float | None = None, max: float | None = None) -> Tensor:
         """Limit values to [min, max]; the gradient passes where the value was inside."""
@@ -318,8 +319,7 @@ class Tensor:
 
     # ---- shape ----------------------------------------------------------------------
     def reshape(self, *shape: int | Sequence[int]) -> Tensor:
-        target = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-        new_shape = _resolve_shape(target, self.size)
+        new_shape = _resolve_shape(shape_arguments(shape), self.size)
         if new_shape == self.data.shape:
             return self  # nothing to record
         return rules.reshape(self, shape=new_shape)
@@ -331,14 +331,7 @@ class Tensor:
 
     def transpose(self, *axes: int) -> Tensor:
         """Permute axes (all reversed when none are given), like ``np.transpose``."""
-        perm = tuple(axes[0]) if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
-        if not perm:
-            return rules.transpose(self, axes=tuple(reversed(range(self.ndim))))
-        normalised = tuple(a % self.ndim if isinstance(a, (int, np.integer)) and -self.ndim <= a < self.ndim else a
-                           for a in perm)
-        if sorted(normalised) != list(range(self.ndim)):
-            raise ValueError(f"transpose: axes {perm} are not a permutation of the {self.ndim} axes of shape {self.shape}")
-        return rules.transpose(self, axes=normalised)
+        return rules.transpose(self, axes=permutation(shape_arguments(axes), self.shape))
 
     def swapaxes(self, axis1: int, axis2: int) -> Tensor:
         (axis1,), (axis2,) = _axes(axis1, self.ndim), _axes(axis2, self.ndim)
@@ -356,8 +349,7 @@ class Tensor:
         >>> Tensor(np.ones((2, 3))).sum_to_size(1, 3)
         Tensor([[2., 2., 2.]], dtype=float64)
         """
-        target = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
-        return composites.sum_to_size(self, tuple(int(n) for n in target))  # type: ignore[arg-type]
+        return composites.sum_to_size(self, shape_arguments(size))
 
     def __getitem__(self, index: Any) -> Tensor:
         return rules.getitem(self, index=index_arrays(index))
@@ -396,7 +388,7 @@ def _constant(value: int | float, dtype: np.dtype) -> Tensor:
     return cached
 
 
-def _lift(value: Any, like: Tensor) -> Tensor:
+def lift(value: Any, like: Tensor) -> Tensor:
     """Turn an operand into a Tensor; Python numbers take the other side's dtype."""
     if isinstance(value, Tensor):
         return value
@@ -420,38 +412,4 @@ def where(condition: ArrayLike, x: ArrayLike, y: ArrayLike) -> Tensor:
     """
     cond = np.asarray(_raw(condition), dtype=bool)
     like = x if isinstance(x, Tensor) else y if isinstance(y, Tensor) else Tensor(x)
-    return rules.where(_lift(x, like), _lift(y, like), cond=cond)
-
-
-def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
-    """Join same-shaped tensors along a new axis (``np.stack``); each gets its slice of the gradient.
-
-    >>> stack([Tensor([1.0, 2.0]), Tensor([3.0, 4.0])]).shape
-    (2, 2)
-    """
-    items = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
-    if not items:
-        raise ValueError("stack: need at least one tensor")
-    (axis,) = _axes(axis, items[0].ndim + 1)
-    return rules.stack(*items, axis=axis)
-
-
-def concatenate(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis (``np.concatenate``); each gets its slice of the gradient.
-
-    >>> concatenate([Tensor([[1.0, 2.0]]), Tensor([[3.0]])], axis=1)
-    Tensor([[1., 2., 3.]])
-    """
-    items = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
-    if not items:
-        raise ValueError("concatenate: need at least one tensor")
-    (axis,) = _axes(axis, max(items[0].ndim, 1))
-    return rules.concatenate(*items, axis=axis)
-
-
-def maximum(a: ArrayLike, b: ArrayLike) -> Tensor:
-    """Elementwise maximum of two tensors (ties split the gradient)."""
-    a_t = a if isinstance(a, Tensor) else _lift(a, b if isinstance(b, Tensor) else Tensor(a))
-    return a_t.maximum(b)
-
-
+    return rules.where(lift(x, like), lift(y, like), cond=cond)
