@@ -4,7 +4,7 @@ Layers, lowest first; a module may import only its own layer or a lower one:
 
 * **core** (0): ``tinygrad_mnist.core`` and the leaf utilities ``random``, ``atomic``,
   ``_float_domains`` (which import nothing from the package). Inside core the run-time order is
-  grad_mode, coerce, kernels <- anomaly <- graph <- rules <- composites <- tensor.
+  grad_mode, coerce, kernels <- anomaly <- graph <- rules <- composites <- tensor <- functions.
 * **library** (1): the package root, ``autograd``, ``nn``, ``optim``, ``testing``, ``viz``,
   ``datasets`` and their submodules.
 * **application** (2): ``tinygrad_mnist.mnist`` and everything under it.

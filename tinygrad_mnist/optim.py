@@ -15,7 +15,8 @@ Tensor([ 0.8, -1.6], dtype=float64, requires_grad=True)
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 

@@ -32,7 +32,7 @@ def generator() -> np.random.Generator:
 
 def get_rng_state() -> dict[str, Any]:
     """The generator's state as a JSON-serialisable dict (for checkpoints)."""
-    return _generator.bit_generator.state
+    return dict(_generator.bit_generator.state)
 
 
 def set_rng_state(state: dict[str, Any]) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence, Union
+from collections.abc import Sequence
+from typing import Any
 
 from ..core.graph import backward
 from ..core.tensor import Tensor
 
-Tensors = Union[Tensor, Sequence[Tensor]]
+Tensors = Tensor | Sequence[Tensor]
 
 
 def as_tensor_tuple(value: Any, what: str) -> tuple[Tensor, ...]:

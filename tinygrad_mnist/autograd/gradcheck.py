@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
-from ..core.graph import backward
 from ..core.grad_mode import enable_grad, no_grad
+from ..core.graph import backward
 from ..core.tensor import Tensor
 from .functional import as_tensor_tuple, grad
 
@@ -42,7 +43,7 @@ def _outputs(value: Any) -> tuple[Tensor, ...]:
 def _differentiable_inputs(inputs: tuple[Any, ...]) -> list[int]:
     chosen = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
     if not chosen:
-        raise ValueError("gradcheck: no input requires grad; pass Tensors created with requires_grad=True")
+        raise RuntimeError("gradcheck: no input requires grad; pass Tensors created with requires_grad=True")
     for i in chosen:
         if inputs[i].dtype != np.float64:
             raise TypeError(
@@ -66,7 +67,7 @@ def analytical_jacobians(
             seed.flat[j] = 1
             rows = backward((out,), (seed,), retain_graph=True, create_graph=False, inputs=wrt)
             assert rows is not None
-            for i, row in zip(chosen, rows):
+            for i, row in zip(chosen, rows, strict=True):
                 if row is not None:
                     jac[(o, i)][j] = np.broadcast_to(row.data, inputs[i].shape).ravel()
     return jac
@@ -91,7 +92,7 @@ def numerical_jacobians(
                     work.flat[k] = centre - eps
                     minus = [o.data.astype(np.float64).ravel() for o in _outputs(fn(*inputs))]
                     work.flat[k] = centre
-                    for o, (p, m) in enumerate(zip(plus, minus)):
+                    for o, (p, m) in enumerate(zip(plus, minus, strict=True)):
                         jac.setdefault((o, i), np.zeros((p.size, work.size)))[:, k] = (p - m) / (2 * eps)
             finally:
                 tensor.data = original
@@ -155,11 +156,11 @@ def _fast_check(
     analytical: dict[tuple[int, int], float] = {}
     wrt = [args[i] for i in chosen]
     for o, out in enumerate(outputs):
-        rows = [None] * len(chosen)
+        rows: list[Tensor | None] | None = [None] * len(chosen)
         if out.requires_grad:
-            rows = backward((out,), (us[o].astype(out.dtype),), retain_graph=True, create_graph=False,
-                            inputs=wrt)  # type: ignore[assignment]
-        for i, row in zip(chosen, rows):  # type: ignore[arg-type]
+            rows = backward((out,), (us[o].astype(out.dtype),), retain_graph=True, create_graph=False, inputs=wrt)
+        assert rows is not None  # with inputs= given, backward returns one gradient (or None) per input
+        for i, row in zip(chosen, rows, strict=True):
             analytical[(o, i)] = 0.0 if row is None else float(np.sum(np.broadcast_to(row.data, vs[i].shape) * vs[i]))
     with no_grad():
         for i in chosen:
@@ -171,7 +172,7 @@ def _fast_check(
                 minus = [o.data.astype(np.float64) for o in _outputs(fn(*args))]
             finally:
                 tensor.data = original
-            for o, (p, m) in enumerate(zip(plus, minus)):
+            for o, (p, m) in enumerate(zip(plus, minus, strict=True)):
                 numerical = float(np.sum(us[o] * (p - m) / (2 * eps)))
                 a = analytical[(o, i)]
                 if not abs(a - numerical) <= atol + rtol * abs(numerical):  # also catches nan
@@ -214,6 +215,7 @@ def gradcheck(
     args = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
     chosen = _differentiable_inputs(args)
     outputs = _outputs(fn(*args))
+    failure: GradcheckError | None
     if fast_mode:
         mismatch = _fast_check(fn, args, chosen, outputs, eps, atol, rtol, np.random.default_rng(seed))
         if mismatch is None:
@@ -272,7 +274,9 @@ def gradgradcheck(
     else:
         vectors = as_tensor_tuple(grad_outputs, "grad_outputs")
         if len(vectors) != len(outputs):
-            raise ValueError(f"gradgradcheck: got {len(vectors)} grad_outputs for {len(outputs)} differentiable outputs")
+            raise ValueError(
+                f"gradgradcheck: got {len(vectors)} grad_outputs for {len(outputs)} differentiable outputs"
+            )
     n_args = len(args)
 
     def first_derivative(*values: Any) -> tuple[Tensor, ...]:
@@ -281,7 +285,8 @@ def gradgradcheck(
             outs = [o for o in _outputs(fn(*xs)) if o.requires_grad]
             wrt = [xs[i] for i in chosen]
             grads = grad(outs, wrt, grad_outputs=list(vs), create_graph=True, allow_unused=True) if outs else ()
-        return tuple(g if g is not None else Tensor(np.zeros(x.shape)) for g, x in zip(grads or [None] * len(wrt), wrt))
+        return tuple(g if g is not None else Tensor(np.zeros(x.shape))
+                     for g, x in zip(grads or [None] * len(wrt), wrt, strict=True))
 
     try:
         return gradcheck(first_derivative, (*args, *vectors), eps, atol, rtol, True, fast_mode, seed)

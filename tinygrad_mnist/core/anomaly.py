@@ -20,8 +20,9 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from collections.abc import Callable, Sequence
 from types import FrameType
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -72,9 +73,9 @@ def _describe(values: np.ndarray) -> str:
 
 
 def check_forward(name: str, inputs: Sequence[np.ndarray], out: np.ndarray, site: str) -> None:
-    if out.dtype.kind == "f" and not np.isfinite(out).all():
-        if all(a.dtype.kind != "f" or np.isfinite(a).all() for a in inputs):
-            raise AnomalyError(f"forward of {name} produced {_describe(out)} from finite inputs, at {site}")
+    bad = out.dtype.kind == "f" and not np.isfinite(out).all()
+    if bad and all(a.dtype.kind != "f" or np.isfinite(a).all() for a in inputs):  # not inherited from an input
+        raise AnomalyError(f"forward of {name} produced {_describe(out)} from finite inputs, at {site}")
 
 
 def check_gradient(name: str, index: int, grad: np.ndarray, site: str | None) -> None:

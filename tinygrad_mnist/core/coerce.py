@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import numbers
 import operator
-from typing import Any, Sequence, Union
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 DEFAULT_FLOAT = np.float32
-Axis = Union[int, Sequence[int], None]
+Axis = int | Sequence[int] | None
 
 
 def as_array(data: Any) -> np.ndarray:

@@ -44,7 +44,7 @@ def sum_to_size(x: Tensor, shape: tuple[int, ...]) -> Tensor:
     if x.data.shape[1:] == shape:  # one leading batch axis: the bias of a layer
         return rules.reduce_sum(x, axis=(0,), keepdims=False)
     lead = x.data.ndim - len(shape)
-    if lead < 0 or any(n != 1 and n != m for n, m in zip(shape, x.shape[lead:])):
+    if lead < 0 or any(n != 1 and n != m for n, m in zip(shape, x.shape[lead:], strict=True)):
         raise ValueError(f"sum_to_size: a tensor of shape {x.shape} cannot be summed to shape {shape}")
     axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
     summed = rules.reduce_sum(x, axis=axes, keepdims=lead == 0)

@@ -8,11 +8,11 @@ Tensor([[1., 3.],
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from . import rules
 from .coerce import normalize_axes
-from .tensor import ArrayLike, Tensor, lift
+from .tensor import ArrayLike, Tensor, _lift
 
 __all__ = ["concatenate", "maximum", "stack"]
 
@@ -45,7 +45,7 @@ def concatenate(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
 
 def maximum(a: ArrayLike, b: ArrayLike) -> Tensor:
     """Elementwise maximum of two tensors (ties split the gradient)."""
-    a_t = a if isinstance(a, Tensor) else lift(a, b if isinstance(b, Tensor) else Tensor(a))
+    a_t = a if isinstance(a, Tensor) else _lift(a, b if isinstance(b, Tensor) else Tensor(a))
     return a_t.maximum(b)
 
 

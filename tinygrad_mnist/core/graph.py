@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -53,7 +54,7 @@ class Primitive:
     gradient may come back shaped like the output: the walk sums it to its input's shape.
     """
 
-    __slots__ = ("name", "forward", "vjps", "vjp", "saves")
+    __slots__ = ("forward", "name", "saves", "vjp", "vjps")
 
     def __init__(self, name: str, forward: Callable[..., Any], *vjps: Callable[..., Tensor],
                  vjp: Callable[..., Sequence[Tensor | None]] | None = None, saves: tuple[str, ...] = ()) -> None:
@@ -71,15 +72,19 @@ class Primitive:
     def __call__(self, *inputs: Tensor, **params: Any) -> Tensor:
         try:
             data = self.forward(*[t.data for t in inputs], **params)
-        except ValueError as exc:  # numpy's words for the caller's shapes; anything else is a bug, raised as is
-            if "broadcast" not in str(exc) or str(exc).startswith(self.name + ":"):
-                raise
-            shapes = " and ".join(str(t.shape) for t in inputs)
-            raise ValueError(f"{self.name}: shapes {shapes} cannot be broadcast together") from None
+        except ValueError as exc:  # numpy's words re-worded only if the caller's shapes do not broadcast
+            if str(exc).startswith(self.name + ":") or "broadcast" not in str(exc):
+                raise  # worded by the forward itself, or not about shapes at all
+            try:
+                np.broadcast_shapes(*(t.shape for t in inputs))
+            except ValueError:
+                shapes = " and ".join(str(t.shape) for t in inputs)
+                raise ValueError(f"{self.name}: shapes {shapes} cannot be broadcast together") from None
+            raise
         saved = None
         if self.saves:
             data, *extras = data
-            saved = dict(zip(self.saves, extras))
+            saved = dict(zip(self.saves, extras, strict=True))
         return record(self, inputs, data, params, saved)
 
 
@@ -91,7 +96,7 @@ class Node:
     (unless the graph is retained); ``inputs is None`` marks a released node.
     """
 
-    __slots__ = ("prim", "inputs", "params", "saved", "seq", "mark", "site")
+    __slots__ = ("inputs", "mark", "params", "prim", "saved", "seq", "site")
 
     def __init__(self, prim: Primitive, inputs: tuple[Tensor, ...], params: dict[str, Any],
                  saved: dict[str, Any] | None) -> None:

@@ -33,8 +33,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .graph import Primitive
-from .kernels import (conv2d_forward, conv2d_input_grad_forward, conv2d_weight_grad_forward, max_pool2d_forward,
-                      window_gather_forward, window_scatter_forward)
+from .kernels import (
+    conv2d_forward,
+    conv2d_input_grad_forward,
+    conv2d_weight_grad_forward,
+    max_pool2d_forward,
+    window_gather_forward,
+    window_scatter_forward,
+)
 
 if TYPE_CHECKING:  # names for annotations only; never imported at run time
     from .tensor import Tensor
@@ -69,6 +75,27 @@ def _getitem_forward(a: np.ndarray, index: Any) -> np.ndarray:
         return a[index]
     except IndexError as exc:
         raise IndexError(f"getitem: index {index!r} does not fit shape {a.shape}: {exc}") from None
+
+
+def _check_same_shapes(op: str, arrays: tuple[np.ndarray, ...], axis: int | None) -> None:
+    """Shapes that must match exactly (except along ``axis``, for concatenate)."""
+    first = arrays[0].shape
+    for k, a in enumerate(arrays[1:], start=1):
+        same = a.shape == first if axis is None else a.ndim == len(first) and all(
+            n == m for i, (n, m) in enumerate(zip(a.shape, first, strict=True)) if i != axis)
+        if not same:
+            along = "" if axis is None else f" except along axis {axis}"
+            raise ValueError(f"{op}: tensor {k} has shape {a.shape}, expected {first}{along} like tensor 0")
+
+
+def _stack_forward(*arrays: np.ndarray, axis: int) -> np.ndarray:
+    _check_same_shapes("stack", arrays, None)
+    return np.stack(arrays, axis=axis)
+
+
+def _concatenate_forward(*arrays: np.ndarray, axis: int) -> np.ndarray:
+    _check_same_shapes("concatenate", arrays, axis)
+    return np.concatenate(arrays, axis=axis)
 
 
 def _scatter_forward(g: np.ndarray, index: Any, shape: tuple[int, ...]) -> np.ndarray:
@@ -165,7 +192,8 @@ def _maximum_share(first: np.ndarray, second: np.ndarray, dtype: np.dtype) -> np
 
 def _concatenate_vjp(g: Tensor, out: Tensor, *inputs: Tensor, axis: int) -> list[Tensor]:
     ends = np.cumsum([t.shape[axis] for t in inputs])
-    return [g[(slice(None),) * axis + (slice(int(end - t.shape[axis]), int(end)),)] for t, end in zip(inputs, ends)]
+    starts = ends - [t.shape[axis] for t in inputs]
+    return [g[(slice(None),) * axis + (slice(int(start), int(end)),)] for start, end in zip(starts, ends, strict=True)]
 
 
 # ---- the table ---------------------------------------------------------------------
@@ -230,9 +258,9 @@ getitem = Primitive("getitem", _getitem_forward,
                     lambda g, out, a, index: scatter(g, index=index, shape=a.shape))
 matmul = Primitive("matmul", _matmul_forward, _matmul_vjp_a, _matmul_vjp_b)
 # any number of inputs: one rule gives every input its slice of g
-stack = Primitive("stack", lambda *arrays, axis: np.stack(arrays, axis=axis),
+stack = Primitive("stack", _stack_forward,
                   vjp=lambda g, out, *inputs, axis: [g[(slice(None),) * axis + (i,)] for i in range(len(inputs))])
-concatenate = Primitive("concatenate", lambda *arrays, axis: np.concatenate(arrays, axis=axis),
+concatenate = Primitive("concatenate", _concatenate_forward,
                         vjp=_concatenate_vjp)
 cast = Primitive("cast", lambda a, dtype: a.astype(dtype),  # always a new array
                  lambda g, out, a, dtype: cast(g, dtype=a.dtype))

@@ -20,14 +20,17 @@ Tensor([2., 4., 6.])
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence, Union
+from collections.abc import Sequence
+from typing import Any, Union
 
 import numpy as np
 
 from . import composites, graph, rules
 from .coerce import DEFAULT_FLOAT as _DEFAULT_FLOAT
-from .coerce import Axis, as_array as _as_array, index_arrays, normalize_axes as _axes, permutation
-from .coerce import resolve_shape as _resolve_shape, shape_arguments
+from .coerce import Axis, index_arrays, permutation, shape_arguments
+from .coerce import as_array as _as_array
+from .coerce import normalize_axes as _axes
+from .coerce import resolve_shape as _resolve_shape
 
 ArrayLike = Union["Tensor", np.ndarray, float, int, Sequence[Any]]
 
@@ -48,7 +51,7 @@ class Tensor:
     dtype('float64')
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "__weakref__")
+    __slots__ = ("__weakref__", "_ctx", "data", "grad", "name", "requires_grad")
     __array_ufunc__ = None  # so that ndarray OP Tensor defers to Tensor's reflected operator
 
     data: np.ndarray
@@ -171,7 +174,8 @@ class Tensor:
 
     def __bool__(self) -> bool:
         if self.data.size != 1:
-            raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous; use .any() or .all() on .data")
+            raise ValueError(f"bool: the truth value of a tensor of shape {self.shape} is ambiguous; "
+                             "use .any() or .all() on .data")
         return bool(self.data)
 
     def __float__(self) -> float:
@@ -187,40 +191,40 @@ class Tensor:
 
     # ---- arithmetic (broadcasting; the engine reduces gradients to each input's shape)
     def __add__(self, other: ArrayLike) -> Tensor:
-        return rules.add(self, lift(other, self))
+        return rules.add(self, _lift(other, self))
 
     def __radd__(self, other: ArrayLike) -> Tensor:
-        return rules.add(lift(other, self), self)
+        return rules.add(_lift(other, self), self)
 
     def __sub__(self, other: ArrayLike) -> Tensor:
-        return rules.sub(self, lift(other, self))
+        return rules.sub(self, _lift(other, self))
 
     def __rsub__(self, other: ArrayLike) -> Tensor:
-        return rules.sub(lift(other, self), self)
+        return rules.sub(_lift(other, self), self)
 
     def __mul__(self, other: ArrayLike) -> Tensor:
-        return rules.mul(self, lift(other, self))
+        return rules.mul(self, _lift(other, self))
 
     def __rmul__(self, other: ArrayLike) -> Tensor:
-        return rules.mul(lift(other, self), self)
+        return rules.mul(_lift(other, self), self)
 
     def __truediv__(self, other: ArrayLike) -> Tensor:
-        return rules.div(self, lift(other, self))
+        return rules.div(self, _lift(other, self))
 
     def __rtruediv__(self, other: ArrayLike) -> Tensor:
-        return rules.div(lift(other, self), self)
+        return rules.div(_lift(other, self), self)
 
     def __pow__(self, exponent: ArrayLike) -> Tensor:
-        return rules.power(self, lift(exponent, self))
+        return rules.power(self, _lift(exponent, self))
 
     def __rpow__(self, base: ArrayLike) -> Tensor:
-        return rules.power(lift(base, self), self)
+        return rules.power(_lift(base, self), self)
 
     def __matmul__(self, other: ArrayLike) -> Tensor:
-        return rules.matmul(self, lift(other, self))
+        return rules.matmul(self, _lift(other, self))
 
     def __rmatmul__(self, other: ArrayLike) -> Tensor:
-        return rules.matmul(lift(other, self), self)
+        return rules.matmul(_lift(other, self), self)
 
     def __neg__(self) -> Tensor:
         return rules.neg(self)
@@ -272,10 +276,10 @@ class Tensor:
 
     def maximum(self, other: ArrayLike) -> Tensor:
         """Elementwise maximum; at ties each side gets half the gradient."""
-        return rules.maximum(self, lift(other, self))
+        return rules.maximum(self, _lift(other, self))
 
     def minimum(self, other: ArrayLike) -> Tensor:
-        return composites.minimum(self, lift(other, self))
+        return composites.minimum(self, _lift(other, self))
 
     def clip(self, min: float | None = None, max: float | None = None) -> Tensor:
         """Limit values to [min, max]; the gradient passes where the value was inside."""
@@ -374,7 +378,7 @@ _CONSTANTS: dict[tuple[Any, ...], Tensor] = {}
 _MAX_CONSTANTS = 4096
 
 
-def _constant(value: int | float, dtype: np.dtype) -> Tensor:
+def _constant(value: float, dtype: np.dtype) -> Tensor:
     """A shared read-only 0-d tensor for a Python number: graphs reuse constants such
     as ``1.0001`` or ``1/N`` instead of allocating one per operation."""
     key = (dtype, value, math.copysign(1.0, value))  # the sign keeps 0.0 and -0.0 apart
@@ -383,12 +387,12 @@ def _constant(value: int | float, dtype: np.dtype) -> Tensor:
         array = np.asarray(value, dtype=dtype)
         array.flags.writeable = False
         cached = Tensor._wrap(array)
-        if len(_CONSTANTS) < _MAX_CONSTANTS and value == value:  # nan never equals itself as a key
+        if len(_CONSTANTS) < _MAX_CONSTANTS and not math.isnan(value):  # nan never equals itself as a key
             _CONSTANTS[key] = cached
     return cached
 
 
-def lift(value: Any, like: Tensor) -> Tensor:
+def _lift(value: Any, like: Tensor) -> Tensor:
     """Turn an operand into a Tensor; Python numbers take the other side's dtype."""
     if isinstance(value, Tensor):
         return value
@@ -412,4 +416,4 @@ def where(condition: ArrayLike, x: ArrayLike, y: ArrayLike) -> Tensor:
     """
     cond = np.asarray(_raw(condition), dtype=bool)
     like = x if isinstance(x, Tensor) else y if isinstance(y, Tensor) else Tensor(x)
-    return rules.where(lift(x, like), lift(y, like), cond=cond)
+    return rules.where(_lift(x, like), _lift(y, like), cond=cond)

@@ -16,8 +16,8 @@ from .mnist import DIGESTS, FILES, cache_dir, load_mnist
 __all__ = [
     "DEFAULT_MIRRORS",
     "DIGESTS",
-    "DataLoader",
     "FILES",
+    "DataLoader",
     "MNISTError",
     "cache_dir",
     "download_file",

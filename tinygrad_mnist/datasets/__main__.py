@@ -16,7 +16,7 @@ def verify(root: str | None) -> int:
     print(f"MNIST files in {directory}")
     status = 0
     for split, names in FILES.items():
-        for name, magic in zip(names, (IMAGES_MAGIC, LABELS_MAGIC)):
+        for name, magic in zip(names, (IMAGES_MAGIC, LABELS_MAGIC), strict=True):
             path = locate(name, directory)
             try:
                 array = load_verified(path, name, magic)

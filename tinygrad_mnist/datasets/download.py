@@ -15,8 +15,8 @@ import os
 import socket
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from tqdm import tqdm
 
@@ -96,7 +96,7 @@ def download_file(
             return destination
         except urllib.error.HTTPError as exc:
             failures.append(f"{url}: HTTP {exc.code} {exc.reason}")
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             failures.append(f"{url}: timed out after {timeout:g} s")
         except urllib.error.URLError as exc:
             reason = exc.reason

@@ -16,7 +16,7 @@ conversion to float32 in [0, 1]; there is no per-sample Python work.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 

@@ -21,20 +21,21 @@ from __future__ import annotations
 
 import time
 import tracemalloc
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable, Sequence, TypeVar
+from typing import TypeVar
 
 import numpy as np
 
 from .. import nn
+from ..core.tensor import Tensor
 from ..datasets import load_mnist
-from .models import build_mlp
 from ..nn import functional as F
 from ..random import manual_seed
+from .models import build_mlp
 from .reference import closed_form, jacobian_chain
 from .reference.closed_form import Gradients
-from ..core.tensor import Tensor
 
 INPUTS, CLASSES = 784, 10
 METHODS = ("jacobian chain", "closed form", "engine")
@@ -109,6 +110,7 @@ def engine_gradients(model: nn.Module, X: np.ndarray, labels: np.ndarray) -> Gra
     loss = F.cross_entropy(model(Tensor(X)), labels)
     loss.backward()
     linears = _linears(model)
+    # build_mlp's layers all have a bias, and backward has just filled every .grad
     dW = [layer.weight.grad.data for layer in linears]  # type: ignore[union-attr]
     db = [layer.bias.grad.data.reshape(-1, 1) for layer in linears]  # type: ignore[union-attr]
     return Gradients(float(loss.item()), dW, db)
@@ -143,7 +145,7 @@ def measure(fn: Callable[[], T], repeats: int = 3, budget: float = 1.0) -> tuple
 
 def max_abs_diff(grads: Gradients, reference: Gradients) -> float:
     """The largest absolute difference over every dW and db."""
-    pairs = zip(grads.dW + grads.db, reference.dW + reference.db)
+    pairs = zip(grads.dW + grads.db, reference.dW + reference.db, strict=True)
     return max(float(np.max(np.abs(np.asarray(g) - r))) for g, r in pairs)
 
 
@@ -163,7 +165,7 @@ def compare(batch_sizes: Sequence[int], hidden: Sequence[int] = (32,), activatio
         raise BatchTooLarge(f"batch sizes must be at most {len(images)} (the images available), got {max(batch_sizes)}")
     model = build_network(hidden, activation, seed)
     W = [layer.weight.data for layer in _linears(model)]
-    b = [layer.bias.data.reshape(-1, 1) for layer in _linears(model)]  # type: ignore[union-attr]
+    b = [layer.bias.data.reshape(-1, 1) for layer in _linears(model)]  # type: ignore[union-attr]  # built with bias
     slope = _negative_slope(model)
     rows: list[Measurement] = []
     for batch in batch_sizes:
@@ -183,8 +185,8 @@ def compare(batch_sizes: Sequence[int], hidden: Sequence[int] = (32,), activatio
 
 def format_table(rows: Sequence[Measurement]) -> str:
     """A fixed-width table, one line per batch size and method."""
-    lines = [f"{'batch':>5}  {'method':<14}  {'time (ms)':>10}  {'peak memory (MB)':>16}  "
-             f"{'loss':>8}  max |grad - closed form|"]
+    lines = [(f"{'batch':>5}  {'method':<14}  {'time (ms)':>10}  {'peak memory (MB)':>16}  "
+              f"{'loss':>8}  max |grad - closed form|")]
     for row in rows:
         diff = "(reference)" if row.method == "closed form" else f"{row.max_abs_diff:.2e}"
         lines.append(f"{row.batch:>5}  {row.method:<14}  {row.seconds * 1e3:>10.2f}  "

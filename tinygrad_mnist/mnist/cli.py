@@ -11,21 +11,30 @@ import math
 import sys
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, NoReturn, Sequence
+from typing import Any, NoReturn
 
 import numpy as np
 
+from ..datasets import MNISTError
 from ..datasets.__main__ import verify
+from ..nn.module import StateDictError
 from ..viz import GraphvizMissingWarning, how_to_render
 from . import backprop_compare, graphs, metrics, plots
 from .checkpoint import CheckpointError, load_model
-from ..datasets import MNISTError
 from .imageio import ImageError, read_image
 from .models import ACTIVATIONS, describe
-from ..nn.module import StateDictError
-from .training import (MODEL_DEFAULTS, OPTIMIZERS, ConfigError, Interrupted, Trainer, TrainConfig, load_split,
-                       predict_logits)
+from .training import (
+    MODEL_DEFAULTS,
+    OPTIMIZERS,
+    ConfigError,
+    Interrupted,
+    TrainConfig,
+    Trainer,
+    load_split,
+    predict_logits,
+)
 
 
 class UsageError(Exception):

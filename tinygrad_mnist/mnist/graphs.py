@@ -6,8 +6,9 @@ pass (model, cross-entropy loss) on a small random batch, drawn as DOT/SVG.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

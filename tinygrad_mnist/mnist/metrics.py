@@ -21,7 +21,8 @@ import numpy as np
 def _labels(name: str, values: np.ndarray) -> np.ndarray:
     array = np.asarray(values)
     if array.ndim != 1 or array.dtype.kind not in "iu":
-        raise ValueError(f"{name} must be a 1-d array of integer class labels, got shape {array.shape} dtype {array.dtype}")
+        raise ValueError(f"{name} must be a 1-d array of integer class labels, "
+                         f"got shape {array.shape} dtype {array.dtype}")
     return array
 
 

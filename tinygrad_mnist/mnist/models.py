@@ -14,7 +14,9 @@ Examples:
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from itertools import pairwise
+from typing import Any
 
 from .. import nn
 
@@ -89,13 +91,16 @@ def build_mlp(inputs: int, hidden: list[int], classes: int, activation: str, dro
 
 def build_cnn(channels: list[int], hidden: list[int], kernel_size: int, activation: str, dropout: float,
               normalize: list[float] | None, image_size: int, classes: int) -> nn.Sequential:
-    """(N, image_size**2) rows -> (N, 1, H, W) -> conv blocks -> flatten -> dense layers (see :func:`cnn_architecture`)."""
+    """(N, image_size**2) rows -> (N, 1, H, W) -> conv blocks -> flatten -> dense layers.
+
+    See :func:`cnn_architecture`.
+    """
     make_activation = _activation(activation)
     layers: list[nn.Module] = [nn.Unflatten(1, (1, image_size, image_size))]
     if normalize is not None:
         layers.append(nn.Normalize(*normalize))
     features = _cnn_features(channels, kernel_size, image_size)
-    for depth, width in zip([1, *channels], channels):
+    for depth, width in pairwise([1, *channels]):
         # pooling before the activation gives the same values, as every activation here is
         # non-decreasing, and applies it to a quarter of the numbers
         layers += [nn.Conv2d(depth, width, kernel_size), nn.MaxPool2d(2), make_activation()]

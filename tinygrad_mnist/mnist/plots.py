@@ -18,16 +18,17 @@ from __future__ import annotations
 import io
 import json
 import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..atomic import atomic_write
-from .checkpoint import load_model
-from .metrics import confusion_matrix
 from ..nn.layers import Conv2d, Linear
 from ..nn.module import Module
+from .checkpoint import load_model
+from .metrics import confusion_matrix
 from .training import load_split, predict_logits
 
 if TYPE_CHECKING:

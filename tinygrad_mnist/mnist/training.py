@@ -11,22 +11,23 @@ from __future__ import annotations
 import json
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
 from .. import optim, random
 from ..atomic import atomic_write
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from ..datasets import DataLoader, load_mnist, train_val_split
 from ..core.grad_mode import no_grad
-from .models import build_model, cnn_architecture, mlp_architecture
+from ..core.tensor import Tensor
+from ..datasets import DataLoader, load_mnist, train_val_split
 from ..nn import functional as F
 from ..nn.module import Module
-from ..core.tensor import Tensor
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .models import build_model, cnn_architecture, mlp_architecture
 
 OPTIMIZERS = {"sgd": optim.SGD, "adam": optim.Adam, "adamw": optim.AdamW}
 MODELS = ("cnn", "mlp")

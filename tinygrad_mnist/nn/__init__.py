@@ -8,8 +8,20 @@
 """
 
 from . import functional, init
-from .layers import (AvgPool2d, Conv2d, Dropout, Flatten, LeakyReLU, Linear, MaxPool2d, Normalize, ReLU, Sigmoid,
-                     Tanh, Unflatten)
+from .layers import (
+    AvgPool2d,
+    Conv2d,
+    Dropout,
+    Flatten,
+    LeakyReLU,
+    Linear,
+    MaxPool2d,
+    Normalize,
+    ReLU,
+    Sigmoid,
+    Tanh,
+    Unflatten,
+)
 from .module import Module, Parameter, Sequential, StateDictError
 
 __all__ = [

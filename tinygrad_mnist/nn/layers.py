@@ -1,4 +1,5 @@
-"""Layers: ``Linear``, ``Conv2d``, ``MaxPool2d``, ``AvgPool2d``, activations, ``Dropout``, ``Flatten``, ``Unflatten``."""
+"""Layers: ``Linear``, ``Conv2d``, ``MaxPool2d``, ``AvgPool2d``, activations, ``Dropout``, ``Flatten``,
+``Unflatten``."""
 
 from __future__ import annotations
 

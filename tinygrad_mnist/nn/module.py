@@ -17,7 +17,8 @@ group of children (as in :class:`Sequential`).
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -33,8 +34,12 @@ class Parameter(Tensor):
         super().__init__(data, requires_grad=requires_grad)
 
 
-class StateDictError(KeyError):
-    """``load_state_dict`` got missing, unexpected or wrongly shaped entries."""
+class StateDictError(KeyError, ValueError):
+    """``load_state_dict`` got missing, unexpected or wrongly shaped entries.
+
+    A ``KeyError`` (a missing or unexpected name is a failed lookup) and a
+    ``ValueError`` (like every other shape that does not fit).
+    """
 
     def __str__(self) -> str:  # KeyError would quote the whole message
         return str(self.args[0])

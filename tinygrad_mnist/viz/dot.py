@@ -30,8 +30,9 @@ import math
 import shutil
 import subprocess
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping, Sequence, Union
+from typing import Any
 
 import numpy as np
 
@@ -40,7 +41,7 @@ from ..core.graph import toposort
 from ..core.tensor import Tensor
 from ..nn.module import Module, Parameter
 
-Params = Union[Module, Mapping[str, Tensor], None]
+Params = Module | Mapping[str, Tensor] | None
 
 RENDER_FORMATS = ("svg", "png", "pdf")
 """Output formats :func:`render` asks ``dot`` for (chosen by the file suffix)."""
@@ -260,10 +261,10 @@ def render(tensor: Tensor, path: str | Path, format: str | None = None, **to_dot
     """
     target = Path(path)
     fmt = (format or target.suffix.lstrip(".")).lower()
-    if fmt not in RENDER_FORMATS + ("dot", "gv"):
+    if fmt not in (*RENDER_FORMATS, "dot", "gv"):
         raise ValueError(
             f"render: cannot tell the format of {str(target)!r}; use a .svg, .png, .pdf or .dot "
-            f"file name, or pass format= one of {', '.join(RENDER_FORMATS + ('dot',))}"
+            f"file name, or pass format= one of {', '.join((*RENDER_FORMATS, 'dot'))}"
         )
     text = to_dot(tensor, **to_dot_kwargs)
     if fmt in ("dot", "gv"):

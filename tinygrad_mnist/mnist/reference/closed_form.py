@@ -28,8 +28,8 @@ cs231n-style write-up; biases are not penalised).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -97,7 +97,7 @@ def forward(W: Sequence[np.ndarray], b: Sequence[np.ndarray], X: np.ndarray, act
     _check(W, b, X)
     Z: list[np.ndarray] = []
     A = [X]
-    for l, (W_l, b_l) in enumerate(zip(W, b), start=1):
+    for l, (W_l, b_l) in enumerate(zip(W, b, strict=True), start=1):
         Z.append(W_l @ A[-1] + b_l.reshape(-1, 1))
         A.append(softmax_columns(Z[-1]) if l == len(W) else activation(act, Z[-1], negative_slope))
     return Forward(Z, A)
@@ -140,7 +140,7 @@ def _check(W: Sequence[np.ndarray], b: Sequence[np.ndarray], X: np.ndarray, labe
     if len(W) != len(b) or not W:
         raise ValueError(f"need one bias per weight matrix and at least one layer, got {len(W)} and {len(b)}")
     rows = X.shape[0]
-    for l, (W_l, b_l) in enumerate(zip(W, b)):
+    for l, (W_l, b_l) in enumerate(zip(W, b, strict=True)):
         if W_l.ndim != 2 or W_l.shape[1] != rows:
             raise ValueError(f"W[{l}] has shape {W_l.shape}, expected ({'n'}, {rows}) to follow the previous layer")
         if b_l.size != W_l.shape[0]:

@@ -30,8 +30,9 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
+from itertools import pairwise
 
 import numpy as np
 
@@ -48,11 +49,11 @@ def weight_jacobian(a: np.ndarray, rows: int) -> np.ndarray:
     return np.kron(np.eye(rows), a.reshape(1, -1))
 
 
-def sample_gradients(W: Sequence[np.ndarray], b: Sequence[np.ndarray], x: np.ndarray, label: int,
-                     act: str = "relu", negative_slope: float = 0.01) -> tuple[float, list[np.ndarray], list[np.ndarray]]:
+def sample_gradients(W: Sequence[np.ndarray], b: Sequence[np.ndarray], x: np.ndarray, label: int, act: str = "relu",
+                     negative_slope: float = 0.01) -> tuple[float, list[np.ndarray], list[np.ndarray]]:
     """Loss and parameter gradients for one sample x (features,), by multiplying Jacobians."""
     zs, acts = [], [x]
-    for l, (W_l, b_l) in enumerate(zip(W, b)):
+    for l, (W_l, b_l) in enumerate(zip(W, b, strict=True)):
         zs.append(W_l @ acts[-1] + b_l.reshape(-1))
         if l < len(W) - 1:
             acts.append(activation(act, zs[-1], negative_slope))
@@ -90,7 +91,8 @@ def backward(W: Sequence[np.ndarray], b: Sequence[np.ndarray], X: np.ndarray, la
             dW[l] += gW[l]
             db[l] += gb[l]
     penalty = 0.5 * l2 * sum(float(np.sum(W_l**2)) for W_l in W)
-    return Gradients(total_loss / m + penalty, [d / m + l2 * W_l for d, W_l in zip(dW, W)], [d / m for d in db])
+    return Gradients(total_loss / m + penalty, [d / m + l2 * W_l for d, W_l in zip(dW, W, strict=True)],
+                     [d / m for d in db])
 
 
 @dataclass
@@ -123,7 +125,7 @@ def memory_estimate(layer_sizes: Sequence[int], batch: int, bytes_per_entry: int
     41
     """
     entries = 0
-    for layer, (n_in, n) in enumerate(zip(layer_sizes[:-1], layer_sizes[1:])):
+    for layer, (n_in, n) in enumerate(pairwise(layer_sizes)):
         entries += n * n * n_in + n * n + (n * n_in if layer > 0 else 0)
     entries += sum(n * n for n in layer_sizes[1:-1])  # activations
     entries += layer_sizes[-1] ** 2  # softmax
