@@ -271,7 +271,8 @@ def test_avg_pool2d_matches_loop_reference_and_gradcheck(case):
     shape, k, stride, seed = case
     x = np.random.default_rng(seed).standard_normal(shape)
     expected = ref_pool2d(x, k, stride, np.mean)
-    np.testing.assert_allclose(F.avg_pool2d(Tensor(x), k, stride).data, expected, rtol=1e-12)
+    # a window mean near zero loses its relative accuracy to cancellation: atol bounds that
+    np.testing.assert_allclose(F.avg_pool2d(Tensor(x), k, stride).data, expected, rtol=1e-12, atol=1e-15)
     assert gradcheck(lambda t: F.avg_pool2d(t, k, stride), [Tensor(x, requires_grad=True)])
 
 

@@ -21,26 +21,30 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import tinygrad_mnist as tg
-from tinygrad_mnist import Tensor, autograd
+from tinygrad_mnist import Tensor, autograd, testing
 from tinygrad_mnist.autograd import gradcheck
 
-from strategies import (
-    ANY,
-    EVEN_TENTHS,
-    MATMUL_SHAPES,
-    NONSCALAR_SHAPES,
-    NONZERO,
-    ODD_TENTHS,
-    POSITIVE,
-    SHAPES,
-    SMALL_NONSCALAR_SHAPES,
-    SMALL_SHAPES,
-    broadcast_shapes,
-    float_arrays,
-    operands,
-    reals,
-    same_shape,
-)
+# ---- shapes (0-d included unless said otherwise) and element domains ------------------------
+SHAPES = testing.shapes(max_dims=3, max_side=4)
+NONSCALAR_SHAPES = testing.shapes(min_dims=1, max_dims=3, max_side=4)
+SMALL_SHAPES = testing.shapes(max_dims=2, max_side=3)
+SMALL_NONSCALAR_SHAPES = testing.shapes(min_dims=1, max_dims=2, max_side=3)
+
+# Element domains keep finite differences meaningful: away from poles (log, division),
+# from kinks (relu, abs, maximum, clip, max) and from ties (max, maximum).
+ANY = testing.elements(low=-2.0, high=2.0)
+POSITIVE = testing.elements(low=0.5, high=3.0)  # log, sqrt, pow bases
+NONZERO = testing.elements(low=-2.0, high=2.0, avoid=0.0, margin=0.5)  # denominators: |b| >= 0.5
+# Odd multiples of 0.1: never 0 (relu, abs), never an even multiple of 0.1 such as the
+# clip bounds or scalar thresholds the tests use, and distinct values are >= 0.2 apart.
+ODD_TENTHS = testing.grid(0.2, offset=0.1, low=-7.9, high=7.9)
+# Even multiples of 0.1: always at least 0.1 away from any ODD_TENTHS value (maximum).
+EVEN_TENTHS = testing.grid(0.2, low=-8.0, high=7.8)
+
+
+def one_array(shapes, values, unique=False):
+    """1-tuples of arrays (the ``arrays`` of a :class:`Case`), shaped by ``shapes``."""
+    return testing.operands(shapes.map(lambda s: (s,)), values, unique=unique)
 
 
 # ---- numpy oracles for the composites ---------------------------------------------------
@@ -89,8 +93,8 @@ def with_params(arrays, params_for):
     return arrays.flatmap(lambda arrs: params_for(*arrs).map(lambda params: (arrs, params)))
 
 
-def unary(elements, shapes=SHAPES):
-    return operands(same_shape(shapes, 1), elements)
+def unary(values, shapes=SHAPES):
+    return one_array(shapes, values)
 
 
 CASES = []
@@ -145,13 +149,13 @@ BINARY = [
     ("minimum", Tensor.minimum, np.minimum, (ODD_TENTHS, EVEN_TENTHS)),
 ]
 BINARY_SHAPES = {
-    "broadcast": broadcast_shapes(2),
+    "broadcast": testing.broadcastable_shapes(2, max_dims=3, max_side=4),
     "(3,1,4)&(2,4)": st.just(((3, 1, 4), (2, 4))),
     "()&(2,3)": st.just(((), (2, 3))),
 }
 for shape_id, shapes in BINARY_SHAPES.items():
     add_cases(f"{shape_id}-", [
-        (name, fn, oracle, plain(operands(shapes, *elements))) for name, fn, oracle, elements in BINARY
+        (name, fn, oracle, plain(testing.operands(shapes, *values))) for name, fn, oracle, values in BINARY
     ])
 
 
@@ -159,10 +163,10 @@ for shape_id, shapes in BINARY_SHAPES.items():
 def where_inputs(n_tensors):
     def build(shapes):
         cond_shape, *tensor_shapes = shapes
-        arrays = st.tuples(*(float_arrays(s, ANY) for s in tensor_shapes[:n_tensors]))
+        arrays = st.tuples(*(testing.arrays(s, elements=ANY) for s in tensor_shapes[:n_tensors]))
         conds = hnp.arrays(np.bool_, cond_shape)
         return st.tuples(arrays, conds.map(lambda c: {"cond": c}))
-    return broadcast_shapes(1 + n_tensors).flatmap(build)
+    return testing.broadcastable_shapes(1 + n_tensors, max_dims=3, max_side=4).flatmap(build)
 
 
 add_cases("", [
@@ -185,9 +189,8 @@ def axis_strategy(kind, ndim):
     }[kind]()
 
 
-def reduction_inputs(kind, elements, unique, shapes):
-    arrays = shapes.flatmap(lambda s: st.tuples(float_arrays(s, elements, unique=unique)))
-    return with_params(arrays, lambda a: st.fixed_dictionaries(
+def reduction_inputs(kind, values, unique, shapes):
+    return with_params(one_array(shapes, values, unique=unique), lambda a: st.fixed_dictionaries(
         {"axis": axis_strategy(kind, a.ndim), "keepdims": st.booleans()}))
 
 
@@ -202,13 +205,13 @@ REDUCTIONS = [
 for kind in ("None", "int", "neg", "tuple"):
     add_cases(f"axis={kind}-", [
         (name, fn, oracle, reduction_inputs(
-            kind, elements, unique, SHAPES if kind == "None" and scalar_ok else NONSCALAR_SHAPES))
-        for name, fn, oracle, elements, unique, scalar_ok in REDUCTIONS
+            kind, values, unique, SHAPES if kind == "None" and scalar_ok else NONSCALAR_SHAPES))
+        for name, fn, oracle, values, unique, scalar_ok in REDUCTIONS
     ])
 
 
-def softmax_inputs(elements=reals(-5.0, 5.0)):
-    return with_params(unary(elements, NONSCALAR_SHAPES),
+def softmax_inputs(values=testing.elements(low=-5.0, high=5.0)):
+    return with_params(unary(values, NONSCALAR_SHAPES),
                        lambda a: st.fixed_dictionaries({"axis": st.integers(-a.ndim, a.ndim - 1)}))
 
 
@@ -237,9 +240,10 @@ def swap_axes(a):
 
 
 def broadcast_to_inputs():
-    def build(b):
-        return st.tuples(float_arrays(b.input_shapes[0], ANY)).map(lambda arrs: (arrs, {"shape": b.result_shape}))
-    return hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=4).flatmap(build)
+    def build(pair):
+        target = np.broadcast_shapes(*pair)
+        return st.tuples(testing.arrays(pair[0], elements=ANY)).map(lambda arrs: (arrs, {"shape": target}))
+    return testing.broadcastable_shapes(2, max_dims=3, max_side=4).flatmap(build)
 
 
 add_cases("", [
@@ -282,7 +286,7 @@ add_cases("getitem-", [
         SHAPES, lambda a: hnp.basic_indices(a.shape, allow_newaxis=True, allow_ellipsis=True))),
     ("integer_arrays", take, take, index_inputs(
         NONSCALAR_SHAPES, lambda a: hnp.integer_array_indices(
-            a.shape, result_shape=hnp.array_shapes(min_dims=1, max_dims=2, max_side=4)))),
+            a.shape, result_shape=testing.shapes(min_dims=1, max_dims=2, max_side=4)))),
     ("bool_mask", take, take, index_inputs(
         NONSCALAR_SHAPES, lambda a: hnp.arrays(np.bool_, a.shape))),
     ("bool_mask_first_axis", take, take, index_inputs(
@@ -296,6 +300,7 @@ add_cases("getitem-", [
 
 
 # matmul: every rank combination numpy allows, fixed and generated
+MATMUL_SHAPES = testing.matmul_shapes(max_batch_dims=2, max_side=3)
 MATMUL_SHAPE_PAIRS = {
     "1d@1d": ((3,), (3,)),
     "1d@2d": ((3,), (3, 2)),
@@ -309,11 +314,11 @@ MATMUL_SHAPE_PAIRS = {
     "3d@1d": ((2, 4, 3), (3,)),
 }
 add_cases("matmul-", [
-    (name, operator.matmul, np.matmul, plain(operands(st.just(shapes), ANY, ANY)))
+    (name, operator.matmul, np.matmul, plain(testing.operands(shapes, ANY, ANY)))
     for name, shapes in MATMUL_SHAPE_PAIRS.items()
 ] + [
-    ("generated", operator.matmul, np.matmul, plain(operands(MATMUL_SHAPES, ANY, ANY))),
-    ("method", Tensor.matmul, np.matmul, plain(operands(MATMUL_SHAPES, ANY, ANY))),
+    ("generated", operator.matmul, np.matmul, plain(testing.operands(MATMUL_SHAPES, ANY, ANY))),
+    ("method", Tensor.matmul, np.matmul, plain(testing.operands(MATMUL_SHAPES, ANY, ANY))),
 ])
 
 
@@ -355,35 +360,35 @@ def test_float32_in_float32_out(case, data):
 
 
 # ---- second derivatives -----------------------------------------------------------------
-SMALL_PAIRS = broadcast_shapes(2, max_dims=2, max_side=3)
-SMALL_MATMUL = hnp.mutually_broadcastable_shapes(
-    signature=np.matmul.signature, max_dims=1, min_side=1, max_side=3
-).map(lambda b: b.input_shapes)
+SMALL_PAIRS = testing.broadcastable_shapes(2, max_dims=2, max_side=3)
+SMALL_MATMUL = testing.matmul_shapes(max_batch_dims=1, max_side=3)
+SMALL = one_array(SMALL_SHAPES, ANY)
+SMALL_NONSCALAR = one_array(SMALL_NONSCALAR_SHAPES, ANY)
 
 SECOND_ORDER = {
-    "exp": (Tensor.exp, operands(same_shape(SMALL_SHAPES, 1), ANY)),
-    "log": (Tensor.log, operands(same_shape(SMALL_SHAPES, 1), POSITIVE)),
-    "tanh": (Tensor.tanh, operands(same_shape(SMALL_SHAPES, 1), ANY)),
-    "sigmoid": (Tensor.sigmoid, operands(same_shape(SMALL_SHAPES, 1), ANY)),
-    "mul": (operator.mul, operands(SMALL_PAIRS, ANY, ANY)),
-    "x*x": (lambda x: x * x, operands(same_shape(SMALL_SHAPES, 1), ANY)),
-    "div": (operator.truediv, operands(SMALL_PAIRS, ANY, NONZERO)),
-    "pow": (operator.pow, operands(SMALL_PAIRS, POSITIVE, ANY)),
-    "x**3": (lambda x: x ** 3, operands(same_shape(SMALL_SHAPES, 1), ANY)),
-    "sqrt": (Tensor.sqrt, operands(same_shape(SMALL_SHAPES, 1), POSITIVE)),
-    "softmax": (lambda x: x.softmax(axis=-1), operands(same_shape(SMALL_NONSCALAR_SHAPES, 1), ANY)),
-    "log_softmax": (lambda x: x.log_softmax(axis=0), operands(same_shape(SMALL_NONSCALAR_SHAPES, 1), ANY)),
-    "logsumexp": (lambda x: x.logsumexp(axis=-1), operands(same_shape(SMALL_NONSCALAR_SHAPES, 1), ANY)),
-    "matmul": (operator.matmul, operands(SMALL_MATMUL, ANY, ANY)),
+    "exp": (Tensor.exp, SMALL),
+    "log": (Tensor.log, one_array(SMALL_SHAPES, POSITIVE)),
+    "tanh": (Tensor.tanh, SMALL),
+    "sigmoid": (Tensor.sigmoid, SMALL),
+    "mul": (operator.mul, testing.operands(SMALL_PAIRS, ANY, ANY)),
+    "x*x": (lambda x: x * x, SMALL),
+    "div": (operator.truediv, testing.operands(SMALL_PAIRS, ANY, NONZERO)),
+    "pow": (operator.pow, testing.operands(SMALL_PAIRS, POSITIVE, ANY)),
+    "x**3": (lambda x: x ** 3, SMALL),
+    "sqrt": (Tensor.sqrt, one_array(SMALL_SHAPES, POSITIVE)),
+    "softmax": (lambda x: x.softmax(axis=-1), SMALL_NONSCALAR),
+    "log_softmax": (lambda x: x.log_softmax(axis=0), SMALL_NONSCALAR),
+    "logsumexp": (lambda x: x.logsumexp(axis=-1), SMALL_NONSCALAR),
+    "matmul": (operator.matmul, testing.operands(SMALL_MATMUL, ANY, ANY)),
     # the backward of structural and piecewise ops must be recorded too
-    "getitem": (lambda x: x[[0, 0, -1]] ** 3, operands(same_shape(SMALL_NONSCALAR_SHAPES, 1), ANY)),
-    "broadcast_to": (lambda x: x.broadcast_to((2, *x.shape)) ** 3, operands(same_shape(SMALL_SHAPES, 1), ANY)),
-    "reshape_transpose": (lambda x: x.T.reshape(-1) ** 3, operands(same_shape(SMALL_SHAPES, 1), ANY)),
-    "sum_mean": (lambda x: x.sum(axis=0) * x.mean(), operands(same_shape(SMALL_NONSCALAR_SHAPES, 1), ANY)),
+    "getitem": (lambda x: x[[0, 0, -1]] ** 3, SMALL_NONSCALAR),
+    "broadcast_to": (lambda x: x.broadcast_to((2, *x.shape)) ** 3, SMALL),
+    "reshape_transpose": (lambda x: x.T.reshape(-1) ** 3, SMALL),
+    "sum_mean": (lambda x: x.sum(axis=0) * x.mean(), SMALL_NONSCALAR),
     "max": (lambda x: x.max(axis=-1) ** 3,
-            operands(same_shape(SMALL_NONSCALAR_SHAPES, 1), ODD_TENTHS, unique=True)),
-    "relu": (lambda x: x.relu() * x, operands(same_shape(SMALL_SHAPES, 1), ODD_TENTHS)),
-    "where": (lambda x: tg.where(x.data > 0, x ** 3, x.exp()), operands(same_shape(SMALL_SHAPES, 1), ODD_TENTHS)),
+            one_array(SMALL_NONSCALAR_SHAPES, ODD_TENTHS, unique=True)),
+    "relu": (lambda x: x.relu() * x, one_array(SMALL_SHAPES, ODD_TENTHS)),
+    "where": (lambda x: tg.where(x.data > 0, x ** 3, x.exp()), one_array(SMALL_SHAPES, ODD_TENTHS)),
 }
 
 
@@ -417,8 +422,8 @@ def finite_difference_of_gradients(fn, arrays, v, weights, eps=1e-6):
 def test_second_derivative_matches_finite_differences_of_gradient(fn, inputs, data):
     arrays = data.draw(inputs)
     out_shape = fn(*[Tensor(a) for a in arrays]).shape
-    v = data.draw(float_arrays(out_shape, ANY), label="v")
-    weights = [data.draw(float_arrays(a.shape, ANY), label="w") for a in arrays]
+    v = data.draw(testing.arrays(out_shape, elements=ANY), label="v")
+    weights = [data.draw(testing.arrays(a.shape, elements=ANY), label="w") for a in arrays]
 
     tensors, grads = first_derivatives(fn, arrays, v, create_graph=True)
     directional = sum((g * Tensor(w)).sum() for g, w in zip(grads, weights))
@@ -430,11 +435,11 @@ def test_second_derivative_matches_finite_differences_of_gradient(fn, inputs, da
         np.testing.assert_allclose(actual, e, rtol=1e-5, atol=1e-6)
 
 
-@given(pair=operands(SMALL_PAIRS, ANY, ANY), data=st.data())
+@given(pair=testing.operands(SMALL_PAIRS, ANY, ANY), data=st.data())
 def test_mixed_second_derivative_of_product(pair, data):
     """d/dy of <d(sum x*y)/dx, w>, against finite differences in y."""
     x_arr, y_arr = pair
-    w = data.draw(float_arrays(x_arr.shape, ANY))
+    w = data.draw(testing.arrays(x_arr.shape, elements=ANY))
 
     def dx(y_values, create_graph):
         x, y = Tensor(x_arr, requires_grad=True), Tensor(y_values, requires_grad=True)
@@ -463,11 +468,11 @@ def test_repeated_list_index_counts_in_gradient():
 
 @given(data=st.data())
 def test_repeated_integer_indices_add_up(data):
-    x_arr = data.draw(float_arrays((data.draw(st.integers(1, 4)), 2), ANY))
+    x_arr = data.draw(testing.arrays((data.draw(st.integers(1, 4)), 2), elements=ANY))
     n = len(x_arr)
     index = data.draw(st.lists(st.integers(-n, n - 1), min_size=1, max_size=8))
     as_array = data.draw(st.booleans())
-    w = data.draw(float_arrays((len(index), 2), ANY))
+    w = data.draw(testing.arrays((len(index), 2), elements=ANY))
 
     x = Tensor(x_arr, requires_grad=True)
     (x[np.array(index) if as_array else index] * Tensor(w)).sum().backward()
@@ -478,8 +483,9 @@ def test_repeated_integer_indices_add_up(data):
 
 
 # ---- large logits ---------------------------------------------------------------------------
-NEAR_BIG = st.sampled_from([-1e4, 1e4]).flatmap(lambda big: reals(-3.0, 3.0).map(lambda t: big + t))
-LARGE_LOGITS = st.sampled_from([-1e4, 1e4]) | reals(-1e4, 1e4) | NEAR_BIG
+NEAR_BIG = st.sampled_from([-1e4, 1e4]).flatmap(
+    lambda big: testing.elements(low=-3.0, high=3.0).map(lambda t: big + t))
+LARGE_LOGITS = st.sampled_from([-1e4, 1e4]) | testing.elements(low=-1e4, high=1e4) | NEAR_BIG
 
 STABLE = {
     # name: (numpy reference, output is a log-value of the logits' magnitude)
@@ -493,7 +499,7 @@ STABLE = {
 @pytest.mark.parametrize("name", list(STABLE))
 @given(data=st.data())
 def test_large_logits_stay_finite(name, dtype, data):
-    logits = data.draw(float_arrays(data.draw(NONSCALAR_SHAPES), LARGE_LOGITS)).astype(dtype)
+    logits = data.draw(testing.arrays(data.draw(NONSCALAR_SHAPES), elements=LARGE_LOGITS)).astype(dtype)
     axis = data.draw(st.integers(-logits.ndim, logits.ndim - 1))
     reference, log_scale = STABLE[name]
 
@@ -506,7 +512,7 @@ def test_large_logits_stay_finite(name, dtype, data):
     atol = 8 * eps * (1 + np.abs(logits).max()) if log_scale else 8 * eps
     np.testing.assert_allclose(out.data, expected, rtol=8 * eps, atol=atol)
 
-    w = data.draw(float_arrays(out.shape, ANY)).astype(dtype)
+    w = data.draw(testing.arrays(out.shape, elements=ANY)).astype(dtype)
     (g,) = autograd.grad((out * Tensor(w)).sum(), x)
     assert g.dtype == dtype
     assert np.isfinite(g.data).all()

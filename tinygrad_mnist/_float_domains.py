@@ -1,16 +1,21 @@
-"""The value domains behind :func:`tinygrad_mnist.testing.elements`: float arithmetic only.
+"""The value domains behind :mod:`tinygrad_mnist.testing`: float arithmetic only.
 
 A domain is ``[low, high]`` minus a hole of half-width ``margin`` around each
 point to avoid, as closed intervals whose ends are representable in the dtype.
 The hole's edges are found exactly, by bisection over the float64 values in
 order, so that ``abs(x - p) >= margin`` holds as float64 computes it.
+
+Grids are ranges of integers ``k`` with a map ``k -> value``: multiples of a
+power of two inside a domain (the values of ``unique`` arrays), and the
+decimal grids of :func:`tinygrad_mnist.testing.grid`.
 """
 
 from __future__ import annotations
 
 import math
 import struct
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
+from fractions import Fraction
 
 import numpy as np
 from numpy.typing import DTypeLike
@@ -124,3 +129,68 @@ def domain(
             f"no {dtype} value lies in [{low!r}, {high!r}] at least margin={margin!r} away from {points}"
         )
     return rounded
+
+
+def power_of_two_grid(
+    dtype: np.dtype, intervals: list[tuple[float, float]], gap: float
+) -> tuple[float, list[tuple[int, int]], int]:
+    """``step``, the least power of two >= ``gap``, the ranges of k with ``k * step`` in each interval,
+    and how many such k there are in all.
+
+    Such multiples are exact in both float32 and float64, so distinct ones are
+    at least ``gap`` apart with no rounding in between.
+    """
+    if not (math.isfinite(gap) and gap > 0):
+        raise ValueError(f"gap={gap!r} must be a positive finite number")
+    step = 2.0 ** math.ceil(math.log2(gap))
+    limit = 2 ** (np.finfo(dtype).nmant + 1)  # integers up to this are exact in dtype
+    ranges = []
+    for lo, hi in intervals:
+        first, last = math.ceil(lo / step), math.floor(hi / step)
+        if first > last:
+            continue
+        if max(abs(first), abs(last)) > limit:
+            raise ValueError(
+                f"unique=True: [{lo!r}, {hi!r}] holds too many multiples of {step!r} to be exact in {dtype}; "
+                "use a larger gap or narrower bounds"
+            )
+        ranges.append((first, last))
+    if not ranges:
+        raise ValueError(
+            f"unique=True: no multiple of {step!r} (the gap rounded up to a power of two) lies in the domain"
+        )
+    return step, ranges, sum(last - first + 1 for first, last in ranges)
+
+
+def check_unique_room(shape: int | tuple[int, ...], capacity: int, gap: float) -> None:
+    """Refuse a fixed shape that needs more distinct values than the ``capacity`` of the domain."""
+    size = math.prod((shape,) if isinstance(shape, int) else shape)
+    if size > capacity:
+        raise ValueError(
+            f"unique=True: shape {shape} needs {size} distinct values but the domain holds "
+            f"only {capacity} values {gap!r} apart; widen low/high or lower gap"
+        )
+
+
+def _decimal(x: float) -> Fraction:
+    """``x`` as the decimal number it is written as: 0.1 is 1/10, not the binary fraction nearest to it."""
+    return Fraction(repr(float(x)))
+
+
+def decimal_grid(spacing: float, offset: float, low: float, high: float) -> tuple[int, int, Callable[[int], float]]:
+    """The range ``first..last`` of the k with ``offset + k * spacing`` in ``[low, high]``, and the map
+    from k to that point: computed exactly on the decimal numbers and rounded once to float64, so that
+    ``0.1 + 2 * 0.2`` gives 0.5 and not 0.5000000000000001."""
+    for name, value in (("spacing", spacing), ("offset", offset), ("low", low), ("high", high)):
+        if not math.isfinite(float(value)):
+            raise ValueError(f"{name}={value!r} must be a finite number")
+    if spacing <= 0:
+        raise ValueError(f"spacing={spacing!r} must be positive")
+    if low > high:
+        raise ValueError(f"low={low!r} must not exceed high={high!r}")
+    step, start = _decimal(spacing), _decimal(offset)
+    first = math.ceil((_decimal(low) - start) / step)
+    last = math.floor((_decimal(high) - start) / step)
+    if first > last:
+        raise ValueError(f"no point {offset!r} + k * {spacing!r} lies in [{low!r}, {high!r}]")
+    return first, last, lambda k: float(start + k * step)

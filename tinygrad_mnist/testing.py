@@ -7,12 +7,14 @@ test dependency, not a runtime one: install the dev extra
 
 What is here:
 
-* :func:`shapes` and :func:`broadcastable_shapes`: array shapes, 0-d included;
+* :func:`shapes`, :func:`broadcastable_shapes`, :func:`matmul_shapes`: array shapes, 0-d included;
 * :func:`elements`, :func:`arrays` and :func:`tensors`: finite values in bounds
   (``low``/``high``), optionally kept ``margin`` away from points where an op
   has a kink or a pole (``avoid``, ``positive``), and pairwise apart
   (``unique``) so that a finite-difference step never changes which element
   is the largest;
+* :func:`grid`: values on a decimal grid, clear of kinks and ties placed on another grid;
+* :func:`operands`: one array per element strategy, for one draw of shapes;
 * :func:`assert_grads_close`: the engine's gradients against central finite
   differences, on float64 copies of the inputs.
 
@@ -34,7 +36,8 @@ The guide ``docs/testing.md`` walks through testing a new op step by step.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable, Union
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Literal, Union
 
 import numpy as np
 from numpy.typing import DTypeLike
@@ -48,16 +51,12 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
         "pip install hypothesis (or pip install -e '.[dev]')"
     ) from exc
 
-from ._float_domains import domain, float_dtype
+from ._float_domains import check_unique_room, decimal_grid, domain, float_dtype, power_of_two_grid
 from .autograd import GradcheckError, gradcheck
 from .core.tensor import Tensor
 
 __all__ = [
-    "arrays",
-    "assert_grads_close",
-    "broadcastable_shapes",
-    "elements",
-    "shapes",
+    "arrays", "assert_grads_close", "broadcastable_shapes", "elements", "grid", "matmul_shapes", "operands", "shapes",
     "tensors",
 ]
 
@@ -108,6 +107,29 @@ def broadcastable_shapes(
     ).map(lambda drawn: tuple(drawn.input_shapes))
 
 
+def matmul_shapes(
+    max_batch_dims: int = 2, min_side: int = 1, max_side: int = 5
+) -> st.SearchStrategy[tuple[Shape, Shape]]:
+    """Pairs of shapes ``(a, b)`` that ``a @ b`` accepts, such as ``((3,), (3, 2))`` or ``((2, 1, 3, 4), (5, 4, 2))``.
+
+    Every case of numpy's matmul: a 1-d vector on either side or both, and up to
+    ``max_batch_dims`` batch axes on each side, broadcasting against the other's.
+
+    >>> import numpy as np
+    >>> from hypothesis import given, settings
+    >>> @settings(max_examples=20, derandomize=True, database=None)
+    ... @given(matmul_shapes(max_side=3))
+    ... def test_pair(pair):
+    ...     a, b = pair
+    ...     assert a[-1] == b[-2 if len(b) > 1 else -1]
+    ...     np.ones(a) @ np.ones(b)
+    >>> test_pair()
+    """
+    return hnp.mutually_broadcastable_shapes(
+        signature=np.matmul.signature, max_dims=max_batch_dims, min_side=min_side, max_side=max_side
+    ).map(lambda drawn: (drawn.input_shapes[0], drawn.input_shapes[1]))
+
+
 # ---- element domains (the interval arithmetic is in _float_domains) -----------------------
 def elements(
     dtype: DTypeLike = np.float64,
@@ -155,40 +177,34 @@ def elements(
 
 
 def _floats_in(dtype: np.dtype, intervals: list[tuple[float, float]]) -> st.SearchStrategy[float]:
-    width = 8 * dtype.itemsize
-    parts = [st.floats(lo, hi, allow_nan=False, allow_infinity=False, width=width) for lo, hi in intervals]
-    return parts[0] if len(parts) == 1 else st.one_of(parts)
+    width: Literal[32, 64] = 32 if dtype == np.float32 else 64
+    return st.one_of([st.floats(lo, hi, allow_nan=False, allow_infinity=False, width=width) for lo, hi in intervals])
 
 
-def _grid_elements(
-    dtype: np.dtype, intervals: list[tuple[float, float]], gap: float
-) -> tuple[st.SearchStrategy[float], int]:
-    """Multiples of a power of two >= ``gap`` inside the intervals, and how many there are.
+def grid(
+    spacing: float, offset: float = 0.0, *, low: float = -10.0, high: float = 10.0, dtype: DTypeLike = np.float64
+) -> st.SearchStrategy[float]:
+    """The points ``offset + k * spacing`` in ``[low, high]``, for ops with kinks or ties at chosen points.
 
-    Such multiples are exact in both float32 and float64, so distinct ones are
-    at least ``gap`` apart with no rounding in between.
+    Distinct values are ``spacing`` apart (no ties in a ``unique`` array), and
+    grids of one spacing with offsets ``d`` apart keep ``min(d, spacing - d)``
+    apart: the odd tenths ``grid(0.2, 0.1)`` stay 0.1 from 0 (relu, abs), from
+    even-tenth bounds (``clip(-0.4, 0.4)``) and from the even tenths
+    ``grid(0.2)`` (the other operand of ``maximum``). Points are computed on
+    the decimals as written (``0.1 + 2 * 0.2`` is 0.5), then rounded to ``dtype``.
+
+    >>> import numpy as np
+    >>> from hypothesis import given, settings
+    >>> @settings(max_examples=20, derandomize=True, database=None, deadline=None)
+    ... @given(arrays((2, 3), elements=grid(0.2, 0.1, low=-1.9, high=1.9), unique=True))
+    ... def test_max_of_clip(x):
+    ...     assert np.all(np.round(np.abs(x) * 10) % 2 == 1)  # odd tenths
+    ...     assert_grads_close(lambda t: (t.max(axis=-1), t.clip(-0.4, 0.4).relu()), x)
+    >>> test_max_of_clip()
     """
-    if not (math.isfinite(gap) and gap > 0):
-        raise ValueError(f"gap={gap!r} must be a positive finite number")
-    step = 2.0 ** math.ceil(math.log2(gap))
-    limit = 2 ** (np.finfo(dtype).nmant + 1)  # integers up to this are exact in dtype
-    parts, count = [], 0
-    for lo, hi in intervals:
-        first, last = math.ceil(lo / step), math.floor(hi / step)
-        if first > last:
-            continue
-        if max(abs(first), abs(last)) > limit:
-            raise ValueError(
-                f"unique=True: [{lo!r}, {hi!r}] holds too many multiples of {step!r} to be exact in {dtype}; "
-                "use a larger gap or narrower bounds"
-            )
-        parts.append(st.integers(first, last).map(lambda k, step=step: k * step))
-        count += last - first + 1
-    if not parts:
-        raise ValueError(
-            f"unique=True: no multiple of {step!r} (the gap rounded up to a power of two) lies in the domain"
-        )
-    return (parts[0] if len(parts) == 1 else st.one_of(parts)), count
+    resolved = float_dtype(dtype)
+    first, last, point = decimal_grid(spacing, offset, low, high)
+    return st.integers(first, last).map(point if resolved == np.float64 else lambda k: float(np.float32(point(k))))
 
 
 # ---- arrays and tensors ---------------------------------------------------------------
@@ -203,6 +219,7 @@ def arrays(
     positive: bool = False,
     unique: bool = False,
     gap: float = 1e-3,
+    elements: st.SearchStrategy[float] | None = None,
 ) -> st.SearchStrategy[np.ndarray]:
     """numpy arrays of finite values in a domain fit for finite differences.
 
@@ -222,6 +239,9 @@ def arrays(
             more elements than such multiples in the domain are not drawn
             (a fixed ``shape`` that is too large raises ValueError).
         gap: the least distance between two elements when ``unique``.
+        elements: floats in ``dtype`` (:func:`elements`, :func:`grid`, your own) to
+            draw from instead of the domain of ``low``, ``high``, ``avoid``,
+            ``margin``, ``positive``, ``gap``; ``unique`` then means distinct.
 
     Arrays of one repeated value are drawn too (hypothesis fills arrays with
     a repeated value from time to time), unless ``unique``.
@@ -241,21 +261,21 @@ def arrays(
     >>> test_distinct()
     """
     resolved = float_dtype(dtype)
-    intervals = domain(resolved, low, high, avoid, margin, positive)
     shape_strategy: Any = shapes() if shape is None else shape
+    if elements is not None:
+        if avoid is not None or (low, high, margin, positive, gap) != (-10.0, 10.0, 0.1, False, 1e-3):
+            raise ValueError("arrays: give elements= or the domain (low, high, avoid, margin, positive, gap), not both")
+        return hnp.arrays(resolved, shape_strategy, elements=elements, unique=unique)
+    intervals = domain(resolved, low, high, avoid, margin, positive)
     if not unique:
         return hnp.arrays(resolved, shape_strategy, elements=_floats_in(resolved, intervals))
 
-    element_strategy, capacity = _grid_elements(resolved, intervals, float(gap))
+    step, ranges, capacity = power_of_two_grid(resolved, intervals, float(gap))
+    element_strategy = st.one_of([st.integers(k0, k1).map(lambda k: k * step) for k0, k1 in ranges])
     if isinstance(shape_strategy, st.SearchStrategy):
         shape_strategy = shape_strategy.filter(lambda s: math.prod(s) <= capacity)
     else:
-        size = math.prod((shape_strategy,) if isinstance(shape_strategy, int) else shape_strategy)
-        if size > capacity:
-            raise ValueError(
-                f"unique=True: shape {shape_strategy} needs {size} distinct values but the domain holds "
-                f"only {capacity} values {gap!r} apart; widen low/high or lower gap"
-            )
+        check_unique_room(shape_strategy, capacity, gap)
     return hnp.arrays(resolved, shape_strategy, elements=element_strategy, unique=True)
 
 
@@ -271,6 +291,7 @@ def tensors(
     positive: bool = False,
     unique: bool = False,
     gap: float = 1e-3,
+    elements: st.SearchStrategy[float] | None = None,
 ) -> st.SearchStrategy[Tensor]:
     """Tensors around the arrays of :func:`arrays` (same arguments), new leaves each time.
 
@@ -284,8 +305,43 @@ def tensors(
     >>> test_sqrt_gradient()
     """
     return arrays(
-        shape, dtype, low=low, high=high, avoid=avoid, margin=margin, positive=positive, unique=unique, gap=gap
+        shape, dtype, low=low, high=high, avoid=avoid, margin=margin, positive=positive, unique=unique, gap=gap,
+        elements=elements,
     ).map(lambda a: Tensor(a, requires_grad=requires_grad))
+
+
+def operands(
+    shapes: Sequence[Shape] | st.SearchStrategy[Sequence[Shape]],
+    *elements: st.SearchStrategy[float],
+    dtype: DTypeLike = np.float64,
+    unique: bool = False,
+) -> st.SearchStrategy[tuple[np.ndarray, ...]]:
+    """Tuples of arrays, the i-th with the i-th shape of one draw of ``shapes`` and values from ``elements[i]``.
+
+    ``shapes`` is a strategy of shape tuples (:func:`broadcastable_shapes`,
+    :func:`matmul_shapes`) or one fixed tuple of shapes; ``dtype`` and
+    ``unique`` apply to every array, as in :func:`arrays`. Here a divisor:
+
+    >>> import numpy as np
+    >>> from hypothesis import given, settings
+    >>> @settings(max_examples=20, derandomize=True, database=None, deadline=None)
+    ... @given(operands(broadcastable_shapes(2, max_dims=3, max_side=3),
+    ...                 elements(low=-2.0, high=2.0), elements(low=-2.0, high=2.0, avoid=0.0, margin=0.5)))
+    ... def test_div(pair):
+    ...     a, b = pair
+    ...     assert np.all(np.abs(b) >= 0.5)
+    ...     assert_grads_close(lambda s, t: s / t, a, b)
+    >>> test_div()
+    """
+    if not elements:
+        raise ValueError("operands: give one element strategy per operand")
+
+    def fill(drawn: Sequence[Shape]) -> st.SearchStrategy[tuple[np.ndarray, ...]]:
+        if len(drawn) != len(elements):
+            raise ValueError(f"operands: {len(drawn)} shapes {tuple(drawn)} for {len(elements)} element strategies")
+        return st.tuples(*(arrays(s, dtype, elements=e, unique=unique) for s, e in zip(drawn, elements, strict=True)))
+
+    return (shapes if isinstance(shapes, st.SearchStrategy) else st.just(tuple(shapes))).flatmap(fill)
 
 
 # ---- gradients ---------------------------------------------------------------------------
