@@ -130,7 +130,17 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
 
 
 def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int = 1, padding: int = 0) -> Tensor:
-    """2-d cross-correlation of ``x`` (N, C, H, W) with ``weight`` (O, C, kh, kw), plus ``bias`` (O,)."""
+    """2-d cross-correlation of ``x`` (N, C, H, W) with ``weight`` (O, C, kh, kw), plus ``bias`` (O,).
+
+    ``padding`` zeros are added on every side of H and W; the output is
+    (N, O, (H + 2 padding - kh) // stride + 1, (W + 2 padding - kw) // stride + 1).
+
+    >>> from tinygrad_mnist import Tensor
+    >>> x = Tensor(np.arange(16.0).reshape(1, 1, 4, 4))
+    >>> conv2d(x, Tensor(np.ones((1, 1, 2, 2))), stride=2).numpy()[0, 0]
+    array([[10., 18.],
+           [42., 50.]])
+    """
     out = rules.conv2d(x, weight, stride=stride, padding=padding)
     if bias is None:
         return out
@@ -140,15 +150,33 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int = 
 
 
 def max_pool2d(x: Tensor, kernel_size: int, stride: int | None = None) -> Tensor:
-    """Maximum over ``kernel_size`` x ``kernel_size`` windows, ``stride`` apart (``kernel_size`` when None)."""
+    """Maximum over ``kernel_size`` x ``kernel_size`` windows of ``x`` (N, C, H, W), ``stride`` apart
+    (``kernel_size`` when None: non-overlapping windows; no padding, the remainder is dropped).
+
+    The gradient of each window goes to one element only: its maximum, and on ties the
+    first maximum in row-major order within the window (top row first, then left to right).
+
+    >>> from tinygrad_mnist import Tensor
+    >>> x = Tensor(np.arange(16.0).reshape(1, 1, 4, 4))
+    >>> max_pool2d(x, 2).numpy()[0, 0]
+    array([[ 5.,  7.],
+           [13., 15.]])
+    """
     return rules.max_pool2d(x, kernel_size=kernel_size, stride=kernel_size if stride is None else stride)
 
 
 def avg_pool2d(x: Tensor, kernel_size: int, stride: int | None = None) -> Tensor:
-    """Mean over ``kernel_size`` x ``kernel_size`` windows, ``stride`` apart (``kernel_size`` when None).
+    """Mean over ``kernel_size`` x ``kernel_size`` windows of ``x`` (N, C, H, W), ``stride`` apart
+    (``kernel_size`` when None; no padding, the remainder is dropped).
 
     One strided slice per window position, added up: its gradients of any order
     come from those of ``getitem`` and ``add``.
+
+    >>> from tinygrad_mnist import Tensor
+    >>> x = Tensor(np.arange(16.0).reshape(1, 1, 4, 4))
+    >>> avg_pool2d(x, 2).numpy()[0, 0]
+    array([[ 2.5,  4.5],
+           [10.5, 12.5]])
     """
     stride = kernel_size if stride is None else stride
     oh, ow = check_pool(x.shape, kernel_size, stride, op="avg_pool2d")

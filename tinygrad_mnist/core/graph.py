@@ -144,6 +144,7 @@ def reverse_order(roots: Sequence[Tensor], leaves: dict[int, Tensor], caller: st
     """
     token = object()
     heap: list[tuple[int, Tensor]] = []
+    heappush, heappop = heapq.heappush, heapq.heappop  # locals: these run once per node
 
     def push(tensor: Tensor) -> None:
         node = tensor._ctx
@@ -153,12 +154,12 @@ def reverse_order(roots: Sequence[Tensor], leaves: dict[int, Tensor], caller: st
             if node.inputs is None:
                 raise RuntimeError(f"{caller}: {RELEASED}")
             node.mark = token
-            heapq.heappush(heap, (-node.seq, tensor))
+            heappush(heap, (-node.seq, tensor))
 
     for root in roots:
         push(root)
     while heap:
-        tensor = heapq.heappop(heap)[1]
+        tensor = heappop(heap)[1]
         for inp in tensor._ctx.inputs:
             if inp.requires_grad:
                 push(inp)
@@ -204,12 +205,31 @@ def backward(roots: Sequence[Tensor], gradients: Sequence[Any] | None, retain_gr
                 if wanted is not None and id(tensor) in wanted:
                     captured[id(tensor)] = grad
                 node: Node = tensor._ctx
-                node_inputs, sent = _input_gradients(node, tensor, grad)
-                for i, g in sent:
+                prim, node_inputs, params = node.prim, node.inputs, node.params
+                assert node_inputs is not None and params is not None  # reverse_order raised on released nodes
+                if node.saved is not None:
+                    params = {**params, **node.saved}
+                # the derivative rule: one VJP per input that needs a gradient, or one vjp= for all at once
+                together = None if prim.vjp is None else prim.vjp(grad, tensor, *node_inputs, **params)
+                sent: list[tuple[int, Tensor]] | None = None if observer is None else []
+                for i, inp in enumerate(node_inputs):
+                    if not inp.requires_grad:
+                        continue
+                    g = prim.vjps[i](grad, tensor, *node_inputs, **params) if together is None else together[i]
+                    if g is None:
+                        raise RuntimeError(f"{prim.name}: its derivative rule gave no gradient for input {i}, "
+                                           "which requires grad")
+                    if g.data.shape != inp.data.shape:  # broadcasting is undone here, once for every rule
+                        g = g.sum_to_size(inp.data.shape)
                     if anomaly:
-                        check_gradient(node.prim.name, i, g.data, node.site)
-                    _accumulate(grads, owned, node_inputs[i], g, create_graph)
-                if observer is not None:
+                        check_gradient(prim.name, i, g.data, node.site)
+                    if sent is not None:
+                        sent.append((i, g))
+                    if id(inp) in grads:  # fan-out: a second path reached inp
+                        _accumulate(grads, owned, inp, g, create_graph)
+                    else:  # the first contribution, by far the most common case
+                        grads[id(inp)] = g
+                if observer is not None and sent is not None:
                     observer(tensor, node, grad, sent)
                 if not retain_graph:
                     node.release()
@@ -222,26 +242,6 @@ def backward(roots: Sequence[Tensor], gradients: Sequence[Any] | None, retain_gr
         elif key in wanted:
             captured[key] = grads[key]
     return None if inputs is None else [captured.get(id(t)) for t in inputs]
-
-
-def _input_gradients(node: Node, out: Tensor, grad: Tensor) -> tuple[tuple[Tensor, ...], list[tuple[int, Tensor]]]:
-    """The node's inputs, and ``(index, gradient)`` for each input that requires grad, shaped like it."""
-    prim, inputs, params = node.prim, node.inputs, node.params
-    assert inputs is not None and params is not None, "reverse_order yields only nodes not yet released"
-    if node.saved is not None:
-        params = {**params, **node.saved}
-    together = None if prim.vjp is None else prim.vjp(grad, out, *inputs, **params)
-    sent = []
-    for i, inp in enumerate(inputs):
-        if not inp.requires_grad:
-            continue
-        g = prim.vjps[i](grad, out, *inputs, **params) if together is None else together[i]
-        if g is None:
-            raise RuntimeError(f"{prim.name}: its derivative rule gave no gradient for input {i}, which requires grad")
-        if g.data.shape != inp.data.shape:  # broadcasting is undone here, once for every rule
-            g = g.sum_to_size(inp.data.shape)
-        sent.append((i, g))
-    return inputs, sent
 
 
 def _seed(root: Tensor, gradient: Any) -> Tensor:

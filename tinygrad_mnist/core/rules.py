@@ -58,9 +58,10 @@ def _has_integer_array(index: Any) -> bool:
 # The forwards below word the caller's mistakes (a bad shape or index) naming the primitive;
 # any other exception inside a forward is a bug and surfaces as itself.
 def _reshape_forward(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    if int(np.prod(shape)) != a.size or any(n < 0 for n in shape):
-        raise ValueError(f"reshape: cannot reshape shape {a.shape} ({a.size} elements) into {shape}")
-    return np.reshape(a, shape)
+    try:
+        return np.reshape(a, shape)
+    except ValueError:
+        raise ValueError(f"reshape: cannot reshape shape {a.shape} ({a.size} elements) into {shape}") from None
 
 
 def _broadcast_to_forward(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
