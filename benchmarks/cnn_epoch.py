@@ -172,7 +172,7 @@ def torch_model():
     from torch import nn
 
     ours = _model()
-    model = nn.Sequential(*(_torch_layer(layer) for layer in ours.layers))
+    model = nn.Sequential(*(_torch_layer(layer) for layer in ours))
     return torch_mlp.copy_weights(model, [p.data for p in ours.parameters()])
 
 

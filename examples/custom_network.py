@@ -36,7 +36,7 @@ class ResidualMLP(nn.Module):
     def __init__(self, width: int = 128, blocks: int = 2) -> None:
         super().__init__()
         self.stem = nn.Linear(784, width)
-        self.blocks = [ResidualBlock(width) for _ in range(blocks)]
+        self.blocks = nn.ModuleList([ResidualBlock(width) for _ in range(blocks)])
         self.head = nn.Linear(width, 10)
 
     def forward(self, x: Tensor) -> Tensor:

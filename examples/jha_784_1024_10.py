@@ -59,7 +59,7 @@ def make_model(init_std: float) -> nn.Sequential:
 
 
 def linears(model: nn.Sequential) -> list[nn.Linear]:
-    return [layer for layer in model.layers if isinstance(layer, nn.Linear)]
+    return [layer for layer in model if isinstance(layer, nn.Linear)]
 
 
 def loss_fn(model: nn.Sequential, x: Tensor, y: np.ndarray, reg: float) -> Tensor:

@@ -329,12 +329,12 @@ MUTANTS: list[Mutant] = [
            vjp(rules.exp, 0, lambda g, out, a: g.sum() * out), lambda a: a.exp(), same(1, max_dims=2)),
     Mutant("max.grad_to_every_element", "max vjps[0]", "g sent to every element instead of the argmax",
            vjp(rules.reduce_max, 0, lambda g, out, a, axis, keepdims: g.reshape(_kept(a.shape, axis)).broadcast_to(a.shape)),
-           lambda a: a.max(axis=-1), rows(ODD_TENTHS, unique=True)),
+           lambda a: a.amax(axis=-1), rows(ODD_TENTHS, unique=True)),
     Mutant("max.shares_over_wrong_axes", "max vjps[0]",
            "ties counted over the whole tensor, not along the reduced axis",
            vjp(rules.reduce_max, 0, lambda g, out, a, axis, keepdims: g.reshape(_kept(a.shape, axis))
                * (_max_winners(out, a, axis) / _max_winners(out, a, axis).sum())),
-           lambda a: a.max(axis=-1), rows(ODD_TENTHS, unique=True, min_rows=2)),
+           lambda a: a.amax(axis=-1), rows(ODD_TENTHS, unique=True, min_rows=2)),
     Mutant("log_softmax.drops_softmax_term", "log_softmax vjps[0]", "g (the -softmax*sum(g) term dropped)",
            vjp(rules.log_softmax, 0, lambda g, out, a, axis: g), LOG_SOFTMAX, rows()),
     Mutant("log_softmax.missing_sum", "log_softmax vjps[0]", "g - softmax*g instead of g - softmax*sum(g)",
@@ -361,8 +361,8 @@ MUTANTS: list[Mutant] = [
     Mutant("linear.b.wrong_axis", "linear vjps[2]", "bias gradient summed over features instead of the batch",
            vjp(rules.linear, 2, lambda g, out, x, w, b: g.sum(axis=-1)), F.linear, shaped(SQUARE, SQUARE, VECTOR)),
     Mutant("transpose.not_inverted", "transpose vjps[0]", "g.transpose(axes) instead of the inverse permutation",
-           vjp(rules.transpose, 0, lambda g, out, a, axes: g.transpose(axes)),
-           lambda a: a.transpose(1, 2, 0), shaped(CUBE)),
+           vjp(rules.transpose, 0, lambda g, out, a, axes: g.permute(axes)),
+           lambda a: a.permute(1, 2, 0), shaped(CUBE)),
     Mutant("transpose.identity", "transpose vjps[0]", "g returned as it is (square: still runs)",
            vjp(rules.transpose, 0, lambda g, out, a, axes: g), lambda a: a.T, shaped(SQUARE)),
     Mutant("reshape.transposed", "reshape vjps[0]", "g.T.reshape(a.shape): the gradient read in the wrong order",
@@ -387,10 +387,10 @@ MUTANTS: list[Mutant] = [
     Mutant("max.ties_not_split", "max vjps[0]", "every tied maximum gets all of g",
            vjp(rules.reduce_max, 0, lambda g, out, a, axis, keepdims: g.reshape(_kept(a.shape, axis))
                * _max_winners(out, a, axis).astype(a.dtype)),
-           lambda a: a.max(axis=-1), matrix_with_row_ties(), checkers=GRADGRAD_AT_TIES,
+           lambda a: a.amax(axis=-1), matrix_with_row_ties(), checkers=GRADGRAD_AT_TIES,
            note="inputs have two-way ties, where the central difference is the even split"),
     Mutant("max.first_winner_only", "max vjps[0]", "g goes to the first of tied maxima (argmax) only",
-           vjp(rules.reduce_max, 0, _max_first_winner), lambda a: a.max(axis=-1), matrix_with_row_ties(),
+           vjp(rules.reduce_max, 0, _max_first_winner), lambda a: a.amax(axis=-1), matrix_with_row_ties(),
            checkers=GRADGRAD_AT_TIES, note="inputs have two-way ties"),
     Mutant("maximum.ties_to_first", "maximum vjps", "ties give all of g to the first operand (>= instead of >)",
            vjps(rules.maximum, lambda g, out, a, b: g * (a.data >= b.data), lambda g, out, a, b: g * (b.data > a.data)),
@@ -736,7 +736,11 @@ def _reduce(b: _Builder) -> None:
         ax = axis if axis is not None else t.ndim - 1
         b.apply(f"{name}[axis={ax}]", lambda s: getattr(s, name)(axis=ax), (x,))
         return
-    b.apply(f"{name}[axis={axis},keepdims={keepdims}]", lambda s: getattr(s, name)(axis=axis, keepdims=keepdims), (x,))
+    method = {"max": "amax", "min": "amin"}.get(name, name)  # max(dim) would give (values, indices)
+    if name == "logsumexp" and axis is None:
+        axis = tuple(range(t.ndim))  # logsumexp needs a dim
+    b.apply(f"{name}[axis={axis},keepdims={keepdims}]",
+            lambda s: getattr(s, method)(axis=axis, keepdims=keepdims), (x,))
 
 
 def _shape(b: _Builder) -> None:
@@ -745,9 +749,9 @@ def _shape(b: _Builder) -> None:
     name = str(b.rng.choice(["reshape", "flatten", "transpose", "swapaxes", "getitem_repeat", "getitem_slice",
                              "getitem_mask", "broadcast_to", "stack"]))
     if name == "reshape":
-        sizes = [d for d in range(1, t.size + 1) if t.size % d == 0]
+        sizes = [d for d in range(1, t.numel() + 1) if t.numel() % d == 0]
         first = int(b.rng.choice(sizes))
-        shape = (first, -1) if b.rng.random() < 0.7 else (first, t.size // first, 1)
+        shape = (first, -1) if b.rng.random() < 0.7 else (first, t.numel() // first, 1)
         b.apply(f"reshape{shape}", lambda s: s.reshape(*shape), (x,))
     elif name == "flatten":
         b.apply("flatten", lambda s: s.flatten(), (x,))
@@ -755,7 +759,7 @@ def _shape(b: _Builder) -> None:
         if t.ndim < 2:
             raise _Reject(name)
         perm = tuple(int(i) for i in b.rng.permutation(t.ndim))
-        b.apply(f"transpose{perm}", lambda s: s.transpose(perm), (x,))
+        b.apply(f"transpose{perm}", lambda s: s.permute(perm), (x,))
     elif name == "swapaxes":
         if t.ndim < 2:
             raise _Reject(name)

@@ -189,7 +189,7 @@ SMOOTH = {
     "sigmoid-exp": lambda x: x.sigmoid() * x.exp(),
     "log-div": lambda x: (x * x + 1.0).log() / (x.exp() + 1.0),
     "softmax": lambda x: x.softmax(axis=0),
-    "log_softmax-matmul": lambda x: (x @ x.T).log_softmax(),
+    "log_softmax-matmul": lambda x: (x @ x.T).log_softmax(-1),
     "logsumexp": lambda x: x.logsumexp(axis=-1),
     "transpose-getitem-mean": lambda x: (x.T * 2.0)[0] + x.mean(axis=1),
     "pow-sqrt": lambda x: (x * x + 0.5).sqrt() ** 3,

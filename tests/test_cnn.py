@@ -70,7 +70,7 @@ def test_cnn_parameters_follow_the_layer_arithmetic(channels: list[int], hidden:
 def test_default_cnn_has_225034_parameters_and_maps_rows_to_ten_logits() -> None:
     model = build_model(cnn_architecture())
     count = (32 * 9 + 32) + (64 * 32 * 9 + 64) + (1600 * 128 + 128) + (128 * 10 + 10)
-    assert sum(p.size for p in model.parameters()) == count == 225034
+    assert sum(p.numel() for p in model.parameters()) == count == 225034
     out = model(Tensor(np.zeros((3, 784), dtype=np.float32)))
     assert out.shape == (3, 10) and out.dtype == np.float32
 

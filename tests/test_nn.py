@@ -71,12 +71,12 @@ def assert_same_state(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> Non
 
 
 class Net(nn.Module):
-    """A parameter of its own, a list of modules and a nested Sequential."""
+    """A parameter of its own, a ModuleList and a nested Sequential."""
 
     def __init__(self) -> None:
         super().__init__()
         self.scale = nn.Parameter(np.ones(2, dtype=np.float32))
-        self.body = [nn.Linear(2, 3), nn.Tanh()]
+        self.body = nn.ModuleList([nn.Linear(2, 3), nn.Tanh()])
         self.head = nn.Sequential(nn.Linear(3, 2), nn.Dropout(0.5))
 
     def forward(self, x: Tensor) -> Tensor:
@@ -111,9 +111,10 @@ def test_parameters_are_leaves_requiring_grad():
 
 def test_children_and_modules():
     net = Net()
-    assert [name for name, _ in net.named_children()] == ["body.0", "body.1", "head"]
-    assert list(net.children()) == [net.body[0], net.body[1], net.head]
-    assert [type(m).__name__ for m in net.modules()] == ["Net", "Linear", "Tanh", "Sequential", "Linear", "Dropout"]
+    assert [name for name, _ in net.named_children()] == ["body", "head"]
+    assert list(net.children()) == [net.body, net.head]
+    assert [type(m).__name__ for m in net.modules()] == [
+        "Net", "ModuleList", "Linear", "Tanh", "Sequential", "Linear", "Dropout"]
     assert next(iter(net.modules())) is net
 
 

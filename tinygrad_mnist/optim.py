@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from .core.graph import _creation_order
+from .core.inplace import mark_changed
 from .core.tensor import Tensor
 
 # Adam's moment buffers for inputs that never receive gradient (e.g. always-dark
@@ -67,10 +69,27 @@ class Optimizer:
             p.grad = None
 
     def step(self) -> None:
+        """Update every parameter that has a gradient, in place.
+
+        Each update counts as an in-place change of the parameter, so a graph
+        recorded before the step can no longer be differentiated:
+
+        >>> w = Tensor([1.0, 2.0], requires_grad=True)
+        >>> opt = SGD([w], lr=0.1)
+        >>> loss = (w * w).sum()
+        >>> loss.backward(retain_graph=True)
+        >>> opt.step()
+        >>> loss.backward()
+        Traceback (most recent call last):
+        ...
+        RuntimeError: backward: input 0 of mul (shape (2,), now at version 1) was changed in place after mul ...
+        """
         self.steps += 1
+        stamp = next(_creation_order)
         for i, p in enumerate(self.params):
             if p.grad is not None:
                 self._update(i, p.data, p.grad.data)
+                mark_changed(p, stamp)
 
     def _update(self, i: int, param: np.ndarray, grad: np.ndarray) -> None:
         raise NotImplementedError

@@ -1,4 +1,5 @@
-"""The framework's random generator: parameter initialisation and dropout draw from it.
+"""The framework's random generator: parameter initialisation, dropout and the random factories
+(``rand``, ``randn``, ``randint``, ``rand_like``, ``randn_like``) draw from it.
 
 >>> import tinygrad_mnist as tm
 >>> _ = tm.manual_seed(0); a = tm.random.generator().random()

@@ -199,7 +199,7 @@ def grid(
     ... @given(arrays((2, 3), elements=grid(0.2, 0.1, low=-1.9, high=1.9), unique=True))
     ... def test_max_of_clip(x):
     ...     assert np.all(np.round(np.abs(x) * 10) % 2 == 1)  # odd tenths
-    ...     assert_grads_close(lambda t: (t.max(axis=-1), t.clip(-0.4, 0.4).relu()), x)
+    ...     assert_grads_close(lambda t: (t.amax(dim=-1), t.clip(-0.4, 0.4).relu()), x)
     >>> test_max_of_clip()
     """
     resolved = float_dtype(dtype)

@@ -8,10 +8,11 @@
 (27.0, 18.0)
 """
 
-from ..core.grad_mode import enable_grad, no_grad, set_grad_enabled
+from ..core.grad_mode import enable_grad, inference_mode, no_grad, set_grad_enabled
+from ..core.hooks import RemovableHandle
 from .anomaly import AnomalyError, detect_anomaly
 from .function import Function, FunctionCtx
-from .functional import grad
+from .functional import backward, grad
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .trace import BackwardTrace, trace_backward
 from .transforms import hessian, hvp, jacobian, jvp, vjp
@@ -22,6 +23,8 @@ __all__ = [
     "Function",
     "FunctionCtx",
     "GradcheckError",
+    "RemovableHandle",
+    "backward",
     "detect_anomaly",
     "enable_grad",
     "grad",
@@ -29,6 +32,7 @@ __all__ = [
     "gradgradcheck",
     "hessian",
     "hvp",
+    "inference_mode",
     "jacobian",
     "jvp",
     "no_grad",

@@ -1,11 +1,12 @@
-"""``grad``: gradients of outputs with respect to chosen inputs, returned instead of accumulated."""
+"""``grad``: gradients of outputs with respect to chosen inputs, returned instead of accumulated;
+``backward``: accumulated into ``.grad``, of every leaf or of chosen inputs only."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from ..core.graph import backward
+from ..core import graph
 from ..core.tensor import Tensor
 
 Tensors = Tensor | Sequence[Tensor]
@@ -58,7 +59,7 @@ def grad(
         seeds = [grad_outputs] if isinstance(outputs, Tensor) else list(grad_outputs)
         if len(seeds) != len(outs):
             raise ValueError(f"grad: got {len(seeds)} grad_outputs for {len(outs)} outputs")
-    result = backward(outs, seeds, retain_graph, create_graph, inputs=ins)
+    result = graph.backward(outs, seeds, retain_graph, create_graph, inputs=ins)
     assert result is not None
     if not allow_unused:
         for i, g in enumerate(result):
@@ -68,3 +69,31 @@ def grad(
                     "pass allow_unused=True to get None for it"
                 )
     return tuple(result)
+
+
+def backward(
+    tensors: Tensors,
+    grad_tensors: Sequence[Any] | Any | None = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    inputs: Tensors | None = None,
+) -> None:
+    """Add the gradients of ``tensors`` into ``.grad``: of every leaf, or with ``inputs`` of those only
+    (leaves or not); ``tensor.backward(...)`` for one or several outputs at once.
+
+    >>> from tinygrad_mnist import Tensor
+    >>> a, b = Tensor(2.0, requires_grad=True), Tensor(5.0, requires_grad=True)
+    >>> backward(a * b, inputs=[a])
+    >>> a.grad, b.grad
+    (Tensor(5.), None)
+    """
+    outs = as_tensor_tuple(tensors, "tensors")
+    seeds = None
+    if grad_tensors is not None:
+        seeds = [grad_tensors] if isinstance(tensors, Tensor) else list(grad_tensors)
+        if len(seeds) != len(outs):
+            raise ValueError(f"backward: got {len(seeds)} grad_tensors for {len(outs)} tensors")
+    if inputs is None:
+        graph.backward(outs, seeds, retain_graph, create_graph)
+        return
+    graph.backward(outs, seeds, retain_graph, create_graph, inputs=as_tensor_tuple(inputs, "inputs"), accumulate=True)

@@ -57,12 +57,12 @@ def analytical_jacobians(
     outputs: tuple[Tensor, ...], inputs: tuple[Any, ...], chosen: list[int]
 ) -> dict[tuple[int, int], np.ndarray]:
     """J[(out, in)] of shape (out.size, in.size), one backward pass per output element."""
-    jac = {(o, i): np.zeros((out.size, inputs[i].size)) for o, out in enumerate(outputs) for i in chosen}
+    jac = {(o, i): np.zeros((out.data.size, inputs[i].data.size)) for o, out in enumerate(outputs) for i in chosen}
     wrt = [inputs[i] for i in chosen]
     for o, out in enumerate(outputs):
         if not out.requires_grad:
             continue  # a constant output: its Jacobian is zero
-        for j in range(out.size):
+        for j in range(out.data.size):
             seed = np.zeros(out.shape, dtype=out.dtype)
             seed.flat[j] = 1
             rows = backward((out,), (seed,), retain_graph=True, create_graph=False, inputs=wrt)

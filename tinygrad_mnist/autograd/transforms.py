@@ -90,7 +90,7 @@ def jacobian(fn: Callable[..., Any], inputs: Inputs, create_graph: bool = False)
     result = []
     for out in outputs:
         rows: list[list[Tensor]] = [[] for _ in xs]
-        for j in range(out.size):
+        for j in range(out.data.size):
             if out.requires_grad:
                 seed = np.zeros(out.shape, dtype=out.dtype)
                 seed.flat[j] = 1
@@ -115,7 +115,7 @@ def hessian(fn: Callable[..., Tensor], inputs: Inputs) -> Any:
 
     def gradient(*ys: Tensor) -> tuple[Tensor, ...]:
         out = fn(*ys)
-        if out.size != 1:
+        if out.data.size != 1:
             raise ValueError(f"hessian: fn must return a single value, got shape {out.shape}")
         return _zeros_for_unused(_grad_or_none(out, ys, None, create_graph=True), ys)
 
@@ -128,7 +128,7 @@ def vjp(fn: Callable[..., Tensor], inputs: Inputs, v: Any = None, create_graph: 
     xs, many_inputs = _prepare(inputs, create_graph)
     out = _call(fn, xs)
     seed = None if v is None else _seed(v, out, "vjp")
-    if v is None and out.size != 1:
+    if v is None and out.data.size != 1:
         raise ValueError(f"vjp: fn returned shape {out.shape}; pass v shaped like it")
     grads = _zeros_for_unused(_grad_or_none(out, xs, seed, create_graph), xs)
     return (out if create_graph else out.detach()), (grads if many_inputs else grads[0])
@@ -163,7 +163,7 @@ def hvp(fn: Callable[..., Tensor], inputs: Inputs, v: Any) -> tuple[Tensor, Any]
     xs, many_inputs = _prepare(inputs, create_graph=False)
     directions = _directions(v, xs, many_inputs, "hvp")
     out = _call(fn, xs)
-    if out.size != 1:
+    if out.data.size != 1:
         raise ValueError(f"hvp: fn must return a single value, got shape {out.shape}")
     gradients = _grad_or_none(out, xs, None, create_graph=True)
     used = [(g, d) for g, d in zip(gradients, directions, strict=True) if g is not None and g.requires_grad]

@@ -1,4 +1,4 @@
-"""Switches for graph recording: ``no_grad``, ``enable_grad``, ``set_grad_enabled``.
+"""Switches for graph recording: ``no_grad``, ``enable_grad``, ``set_grad_enabled``, ``inference_mode``.
 
 While recording is off, operations on tensors compute their values but build no
 graph, so nothing can be differentiated through them and nothing is kept alive
@@ -37,9 +37,22 @@ def is_grad_enabled() -> bool:
 
 
 class set_grad_enabled:
-    """Turn graph recording on or off inside a ``with`` block or a decorated function.
+    """Turn graph recording on or off: called as a function, inside a ``with`` block, or as a decorator.
 
-    The previous setting is restored on exit, also when an exception escapes.
+    Calling ``set_grad_enabled(False)`` switches recording off at once (until it
+    is switched on again); used with ``with`` or as a decorator, the previous
+    setting is restored on exit, also when an exception escapes.
+
+    >>> from tinygrad_mnist import Tensor, is_grad_enabled
+    >>> _ = set_grad_enabled(False)
+    >>> is_grad_enabled()
+    False
+    >>> _ = set_grad_enabled(True)
+    >>> with set_grad_enabled(False):
+    ...     is_grad_enabled()
+    False
+    >>> is_grad_enabled()
+    True
     """
 
     def __init__(self, mode: bool = True) -> None:
@@ -47,18 +60,28 @@ class set_grad_enabled:
             raise TypeError(f"set_grad_enabled: mode must be a bool, got {type(mode).__name__}")
         self.mode = mode
         self._saved: list[bool] = []
+        self._before: bool | None = None  # the setting replaced by calling set_grad_enabled(...) itself
+        if type(self) is set_grad_enabled:
+            self._before, STATE.enabled = STATE.enabled, mode
 
     def __enter__(self) -> None:
-        self._saved.append(STATE.enabled)
+        before, self._before = self._before, None
+        self._saved.append(STATE.enabled if before is None else before)
         STATE.enabled = self.mode
 
     def __exit__(self, *exc: object) -> None:
         STATE.enabled = self._saved.pop()
 
+    def _fresh(self) -> set_grad_enabled:
+        return set_grad_enabled(self.mode)
+
     def __call__(self, fn: F) -> F:
+        if self._before is not None:  # used as a decorator: the call itself must not leave the switch changed
+            STATE.enabled, self._before = self._before, None
+
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with type(self)(self.mode) if type(self) is set_grad_enabled else type(self)():
+            with self._fresh():
                 return fn(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]
@@ -78,9 +101,41 @@ class no_grad(set_grad_enabled):
     def __init__(self) -> None:
         super().__init__(False)
 
+    def _fresh(self) -> set_grad_enabled:
+        return no_grad()
+
 
 class enable_grad(set_grad_enabled):
     """Record the graph again, for example inside a ``no_grad`` block."""
 
     def __init__(self) -> None:
         super().__init__(True)
+
+    def _fresh(self) -> set_grad_enabled:
+        return enable_grad()
+
+
+class inference_mode(set_grad_enabled):
+    """Compute without recording: here the same as ``no_grad`` (``inference_mode(False)`` changes nothing).
+
+    >>> from tinygrad_mnist import Tensor
+    >>> with inference_mode():
+    ...     y = Tensor([1.0], requires_grad=True) * 2
+    >>> y.requires_grad
+    False
+    """
+
+    def __init__(self, mode: bool = True) -> None:
+        if not isinstance(mode, bool):
+            raise TypeError(f"inference_mode: mode must be a bool, got {type(mode).__name__}")
+        super().__init__(not mode if type(self) is inference_mode else mode)
+        self._inference = mode
+
+    def __enter__(self) -> None:
+        if self._inference:
+            super().__enter__()
+        else:  # inference_mode(False) leaves recording as it is
+            self._saved.append(STATE.enabled)
+
+    def _fresh(self) -> set_grad_enabled:
+        return inference_mode(self._inference)

@@ -8,6 +8,10 @@
    ``to_dot`` all use it, directly or through :func:`toposort`).
 4. :func:`backward`: seed the roots, send each node's gradient through its VJPs,
    sum what meets at a tensor (fan-out), release the node, fill the leaves' ``.grad``.
+   The walk refuses a node whose input or output was changed in place after the
+   node was recorded (its ``_changed_at``, set by :mod:`~tinygrad_mnist.core.inplace`,
+   exceeds the node's number) if the rule reads that value (``Primitive.reads``):
+   one integer comparison per input.
 
 This module never imports ``Tensor``: it builds results with the inputs' own
 ``_wrap`` and combines gradients with their operators, so that imports run one
@@ -25,6 +29,8 @@ import numpy as np
 
 from .anomaly import check_forward, check_gradient, creation_site
 from .grad_mode import STATE, set_grad_enabled
+from .hooks import HOOKS, run_hooks
+from .nodeview import NodeView
 
 if TYPE_CHECKING:  # names for annotations only; never imported at run time
     from .tensor import Tensor
@@ -52,12 +58,16 @@ class Primitive:
     input (``*vjps``; only those for inputs that require grad are called) or one
     ``vjp=`` giving every input's gradient at once (None where none is due). A
     gradient may come back shaped like the output: the walk sums it to its input's shape.
+    ``reads`` names whose values or shapes the VJPs read, ``"inputs"`` and/or
+    ``"output"`` (or one such tuple per VJP): the walk refuses to run them on a
+    tensor changed in place after the node was recorded, and lets the others run.
     """
 
-    __slots__ = ("forward", "name", "saves", "vjp", "vjps")
+    __slots__ = ("forward", "name", "reads", "saves", "vjp", "vjps")
 
     def __init__(self, name: str, forward: Callable[..., Any], *vjps: Callable[..., Tensor],
-                 vjp: Callable[..., Sequence[Tensor | None]] | None = None, saves: tuple[str, ...] = ()) -> None:
+                 vjp: Callable[..., Sequence[Tensor | None]] | None = None, saves: tuple[str, ...] = (),
+                 reads: tuple[Any, ...] = ("inputs", "output")) -> None:
         if bool(vjps) == (vjp is not None):
             raise TypeError(f"Primitive {name!r}: give either one VJP per input or vjp=, not both or neither")
         self.name = name
@@ -65,6 +75,7 @@ class Primitive:
         self.vjps = vjps
         self.vjp = vjp
         self.saves = saves
+        self.reads = reads  # whose values the VJPs read: "inputs", "output"; shapes alone need neither
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
@@ -88,7 +99,7 @@ class Primitive:
         return record(self, inputs, data, params, saved)
 
 
-class Node:
+class Node(NodeView):
     """One recorded call of a primitive: what ``backward`` needs to go through it.
 
     ``seq`` grows with every node made, so a node's number exceeds its inputs'.
@@ -160,10 +171,29 @@ def reverse_order(roots: Sequence[Tensor], leaves: dict[int, Tensor], caller: st
         push(root)
     while heap:
         tensor = heappop(heap)[1]
-        for inp in tensor._ctx.inputs:
+        node = tensor._ctx
+        seq = node.seq
+        if tensor._changed_at > seq:  # changed in place after the node was recorded
+            _refuse_stale(caller, node, tensor, output=True)
+        for inp in node.inputs:
+            if inp._changed_at > seq:
+                _refuse_stale(caller, node, inp, output=False)
             if inp.requires_grad:
                 push(inp)
         yield tensor
+
+
+def _refuse_stale(caller: str, node: Node, tensor: Tensor, output: bool) -> None:
+    """Raise if a VJP that will run (for an input that requires grad) reads ``tensor``, the node's
+    output or one of its inputs, which was changed in place after the node was recorded."""
+    inputs, reads = node.inputs or (), node.prim.reads
+    per_input = reads if reads and isinstance(reads[0], tuple) else (reads,) * len(inputs)
+    if any(("output" if output else "inputs") in r and t.requires_grad for r, t in zip(per_input, inputs, strict=True)):
+        which = "the output" if output else f"input {[t is tensor for t in inputs].index(True)}"
+        raise RuntimeError(
+            f"{caller}: {which} of {node.prim.name} (shape {tensor.shape}, now at version {tensor._version}) "
+            f"was changed in place after {node.prim.name} was recorded, and its derivative needs the old "
+            "value; change a copy instead (x = x + 1 rather than x += 1), or call backward before the change")
 
 
 def toposort(roots: Sequence[Tensor], caller: str = "toposort") -> list[Tensor]:
@@ -175,16 +205,24 @@ def toposort(roots: Sequence[Tensor], caller: str = "toposort") -> list[Tensor]:
 
 def backward(roots: Sequence[Tensor], gradients: Sequence[Any] | None, retain_graph: bool | None,
              create_graph: bool, inputs: Sequence[Tensor] | None = None,
-             observer: Observer | None = None) -> list[Tensor | None] | None:
+             observer: Observer | None = None, accumulate: bool = False) -> list[Tensor | None] | None:
     """Run reverse mode from ``roots`` (seeded with ``gradients``, or 1 for one-element roots).
 
     With ``inputs=None`` the gradients of all leaves are added into their
     ``.grad``; otherwise nothing is written and the gradients with respect to
-    ``inputs`` (leaves or not) are returned, None where one is unused.
+    ``inputs`` (leaves or not) are returned, None where one is unused; with
+    ``accumulate`` they are also added into those inputs' ``.grad`` (and only theirs).
+    Hooks (:mod:`~tinygrad_mnist.core.hooks`) see each gradient once it is complete and may replace it.
     ``create_graph`` records the VJPs themselves, for higher derivatives.
     """
     if retain_graph is None:
         retain_graph = create_graph
+    if accumulate:  # backward(inputs=...): into these tensors' .grad only
+        if not inputs:
+            raise RuntimeError("backward: inputs must not be empty; pass None to accumulate into every leaf")
+        for i, t in enumerate(inputs):
+            if not t.requires_grad:
+                raise RuntimeError(f"backward: inputs[{i}] (shape {t.shape}) does not require grad")
     grads: dict[int, Tensor] = {}  # the gradient of each tensor reached so far, by id
     owned: set[int] = set()  # sums made here, safe to add into in place
     handed: set[int] = set()  # arrays the caller also holds (seeds): never stored in .grad as they are
@@ -193,6 +231,8 @@ def backward(roots: Sequence[Tensor], gradients: Sequence[Any] | None, retain_gr
         handed.add(id(seed.data))
         _accumulate(grads, owned, root, seed, create_graph)
     wanted = None if inputs is None else {id(t) for t in inputs}
+    hooks = HOOKS  # usually empty: one truth test per tensor
+    keep = inputs is None or accumulate  # retain_grad() fills .grad in backward, not in autograd.grad
     captured: dict[int, Tensor] = {}
     leaves: dict[int, Tensor] = {}
     # Under detect_anomaly the walk checks each gradient it is sent; the operations inside
@@ -202,6 +242,8 @@ def backward(roots: Sequence[Tensor], gradients: Sequence[Any] | None, retain_gr
         with set_grad_enabled(create_graph):  # recorded only when the gradients must be differentiable
             for tensor in reverse_order(roots, leaves):
                 grad = grads.pop(id(tensor))  # complete: every tensor made from this one is done
+                if hooks and id(tensor) in hooks:
+                    grad = _hooked(tensor, grad, create_graph, handed, keep)
                 if wanted is not None and id(tensor) in wanted:
                     captured[id(tensor)] = grad
                 node: Node = tensor._ctx
@@ -237,11 +279,30 @@ def backward(roots: Sequence[Tensor], gradients: Sequence[Any] | None, retain_gr
         STATE.anomaly = anomaly
     # Leaves are finished last, so a failure above leaves every .grad untouched.
     for key, leaf in leaves.items():
+        grad = grads[key]
+        if hooks and key in hooks:
+            grad = _hooked(leaf, grad, create_graph, handed, False)
         if wanted is None:
-            _deposit(leaf, grads[key], create_graph, handed)
+            _deposit(leaf, grad, create_graph, handed)
         elif key in wanted:
-            captured[key] = grads[key]
-    return None if inputs is None else [captured.get(id(t)) for t in inputs]
+            captured[key] = grad
+    if inputs is None:
+        return None
+    found = [captured.get(id(t)) for t in inputs]
+    if accumulate:
+        for t, g in zip(inputs, found, strict=True):
+            if g is not None and not (hooks and id(t) in hooks and hooks[id(t)][0]):  # retained: already in .grad
+                _deposit(t, g, create_graph, handed)
+    return found
+
+
+def _hooked(tensor: Tensor, grad: Tensor, create_graph: bool, handed: set[int], keep: bool) -> Tensor:
+    """The gradient of ``tensor`` after its hooks; stored in ``.grad`` too if it retains its gradient."""
+    grad, retained = run_hooks(tensor, grad)
+    if retained and keep:
+        handed.add(id(grad.data))  # the walk goes on with this gradient: .grad gets a copy
+        _deposit(tensor, grad, create_graph, handed)
+    return grad
 
 
 def _seed(root: Tensor, gradient: Any) -> Tensor:

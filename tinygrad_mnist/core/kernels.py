@@ -21,7 +21,7 @@ def _check_conv(x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: int,
     if len(x_shape) != 4:
         hint = ""
         if len(x_shape) == 3:
-            hint = (" (a 3-d input looks like one image: an HWC image needs x.transpose(2, 0, 1)"
+            hint = (" (a 3-d input looks like one image: an HWC image needs x.permute(2, 0, 1)"
                     " and every single image needs a batch axis, e.g. x.reshape(1, C, H, W))")
         raise ValueError(f"conv2d: input must be 4-d {_NCHW}, got shape {tuple(x_shape)}{hint}")
     if len(w_shape) != 4:
@@ -29,7 +29,7 @@ def _check_conv(x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: int,
     if x_shape[1] != w_shape[1]:
         hint = ""
         if x_shape[-1] == w_shape[1]:
-            hint = " (the input looks channels-last, NHWC: use x.transpose(0, 3, 1, 2))"
+            hint = " (the input looks channels-last, NHWC: use x.permute(0, 3, 1, 2))"
         raise ValueError(
             f"conv2d: input has {x_shape[1]} channels (axis 1 of {_NCHW}, shape {tuple(x_shape)}) but the "
             f"weight expects {w_shape[1]} (axis 1 of {_OIHW}, shape {tuple(w_shape)}){hint}"

@@ -125,7 +125,7 @@ def _matmul_vjp_a(g: Tensor, out: Tensor, a: Tensor, b: Tensor) -> Tensor:
         return g.reshape(*g.shape, 1) * b
     if a.ndim == 1:  # a acts as a row vector: da = b @ g, summed over the batch by the walk
         return (b @ g.reshape(*g.shape, 1)).reshape(*g.shape[:-1], b.shape[-2])
-    return g @ b.swapaxes(-1, -2)
+    return g @ b.mT
 
 
 def _matmul_vjp_b(g: Tensor, out: Tensor, a: Tensor, b: Tensor) -> Tensor:
@@ -135,7 +135,7 @@ def _matmul_vjp_b(g: Tensor, out: Tensor, a: Tensor, b: Tensor) -> Tensor:
         return a.reshape(-1, 1) * g.reshape(*g.shape[:-1], 1, g.shape[-1])
     if b.ndim == 1:  # db = sum over rows of a * g
         return g.reshape(*g.shape, 1) * a
-    return a.swapaxes(-1, -2) @ g
+    return a.mT @ g
 
 
 def _linear_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -208,68 +208,87 @@ conv2d_weight_grad: Primitive
 conv2d_input_grad: Primitive
 window_scatter: Primitive
 window_gather: Primitive
+cos: Primitive
+transpose: Primitive
 
 add = Primitive("add", np.add,
                 lambda g, out, a, b: g,
-                lambda g, out, a, b: g)
+                lambda g, out, a, b: g, reads=())
 sub = Primitive("sub", np.subtract,
                 lambda g, out, a, b: g,
-                lambda g, out, a, b: -g)
+                lambda g, out, a, b: -g, reads=())
 mul = Primitive("mul", np.multiply,
                 lambda g, out, a, b: g * b,
-                lambda g, out, a, b: g * a)
+                lambda g, out, a, b: g * a, reads=("inputs",))
 div = Primitive("div", np.true_divide,
                 lambda g, out, a, b: g / b,
-                lambda g, out, a, b: -g * out / b)
-power = Primitive("pow", np.power, _pow_vjp_base, _pow_vjp_exponent)
+                lambda g, out, a, b: -g * out / b, reads=(("inputs",), ("inputs", "output")))
+power = Primitive("pow", np.power, _pow_vjp_base, _pow_vjp_exponent, reads=(("inputs",), ("inputs", "output")))
 neg = Primitive("neg", np.negative,
-                lambda g, out, a: -g)
+                lambda g, out, a: -g, reads=())
 exp = Primitive("exp", np.exp,
-                lambda g, out, a: g * out)
+                lambda g, out, a: g * out, reads=("output",))
 log = Primitive("log", np.log,
-                lambda g, out, a: g / a)
+                lambda g, out, a: g / a, reads=("inputs",))
 tanh = Primitive("tanh", np.tanh,
-                 lambda g, out, a: g * (1 - out * out))
+                 lambda g, out, a: g * (1 - out * out), reads=("output",))
+log1p = Primitive("log1p", np.log1p,
+                  lambda g, out, a: g / (a + 1), reads=("inputs",))
+expm1 = Primitive("expm1", np.expm1,
+                  lambda g, out, a: g * (out + 1), reads=("output",))
+sin = Primitive("sin", np.sin,
+                lambda g, out, a: g * cos(a), reads=("inputs",))
+cos = Primitive("cos", np.cos,
+                lambda g, out, a: -g * sin(a), reads=("inputs",))
+# piecewise constant: a zero gradient everywhere, as in PyTorch
+sign = Primitive("sign", np.sign, lambda g, out, a: g * 0.0, reads=())
+floor = Primitive("floor", np.floor, lambda g, out, a: g * 0.0, reads=())
+ceil = Primitive("ceil", np.ceil, lambda g, out, a: g * 0.0, reads=())
+# rint: Python's round stays unshadowed; halves go to even, as in PyTorch
+rint = Primitive("round", np.round, lambda g, out, a: g * 0.0, reads=())
 sigmoid = Primitive("sigmoid", _sigmoid_forward,
-                    lambda g, out, a: g * out * (1 - out))
+                    lambda g, out, a: g * out * (1 - out), reads=("output",))
 # fused because every classifier's loss goes through it: one node instead of six
 log_softmax = Primitive("log_softmax", _log_softmax_forward,
-                        lambda g, out, a, axis: g - exp(out) * reduce_sum(g, axis=(axis,), keepdims=True))
+                        lambda g, out, a, axis: g - exp(out) * reduce_sum(g, axis=(axis,), keepdims=True),
+                        reads=("output",))
 relu = Primitive("relu", lambda a: np.maximum(a, 0),
-                 lambda g, out, a: g * (a.data > 0))
+                 lambda g, out, a: g * (a.data > 0), reads=("inputs",))
 maximum = Primitive("maximum", np.maximum,
                     lambda g, out, a, b: g * _maximum_share(a.data, b.data, g.dtype),
-                    lambda g, out, a, b: g * _maximum_share(b.data, a.data, g.dtype))
+                    lambda g, out, a, b: g * _maximum_share(b.data, a.data, g.dtype), reads=("inputs",))
 where = Primitive("where", lambda a, b, cond: np.where(cond, a, b),
                   lambda g, out, a, b, cond: g * cond,
-                  lambda g, out, a, b, cond: g * ~cond)
+                  lambda g, out, a, b, cond: g * ~cond, reads=())
 reduce_sum = Primitive("sum", lambda a, axis, keepdims: a.sum(axis=axis, keepdims=keepdims),
-                       _sum_vjp)
+                       _sum_vjp, reads=("inputs",))
 reduce_max = Primitive("max", lambda a, axis, keepdims: a.max(axis=axis, keepdims=keepdims),
                        _max_vjp)
 reshape = Primitive("reshape", _reshape_forward,
-                    lambda g, out, a, shape: g.reshape(a.shape))
+                    lambda g, out, a, shape: g.reshape(a.shape), reads=("inputs",))
 transpose = Primitive("transpose", lambda a, axes: np.transpose(a, axes),
-                      lambda g, out, a, axes: g.transpose(tuple(np.argsort(axes))))
+                      lambda g, out, a, axes: transpose(g, axes=tuple(int(i) for i in np.argsort(axes))),
+                      reads=("inputs",))
 broadcast_to = Primitive("broadcast_to", _broadcast_to_forward,
-                         lambda g, out, a, shape: g.sum_to_size(a.shape))
+                         lambda g, out, a, shape: g.sum_to_size(a.shape), reads=("inputs",))
 scatter = Primitive("scatter", _scatter_forward,
-                    lambda g, out, src, index, shape: getitem(g, index=index))
+                    lambda g, out, src, index, shape: getitem(g, index=index), reads=())
 getitem = Primitive("getitem", _getitem_forward,
-                    lambda g, out, a, index: scatter(g, index=index, shape=a.shape))
-matmul = Primitive("matmul", _matmul_forward, _matmul_vjp_a, _matmul_vjp_b)
+                    lambda g, out, a, index: scatter(g, index=index, shape=a.shape), reads=("inputs",))
+matmul = Primitive("matmul", _matmul_forward, _matmul_vjp_a, _matmul_vjp_b, reads=("inputs",))
 # any number of inputs: one rule gives every input its slice of g
 stack = Primitive("stack", _stack_forward,
-                  vjp=lambda g, out, *inputs, axis: [g[(slice(None),) * axis + (i,)] for i in range(len(inputs))])
+                  vjp=lambda g, out, *inputs, axis: [g[(slice(None),) * axis + (i,)] for i in range(len(inputs))],
+                  reads=("inputs",))
 concatenate = Primitive("concatenate", _concatenate_forward,
-                        vjp=_concatenate_vjp)
+                        vjp=_concatenate_vjp, reads=("inputs",))
 cast = Primitive("cast", lambda a, dtype: a.astype(dtype),  # always a new array
-                 lambda g, out, a, dtype: cast(g, dtype=a.dtype))
+                 lambda g, out, a, dtype: cast(g, dtype=a.dtype), reads=("inputs",))
 # x @ w.T + b fused: the affine map of nn.Linear in one node, with gradients laid out like w
 linear = Primitive("linear", _linear_forward,
                    lambda g, out, x, w, b: matmul(g, w),
                    _linear_vjp_w,
-                   lambda g, out, x, w, b: g.sum_to_size(b.shape))
+                   lambda g, out, x, w, b: g.sum_to_size(b.shape), reads=("inputs",))
 
 # convolution of NCHW x with OIHW w; the three conv primitives are each other's VJPs,
 # so gradients of any order stay convolutions
@@ -278,29 +297,31 @@ conv2d = Primitive("conv2d", conv2d_forward,
                        g, w, x_shape=x.shape, stride=stride, padding=padding),
                    lambda g, out, x, w, stride, padding, cols: conv2d_weight_grad(
                        x, g, w_shape=w.shape, stride=stride, padding=padding, cols=cols),
-                   saves=("cols",))
+                   saves=("cols",), reads=("inputs",))
 conv2d_weight_grad = Primitive(
     "conv2d_weight_grad", conv2d_weight_grad_forward,
     lambda h, out, x, g, w_shape, stride, padding, cols=None: conv2d_input_grad(
         g, h, x_shape=x.shape, stride=stride, padding=padding),
-    lambda h, out, x, g, w_shape, stride, padding, cols=None: conv2d(x, h, stride=stride, padding=padding))
+    lambda h, out, x, g, w_shape, stride, padding, cols=None: conv2d(x, h, stride=stride, padding=padding),
+    reads=("inputs",))
 conv2d_input_grad = Primitive(
     "conv2d_input_grad", conv2d_input_grad_forward,
     lambda h, out, g, w, x_shape, stride, padding: conv2d(h, w, stride=stride, padding=padding),
     lambda h, out, g, w, x_shape, stride, padding: conv2d_weight_grad(
-        h, g, w_shape=w.shape, stride=stride, padding=padding))
+        h, g, w_shape=w.shape, stride=stride, padding=padding), reads=("inputs",))
 # max over kernel_size x kernel_size windows; the gradient goes to each window's first maximum
 max_pool2d = Primitive("max_pool2d", max_pool2d_forward,
                        lambda g, out, x, kernel_size, stride, position: window_scatter(
                            g, position=position, kernel_size=kernel_size, stride=stride, shape=x.shape),
-                       saves=("position",))
+                       saves=("position",), reads=("inputs",))
 # put one value into each window at a given position, and its transpose, take it back out
 window_scatter = Primitive("window_scatter", window_scatter_forward,
                            lambda h, out, g, position, kernel_size, stride, shape: window_gather(
-                               h, position=position, kernel_size=kernel_size, stride=stride))
+                               h, position=position, kernel_size=kernel_size, stride=stride), reads=())
 window_gather = Primitive("window_gather", window_gather_forward,
                           lambda h, out, x, position, kernel_size, stride: window_scatter(
-                              h, position=position, kernel_size=kernel_size, stride=stride, shape=x.shape))
+                              h, position=position, kernel_size=kernel_size, stride=stride, shape=x.shape),
+                              reads=("inputs",))
 
 PRIMITIVES: dict[str, Primitive] = {
     p.name: p for p in globals().values() if isinstance(p, Primitive)

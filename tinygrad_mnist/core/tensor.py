@@ -25,17 +25,16 @@ from typing import Any, Union
 
 import numpy as np
 
-from . import composites, graph, rules
-from .coerce import DEFAULT_FLOAT as _DEFAULT_FLOAT
-from .coerce import Axis, index_arrays, permutation, shape_arguments
+from . import composites, conversions, elementwise, graph, reductions, rules, selection
+from . import shape as shaping
 from .coerce import as_array as _as_array
-from .coerce import normalize_axes as _axes
-from .coerce import resolve_shape as _resolve_shape
+from .coerce import get_default_dtype, index_arrays, shape_arguments
+from .inplace import InPlaceMethods
 
 ArrayLike = Union["Tensor", np.ndarray, float, int, Sequence[Any]]
 
 
-class Tensor:
+class Tensor(InPlaceMethods):
     """An n-dimensional array with reverse-mode automatic differentiation.
 
     Args:
@@ -51,7 +50,7 @@ class Tensor:
     dtype('float64')
     """
 
-    __slots__ = ("__weakref__", "_ctx", "data", "grad", "name", "requires_grad")
+    __slots__ = ("__weakref__", "_changed_at", "_ctx", "_version", "data", "grad", "name", "requires_grad")
     __array_ufunc__ = None  # so that ndarray OP Tensor defers to Tensor's reflected operator
 
     data: np.ndarray
@@ -64,6 +63,8 @@ class Tensor:
         self._ctx: Any = None
         self.name: str | None = None
         self.requires_grad = False
+        self._version = 0  # in-place changes so far
+        self._changed_at = 0  # the graph's creation count at the last in-place change (0: never)
         if requires_grad:
             self.requires_grad_(True)
 
@@ -77,6 +78,8 @@ class Tensor:
         out.requires_grad = False
         out._ctx = None
         out.name = None
+        out._version = 0
+        out._changed_at = 0
         return out
 
     # ---- properties -------------------------------------------------------------
@@ -92,14 +95,15 @@ class Tensor:
     def ndim(self) -> int:
         return self.data.ndim
 
-    @property
-    def size(self) -> int:
-        return self.data.size
-
-    @property
-    def T(self) -> Tensor:
-        """The tensor with its axes reversed (a transpose for 2-d)."""
-        return self.transpose()
+    size = conversions.size
+    dim = conversions.ndimension
+    ndimension = conversions.ndimension
+    numel = conversions.numel
+    nelement = conversions.numel
+    device = conversions.DEVICE
+    to = conversions.to
+    type_as = conversions.type_as
+    tolist = conversions.tolist
 
     @property
     def is_leaf(self) -> bool:
@@ -142,6 +146,7 @@ class Tensor:
         gradient: ArrayLike | None = None,
         retain_graph: bool | None = None,
         create_graph: bool = False,
+        inputs: Tensor | Sequence[Tensor] | None = None,
     ) -> None:
         """Accumulate d(self)/d(leaf) into the ``.grad`` of every leaf that requires grad.
 
@@ -152,14 +157,25 @@ class Tensor:
                 defaults to ``create_graph``.
             create_graph: record the backward pass itself, so that the gradients
                 can be differentiated again (grad of grad, Hessian-vector products).
+            inputs: accumulate into the ``.grad`` of these tensors only (leaves or not).
+
+        >>> a, b = Tensor(2.0, requires_grad=True), Tensor(5.0, requires_grad=True)
+        >>> (a * b).backward(inputs=[a])
+        >>> a.grad, b.grad
+        (Tensor(5.), None)
         """
-        graph.backward((self,), None if gradient is None else (gradient,), retain_graph, create_graph)
+        seeds = None if gradient is None else (gradient,)
+        if inputs is None:
+            graph.backward((self,), seeds, retain_graph, create_graph)
+        else:
+            chosen = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+            graph.backward((self,), seeds, retain_graph, create_graph, inputs=chosen, accumulate=True)
 
     # ---- representation ---------------------------------------------------------
     def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", prefix="Tensor(")
         extras = []
-        if self.data.dtype != _DEFAULT_FLOAT:
+        if self.data.dtype != get_default_dtype():
             extras.append(f"dtype={self.data.dtype}")
         if self._ctx is not None:
             extras.append(f"grad_fn={self._ctx.prim.name}")
@@ -251,28 +267,17 @@ class Tensor:
     def __ge__(self, other: ArrayLike) -> Tensor:
         return Tensor._wrap(np.greater_equal(self.data, _raw(other)))
 
-    # ---- unary math ---------------------------------------------------------------
-    def exp(self) -> Tensor:
-        return rules.exp(self)
-
-    def log(self) -> Tensor:
-        return rules.log(self)
-
-    def sqrt(self) -> Tensor:
-        return composites.sqrt(self)
-
-    def tanh(self) -> Tensor:
-        return rules.tanh(self)
-
-    def sigmoid(self) -> Tensor:
-        return rules.sigmoid(self)
-
-    def relu(self) -> Tensor:
-        return rules.relu(self)
-
-    def abs(self) -> Tensor:
-        """|x|; its gradient at 0 is 0 (the sign), as in PyTorch."""
-        return composites.absolute(self)
+    # ---- elementwise (functions of core.elementwise) ----------------------------------
+    exp, log, log1p, expm1 = elementwise.exp, elementwise.log, elementwise.log1p, elementwise.expm1
+    sqrt, rsqrt, sin, cos = elementwise.sqrt, elementwise.rsqrt, elementwise.sin, elementwise.cos
+    tanh, sigmoid, relu, abs = elementwise.tanh, elementwise.sigmoid, elementwise.relu, elementwise.abs
+    sign, floor, ceil, round = elementwise.sign, elementwise.floor, elementwise.ceil, elementwise.round
+    pow, nan_to_num = elementwise.pow, elementwise.nan_to_num
+    isnan, isfinite = elementwise.isnan, elementwise.isfinite
+    eq, ne, lt, le = elementwise.eq, elementwise.ne, elementwise.lt, elementwise.le
+    gt, ge = elementwise.gt, elementwise.ge
+    logical_and, logical_or = elementwise.logical_and, elementwise.logical_or
+    logical_xor, logical_not = elementwise.logical_xor, elementwise.logical_not
 
     def maximum(self, other: ArrayLike) -> Tensor:
         """Elementwise maximum; at ties each side gets half the gradient."""
@@ -281,67 +286,48 @@ class Tensor:
     def minimum(self, other: ArrayLike) -> Tensor:
         return composites.minimum(self, _lift(other, self))
 
-    def clip(self, min: float | None = None, max: float | None = None) -> Tensor:
-        """Limit values to [min, max]; the gradient passes where the value was inside."""
-        return composites.clip(self, min, max)
+    clamp = clip = selection.clamp
 
     def where(self, condition: ArrayLike, other: ArrayLike) -> Tensor:
         """``self`` where ``condition`` holds, else ``other`` (see :func:`where`)."""
         return where(condition, self, other)
 
-    # ---- reductions ---------------------------------------------------------------
-    def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
-        return rules.reduce_sum(self, axis=_axes(axis, self.ndim), keepdims=keepdims)
+    # ---- reductions and selection (functions of core.reductions and core.selection) ----
+    sum, mean, logsumexp = reductions.sum, reductions.mean, reductions.logsumexp
+    max, min, amax, amin = reductions.max, reductions.min, reductions.amax, reductions.amin
+    argmax, argmin = reductions.argmax, reductions.argmin
+    softmax, log_softmax = reductions.softmax, reductions.log_softmax
+    prod, var, std, norm, cumsum = selection.prod, selection.var, selection.std, selection.norm, selection.cumsum
+    any, all, sort, argsort, topk = selection.any, selection.all, selection.sort, selection.argsort, selection.topk
+    gather, scatter, scatter_add = selection.gather, selection.scatter, selection.scatter_add
+    index_select, masked_fill = selection.index_select, selection.masked_fill
 
-    def mean(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
-        return composites.mean(self, _axes(axis, self.ndim), keepdims)
-
-    def max(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
-        """Maximum along axes; the gradient is shared equally among tied maxima."""
-        return rules.reduce_max(self, axis=_axes(axis, self.ndim), keepdims=keepdims)
-
-    def min(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
-        return composites.amin(self, _axes(axis, self.ndim), keepdims)
-
-    def logsumexp(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
-        """log(sum(exp(x))), shifted by the (constant) maximum so it never overflows.
-
-        >>> x = Tensor(np.array([1e4, 1e4]))
-        >>> round(x.logsumexp().item() - 1e4, 6)  # log(2)
-        0.693147
-        """
-        return composites.logsumexp(self, _axes(axis, self.ndim), keepdims)
-
-    def log_softmax(self, axis: int = -1) -> Tensor:
-        """``x - logsumexp(x)`` along ``axis``, stable for any magnitude (one fused primitive)."""
-        (axis,) = _axes(axis, self.ndim) if self.ndim else (0,)
-        return composites.log_softmax(self, axis)
-
-    def softmax(self, axis: int = -1) -> Tensor:
-        (axis,) = _axes(axis, self.ndim) if self.ndim else (0,)
-        return composites.softmax(self, axis)
-
-    # ---- shape ----------------------------------------------------------------------
-    def reshape(self, *shape: int | Sequence[int]) -> Tensor:
-        new_shape = _resolve_shape(shape_arguments(shape), self.size)
-        if new_shape == self.data.shape:
-            return self  # nothing to record
-        return rules.reshape(self, shape=new_shape)
-
-    def flatten(self, start_axis: int = 0) -> Tensor:
-        """Merge all axes from ``start_axis`` on into one."""
-        (start,) = _axes(start_axis, self.ndim) if self.ndim else (0,)
-        return self.reshape(*self.shape[:start], -1)
-
-    def transpose(self, *axes: int) -> Tensor:
-        """Permute axes (all reversed when none are given), like ``np.transpose``."""
-        return rules.transpose(self, axes=permutation(shape_arguments(axes), self.shape))
+    # ---- shape (functions of core.shape) ------------------------------------------------
+    reshape = shaping.reshape
+    view = shaping.view
+    is_contiguous = shaping.is_contiguous
+    view_as = shaping.view_as
+    flatten = shaping.flatten
+    unflatten = shaping.unflatten
+    transpose = shaping.transpose
+    permute = shaping.permute
+    t = shaping.t
+    T = property(shaping.reversed_dims, doc="All dimensions reversed (the transpose of a matrix).")
+    mT = property(shaping.matrix_transpose, doc="The last two dimensions swapped.")
+    unsqueeze = shaping.unsqueeze
+    squeeze = shaping.squeeze
+    expand = shaping.expand
+    expand_as = shaping.expand_as
+    repeat = shaping.repeat
+    contiguous = shaping.contiguous
+    clone = shaping.clone
+    flip = shaping.flip
+    narrow = shaping.narrow
+    split = shaping.split
+    chunk = shaping.chunk
 
     def swapaxes(self, axis1: int, axis2: int) -> Tensor:
-        (axis1,), (axis2,) = _axes(axis1, self.ndim), _axes(axis2, self.ndim)
-        perm = list(range(self.ndim))
-        perm[axis1], perm[axis2] = perm[axis2], perm[axis1]
-        return rules.transpose(self, axes=tuple(perm))
+        return shaping.transpose(self, axis1, axis2)
 
     def broadcast_to(self, shape: Sequence[int]) -> Tensor:
         return rules.broadcast_to(self, shape=tuple(shape))
@@ -365,13 +351,13 @@ class Tensor:
         """A copy converted to ``dtype``; the gradient is converted back."""
         return rules.cast(self, dtype=np.dtype(dtype))
 
-    def double(self) -> Tensor:
-        """A float64 copy (for gradient checks)."""
-        return self.astype(np.float64)
-
-    def float(self) -> Tensor:
-        """A float32 copy."""
-        return self.astype(np.float32)
+    # last in the class body: these names shadow the builtins inside it
+    half = conversions.half
+    double = conversions.double
+    long = conversions.long
+    float = conversions.to_float
+    int = conversions.to_int
+    bool = conversions.to_bool
 
 
 _CONSTANTS: dict[tuple[Any, ...], Tensor] = {}

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..core.composites import avg_pool2d, conv2d, dropout, leaky_relu, linear, max_pool2d
+from ..core.reductions import implicit_softmax_dim
 from ..core.tensor import Tensor
 
 __all__ = ["avg_pool2d", "conv2d", "cross_entropy", "dropout", "l2_penalty", "leaky_relu", "linear", "log_softmax",
@@ -42,12 +43,19 @@ def tanh(x: Tensor) -> Tensor:
     return x.tanh()
 
 
-def softmax(x: Tensor, axis: int = -1) -> Tensor:
-    return x.softmax(axis)
+def softmax(x: Tensor, dim: int | None = None, *, axis: int | None = None, dtype: Any = None) -> Tensor:
+    """exp(x) / sum(exp(x)) along ``dim`` (``axis`` is an alias; without either, PyTorch's
+    implicit choice: 0 for 0-, 1- and 3-d inputs, else 1)."""
+    if dim is None and axis is None:
+        dim = implicit_softmax_dim(x.ndim)
+    return x.softmax(dim, axis=axis, dtype=dtype)
 
 
-def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
-    return x.log_softmax(axis)
+def log_softmax(x: Tensor, dim: int | None = None, *, axis: int | None = None, dtype: Any = None) -> Tensor:
+    """log(softmax(x)) along ``dim``, computed stably (same ``dim`` rules as :func:`softmax`)."""
+    if dim is None and axis is None:
+        dim = implicit_softmax_dim(x.ndim)
+    return x.log_softmax(dim, axis=axis, dtype=dtype)
 
 
 def _reduce(losses: Tensor, reduction: str) -> Tensor:
@@ -101,7 +109,7 @@ def _weighted_nll(log_probs: Tensor, target_probs: np.ndarray, reduction: str) -
     scale = -1.0 / len(target_probs) if reduction == "mean" and len(target_probs) else -1.0
     weights = target_probs * scale
     terms = log_probs.where(target_probs != 0, 0.0) * weights
-    return terms.sum(axis=1) if reduction == "none" else terms.sum()
+    return terms.sum(dim=1) if reduction == "none" else terms.sum()
 
 
 def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
@@ -118,7 +126,7 @@ def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean", label_sm
     labels = _class_indices("cross_entropy", target, n, k)
     q = np.full((n, k), label_smoothing / k, dtype=logits.dtype)
     q[np.arange(n), labels] += 1 - label_smoothing
-    return _weighted_nll(logits.log_softmax(axis=1), q, reduction)
+    return _weighted_nll(logits.log_softmax(dim=1), q, reduction)
 
 
 def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:

@@ -1,0 +1,167 @@
+"""Elementwise functions with PyTorch's names: math (``log1p``, ``sin``, ``floor``, ...), comparisons
+(``eq``, ``lt``, ...), logical operations and nan handling.
+
+Each takes the tensor first, so it serves as a top-level function and as a method.
+``sign``, ``floor``, ``ceil`` and ``round`` have a zero gradient, as in PyTorch;
+comparisons and logical operations give bool tensors outside the graph.
+
+>>> from tinygrad_mnist import Tensor
+>>> x = Tensor([-1.5, 0.5, 2.5])
+>>> x.floor().tolist(), x.round().tolist(), x.gt(0).tolist()
+([-2.0, 0.0, 2.0], [-2.0, 0.0, 2.0], [False, True, True])
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import composites, rules
+
+if TYPE_CHECKING:  # names for annotations only; never imported at run time
+    from .tensor import Tensor
+
+
+def _float(x: Tensor) -> Tensor:
+    if x.dtype.kind not in "fc":  # integers and bools compute in the default float, as in PyTorch
+        return x._wrap(x.data.astype(np.float32))
+    return x
+
+
+def exp(x: Tensor) -> Tensor:
+    return rules.exp(_float(x))
+
+
+def log(x: Tensor) -> Tensor:
+    return rules.log(_float(x))
+
+
+def log1p(x: Tensor) -> Tensor:
+    """log(1 + x), accurate for small x."""
+    return rules.log1p(_float(x))
+
+
+def expm1(x: Tensor) -> Tensor:
+    """exp(x) - 1, accurate for small x."""
+    return rules.expm1(_float(x))
+
+
+def sqrt(x: Tensor) -> Tensor:
+    return composites.sqrt(_float(x))
+
+
+def rsqrt(x: Tensor) -> Tensor:
+    """1 / sqrt(x)."""
+    return _float(x) ** -0.5
+
+
+def sin(x: Tensor) -> Tensor:
+    return rules.sin(_float(x))
+
+
+def cos(x: Tensor) -> Tensor:
+    return rules.cos(_float(x))
+
+
+def tanh(x: Tensor) -> Tensor:
+    return rules.tanh(_float(x))
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    return rules.sigmoid(_float(x))
+
+
+def relu(x: Tensor) -> Tensor:
+    return rules.relu(x)
+
+
+def abs(x: Tensor) -> Tensor:
+    """|x|; its gradient at 0 is 0 (the sign), as in PyTorch."""
+    return composites.absolute(x) if x.dtype.kind in "fc" else x._wrap(np.abs(x.data))
+
+
+def sign(x: Tensor) -> Tensor:
+    """-1, 0 or 1; zero gradient."""
+    return rules.sign(x) if x.dtype.kind in "fc" else x._wrap(np.sign(x.data))
+
+
+def floor(x: Tensor) -> Tensor:
+    """Round down; zero gradient."""
+    return rules.floor(x) if x.dtype.kind in "fc" else x._wrap(x.data.copy())
+
+
+def ceil(x: Tensor) -> Tensor:
+    """Round up; zero gradient."""
+    return rules.ceil(x) if x.dtype.kind in "fc" else x._wrap(x.data.copy())
+
+
+def round(x: Tensor) -> Tensor:
+    """Round to the nearest integer, halves to even; zero gradient."""
+    return rules.rint(x) if x.dtype.kind in "fc" else x._wrap(x.data.copy())
+
+
+def pow(x: Tensor, exponent: Any) -> Tensor:
+    """x ** exponent (a tensor or a number)."""
+    return x ** exponent
+
+
+def _raw(value: Any) -> Any:
+    return value.data if hasattr(value, "_ctx") else value
+
+
+def eq(x: Tensor, other: Any) -> Tensor:
+    return x._wrap(np.equal(x.data, _raw(other)))
+
+
+def ne(x: Tensor, other: Any) -> Tensor:
+    return x._wrap(np.not_equal(x.data, _raw(other)))
+
+
+def lt(x: Tensor, other: Any) -> Tensor:
+    return x._wrap(np.less(x.data, _raw(other)))
+
+
+def le(x: Tensor, other: Any) -> Tensor:
+    return x._wrap(np.less_equal(x.data, _raw(other)))
+
+
+def gt(x: Tensor, other: Any) -> Tensor:
+    return x._wrap(np.greater(x.data, _raw(other)))
+
+
+def ge(x: Tensor, other: Any) -> Tensor:
+    return x._wrap(np.greater_equal(x.data, _raw(other)))
+
+
+def logical_and(x: Tensor, other: Any) -> Tensor:
+    return x._wrap(np.logical_and(x.data, _raw(other)))
+
+
+def logical_or(x: Tensor, other: Any) -> Tensor:
+    return x._wrap(np.logical_or(x.data, _raw(other)))
+
+
+def logical_xor(x: Tensor, other: Any) -> Tensor:
+    return x._wrap(np.logical_xor(x.data, _raw(other)))
+
+
+def logical_not(x: Tensor) -> Tensor:
+    return x._wrap(np.logical_not(x.data))
+
+
+def isnan(x: Tensor) -> Tensor:
+    return x._wrap(np.isnan(x.data))
+
+
+def isfinite(x: Tensor) -> Tensor:
+    return x._wrap(np.isfinite(x.data))
+
+
+def nan_to_num(x: Tensor, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None) -> Tensor:
+    """nan, +inf and -inf replaced (by 0 and the dtype's largest and lowest finite values by default);
+    the gradient passes only where ``x`` was finite."""
+    if x.dtype.kind != "f":
+        return x._wrap(x.data.copy())
+    replaced = np.nan_to_num(x.data, nan=nan, posinf=posinf, neginf=neginf)
+    return rules.where(x, x._wrap(replaced), cond=np.isfinite(x.data))
