@@ -1,12 +1,14 @@
 """The core: graph recording and the reverse walk, the rule table, composites and ``Tensor``.
 
-Modules, each importing only those listed before it:
+Modules, each importing only those listed before it (docs/architecture.md has the map):
 
-* :mod:`~tinygrad_mnist.core.grad_mode`, :mod:`~tinygrad_mnist.core.anomaly`,
-  :mod:`~tinygrad_mnist.core.coerce`, :mod:`~tinygrad_mnist.core.kernels`:
-  switches, nan/inf checks, argument conversion, numpy kernels;
-* :mod:`~tinygrad_mnist.core.graph`: recording a node and reverse mode, top to bottom;
-* :mod:`~tinygrad_mnist.core.rules`: THE table of primitives and their VJPs;
-* :mod:`~tinygrad_mnist.core.composites`: everything written in primitives;
-* :mod:`~tinygrad_mnist.core.tensor`: the ``Tensor`` class, its operators and methods.
+* ``grad_mode``, ``anomaly``, ``coerce``, ``dtypes``, ``kernels``, ``hooks``, ``nodeview``:
+  switches, nan/inf checks, argument conversion and dtypes, numpy kernels, tensor hooks,
+  PyTorch's view of a node;
+* ``graph``: recording a node and reverse mode, top to bottom;
+* ``rules``: THE table of primitives and their VJPs;
+* ``composites``, ``shape``, ``elementwise``, ``reductions``, ``conversions``, ``selection``:
+  everything written in primitives, the functions behind the Tensor methods;
+* ``inplace``: in-place methods and version stamps; ``tensor``: the ``Tensor`` class;
+* ``functions``, ``factories``: the top-level functions and tensor factories.
 """

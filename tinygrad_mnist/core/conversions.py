@@ -55,14 +55,14 @@ def convert(x: Tensor, dtype: Any) -> Tensor:
 def to(x: Tensor, *args: Any, dtype: Any = None, device: Any = None, copy: bool = False) -> Tensor:
     """``to(dtype)``, ``to("cpu")``, ``to("cpu", dtype)``, ``to(other_tensor)`` (its dtype)."""
     for arg in args:
-        if isinstance(arg, str) and arg.split(":")[0] in ("cpu",):
+        if isinstance(arg, str):  # a device name; dtypes are numpy dtypes, never strings here
             device = arg
         elif hasattr(arg, "data") and hasattr(arg, "dtype") and hasattr(arg, "requires_grad"):
             dtype = arg.dtype
         else:
             dtype = arg
     if device is not None and str(device).split(":")[0] != DEVICE:
-        raise RuntimeError(f"to: only the device 'cpu' exists here, got {device!r}")
+        raise ValueError(f"to: device {str(device)!r} is not available, expected 'cpu' (the only device here)")
     try:
         out = x if dtype is None else convert(x, dtype)
     except TypeError:

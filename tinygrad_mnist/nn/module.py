@@ -221,8 +221,9 @@ class Module:
         """This module (named ``prefix``) and every module below it, depth first, a shared one once.
 
         >>> from tinygrad_mnist import nn
-        >>> [name for name, _ in nn.Sequential(nn.Linear(2, 2), nn.Tanh()).named_modules()]
-        ['', '0', '1']
+        >>> names = [name for name, _ in nn.Sequential(nn.Linear(2, 2), nn.Tanh()).named_modules()]
+        >>> names == ["", "0", "1"]  # the root is named by the (empty) prefix
+        True
         """
         memo = set() if memo is None else memo
         if remove_duplicate:
