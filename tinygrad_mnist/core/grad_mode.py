@@ -26,6 +26,7 @@ class _GradState:
     # Like the rest of the engine it is not thread-safe.
     enabled: bool = True
     anomaly: bool = False  # detect_anomaly is on
+    last_change: int = 0  # the stamp of the latest in-place change (graph creation count); 0: none yet
 
 
 STATE = _GradState()

@@ -10,8 +10,8 @@
    sum what meets at a tensor (fan-out), release the node, fill the leaves' ``.grad``.
    The walk refuses a node whose input or output was changed in place after the
    node was recorded (its ``_changed_at``, set by :mod:`~tinygrad_mnist.core.inplace`,
-   exceeds the node's number) if the rule reads that value (``Primitive.reads``):
-   one integer comparison per input.
+   exceeds the node's number) if the rule reads that value (``Primitive.reads``);
+   the inputs are compared only for nodes older than the latest in-place change.
 
 This module never imports ``Tensor``: it builds results with the inputs' own
 ``_wrap`` and combines gradients with their operators, so that imports run one
@@ -169,18 +169,25 @@ def reverse_order(roots: Sequence[Tensor], leaves: dict[int, Tensor], caller: st
 
     for root in roots:
         push(root)
+    last_change = STATE.last_change  # no in-place change since a node was made: nothing to check
     while heap:
         tensor = heappop(heap)[1]
         node = tensor._ctx
-        seq = node.seq
-        if tensor._changed_at > seq:  # changed in place after the node was recorded
-            _refuse_stale(caller, node, tensor, output=True)
+        if node.seq < last_change:
+            _check_unchanged(caller, node, tensor)
         for inp in node.inputs:
-            if inp._changed_at > seq:
-                _refuse_stale(caller, node, inp, output=False)
             if inp.requires_grad:
                 push(inp)
         yield tensor
+
+
+def _check_unchanged(caller: str, node: Node, out: Tensor) -> None:
+    """Refuse ``node`` if its output or an input was changed in place after it was recorded."""
+    if out._changed_at > node.seq:
+        _refuse_stale(caller, node, out, output=True)
+    for inp in node.inputs or ():
+        if inp._changed_at > node.seq:
+            _refuse_stale(caller, node, inp, output=False)
 
 
 def _refuse_stale(caller: str, node: Node, tensor: Tensor, output: bool) -> None:

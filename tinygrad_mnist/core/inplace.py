@@ -58,7 +58,14 @@ LEAF = ("a leaf tensor that requires grad cannot be changed in place while the g
 def mark_changed(tensor: Any, stamp: int | None = None) -> None:
     """Count an in-place change of ``tensor`` (optimizers call it for each parameter they update)."""
     tensor._version += 1
-    tensor._changed_at = next(graph._creation_order) if stamp is None else stamp
+    tensor._changed_at = _stamp(stamp)
+
+
+def _stamp(stamp: int | None = None) -> int:
+    """A stamp of the graph's creation count for an in-place change, remembered as the latest."""
+    value = next(graph._creation_order) if stamp is None else stamp
+    STATE.last_change = max(STATE.last_change, value)
+    return value
 
 
 def _operand(value: Any, like: Tensor) -> Tensor:
@@ -101,9 +108,9 @@ def _apply(self: Tensor, name: str, compute: Callable[..., Tensor], *operands: A
                                "or transpose), and changing a view in place while recording is not supported; "
                                "change a copy instead (x = x + 1 rather than x += 1)")
         old.data = old.data.copy()  # the value before the change, for the new node's derivative
-        old._changed_at = stamp  # as the output of the node that made it, it was overwritten
+        old._changed_at = _stamp(stamp)  # as the output of the node that made it, it was overwritten
         if alias is not None:  # x *= x: the operand is overwritten by this very change (as in PyTorch)
-            alias._changed_at = next(graph._creation_order)
+            alias._changed_at = _stamp()
         self._ctx, self.requires_grad = new._ctx, True
     np.copyto(self.data, new.data)  # in the tensor's own array, so that its views see the change
     mark_changed(self, stamp)

@@ -248,24 +248,10 @@ class Tensor(InPlaceMethods):
     def __pos__(self) -> Tensor:
         return self
 
-    # ---- comparisons: plain boolean tensors, no gradient -------------------------
-    def __eq__(self, other: object) -> Tensor:  # type: ignore[override]
-        return Tensor._wrap(np.equal(self.data, _raw(other)))
-
-    def __ne__(self, other: object) -> Tensor:  # type: ignore[override]
-        return Tensor._wrap(np.not_equal(self.data, _raw(other)))
-
-    def __lt__(self, other: ArrayLike) -> Tensor:
-        return Tensor._wrap(np.less(self.data, _raw(other)))
-
-    def __le__(self, other: ArrayLike) -> Tensor:
-        return Tensor._wrap(np.less_equal(self.data, _raw(other)))
-
-    def __gt__(self, other: ArrayLike) -> Tensor:
-        return Tensor._wrap(np.greater(self.data, _raw(other)))
-
-    def __ge__(self, other: ArrayLike) -> Tensor:
-        return Tensor._wrap(np.greater_equal(self.data, _raw(other)))
+    # ---- comparisons: plain boolean tensors, no gradient (the functions eq, ne, ... below)
+    __eq__ = elementwise.eq  # type: ignore[assignment]
+    __ne__ = elementwise.ne  # type: ignore[assignment]
+    __lt__, __le__, __gt__, __ge__ = elementwise.lt, elementwise.le, elementwise.gt, elementwise.ge
 
     # ---- elementwise (functions of core.elementwise) ----------------------------------
     exp, log, log1p, expm1 = elementwise.exp, elementwise.log, elementwise.log1p, elementwise.expm1
