@@ -22,7 +22,7 @@ Python's own ``sum``, ``max`` and ``pow``; the primitives are called "sum",
 >>> from tinygrad_mnist import Tensor
 >>> x = Tensor([0.5, 2.0], requires_grad=True)
 >>> y = exp(x)
->>> y.grad_fn
+>>> y.grad_fn.name()
 'exp'
 """
 

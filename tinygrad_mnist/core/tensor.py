@@ -111,9 +111,15 @@ class Tensor(InPlaceMethods):
         return self._ctx is None
 
     @property
-    def grad_fn(self) -> str | None:
-        """The name of the primitive that produced this tensor, or None for a leaf."""
-        return None if self._ctx is None else self._ctx.prim.name
+    def grad_fn(self) -> graph.Node | None:
+        """The node that recorded this tensor (None for a leaf), as in PyTorch: ``grad_fn.name()``
+        is its primitive, ``grad_fn.next_functions`` where each input's gradient goes next.
+
+        >>> y = Tensor([1.0, 2.0], requires_grad=True).exp()
+        >>> y.grad_fn, y.grad_fn.name()
+        (<exp>, 'exp')
+        """
+        return self._ctx
 
     def numpy(self) -> np.ndarray:
         """The underlying array (shared, not copied)."""

@@ -30,7 +30,7 @@ def mlp_training_graph(
     framework's random generator is restored afterwards.
 
     >>> loss, model = mlp_training_graph(hidden=(8,), batch=2)
-    >>> loss.shape, loss.grad_fn, [name for name, _ in model.named_parameters()]
+    >>> loss.shape, loss.grad_fn.name(), [name for name, _ in model.named_parameters()]
     ((), 'sum', ['0.weight', '0.bias', '2.weight', '2.bias'])
     """
     return training_graph(mlp_architecture(hidden=list(hidden), activation=activation), batch=batch, seed=seed)
