@@ -31,6 +31,7 @@ from .anomaly import check_forward, check_gradient, creation_site
 from .grad_mode import STATE, set_grad_enabled
 from .hooks import HOOKS, run_hooks
 from .nodeview import NodeView
+from .versions import check_unchanged
 
 if TYPE_CHECKING:  # names for annotations only; never imported at run time
     from .tensor import Tensor
@@ -174,33 +175,11 @@ def reverse_order(roots: Sequence[Tensor], leaves: dict[int, Tensor], caller: st
         tensor = heappop(heap)[1]
         node = tensor._ctx
         if node.seq < last_change:
-            _check_unchanged(caller, node, tensor)
+            check_unchanged(caller, node, tensor)
         for inp in node.inputs:
             if inp.requires_grad:
                 push(inp)
         yield tensor
-
-
-def _check_unchanged(caller: str, node: Node, out: Tensor) -> None:
-    """Refuse ``node`` if its output or an input was changed in place after it was recorded."""
-    if out._changed_at > node.seq:
-        _refuse_stale(caller, node, out, output=True)
-    for inp in node.inputs or ():
-        if inp._changed_at > node.seq:
-            _refuse_stale(caller, node, inp, output=False)
-
-
-def _refuse_stale(caller: str, node: Node, tensor: Tensor, output: bool) -> None:
-    """Raise if a VJP that will run (for an input that requires grad) reads ``tensor``, the node's
-    output or one of its inputs, which was changed in place after the node was recorded."""
-    inputs, reads = node.inputs or (), node.prim.reads
-    per_input = reads if reads and isinstance(reads[0], tuple) else (reads,) * len(inputs)
-    if any(("output" if output else "inputs") in r and t.requires_grad for r, t in zip(per_input, inputs, strict=True)):
-        which = "the output" if output else f"input {[t is tensor for t in inputs].index(True)}"
-        raise RuntimeError(
-            f"{caller}: {which} of {node.prim.name} (shape {tensor.shape}, now at version {tensor._version}) "
-            f"was changed in place after {node.prim.name} was recorded, and its derivative needs the old "
-            "value; change a copy instead (x = x + 1 rather than x += 1), or call backward before the change")
 
 
 def toposort(roots: Sequence[Tensor], caller: str = "toposort") -> list[Tensor]:
