@@ -98,18 +98,18 @@ def test_round_trip_restores_model_optimizer_and_metadata(kind: str, path: Path,
         np.testing.assert_array_equal(ckpt.model_state[name], array)
     expected_optimizer = optimizer.state_dict()
     assert ckpt.optimizer_state is not None
-    assert ckpt.optimizer_state["type"] == expected_optimizer["type"]
-    assert ckpt.optimizer_state["steps"] == 2
-    assert ckpt.optimizer_state["hyper"] == expected_optimizer["hyper"]  # betas come back as a tuple
-    assert sorted(ckpt.optimizer_state["buffers"]) == sorted(expected_optimizer["buffers"])
-    assert ckpt.optimizer_state["buffers"]  # momentum / moment buffers were saved
-    for key, array in expected_optimizer["buffers"].items():
-        np.testing.assert_array_equal(ckpt.optimizer_state["buffers"][key], array)
+    assert ckpt.optimizer_state["param_groups"] == expected_optimizer["param_groups"]  # betas come back as a tuple
+    assert sorted(ckpt.optimizer_state["state"]) == sorted(expected_optimizer["state"])
+    assert ckpt.optimizer_state["state"]  # momentum / moment buffers were saved
+    for index, entry in expected_optimizer["state"].items():
+        assert sorted(ckpt.optimizer_state["state"][index]) == sorted(entry)
+        for key, value in entry.items():
+            np.testing.assert_array_equal(ckpt.optimizer_state["state"][index][key], value)
     assert ckpt.metadata == METADATA
 
 
 def test_adam_betas_come_back_as_a_tuple(saved: Path) -> None:
-    hyper = load_checkpoint(saved).optimizer_state["hyper"]
+    hyper = load_checkpoint(saved).optimizer_state["param_groups"][0]
     assert hyper["betas"] == (0.9, 0.999) and isinstance(hyper["betas"], tuple)
 
 

@@ -167,7 +167,7 @@ def test_train_checkpoints_hold_the_run_state(run_dir: Path) -> None:
     assert final.metadata["state"]["epoch"] == 2
     assert final.metadata["state"]["step"] == SMALL_STEPS
     assert final.metadata["architecture"]["hidden"] == [32]
-    assert final.optimizer_state is not None and final.optimizer_state["steps"] == SMALL_STEPS
+    assert final.optimizer_state is not None and final.optimizer_state["state"][0]["step"] == SMALL_STEPS
     best = load_checkpoint(run_dir / "best.npz")
     best_val_accuracy = max(e["val_accuracy"] for e in read_metrics(run_dir)["history"])
     assert best.metadata["state"]["best_val_accuracy"] == best_val_accuracy

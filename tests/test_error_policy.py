@@ -79,7 +79,7 @@ KINDS: list[tuple[str, Callable[[], Any], str]] = [
     ("an integer tensor asked to require grad", lambda: Tensor(np.arange(3)).requires_grad_(), r"^requires_grad:"),
     ("float class targets", lambda: F.cross_entropy(ones(2, 3), np.zeros(2)), r"^cross_entropy: target"),
     ("a non-Tensor to draw", lambda: to_dot(np.ones(2)), r"^to_dot:"),  # type: ignore[arg-type]
-    ("an optimizer given a tensor that needs no grad", lambda: optim.SGD([ones(2)], lr=0.1), r"^SGD: parameter 0"),
+    ("an optimizer given something that is not a tensor", lambda: optim.SGD([[1.0, 2.0]], lr=0.1), r"^SGD: parameter 0"),
     ("a mode that is not a bool", lambda: set_grad_enabled(1), r"^set_grad_enabled:"),  # type: ignore[arg-type]
 ]
 INDICES: list[tuple[str, Callable[[], Any], str]] = [

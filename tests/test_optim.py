@@ -146,7 +146,8 @@ def test_updates_are_in_place_and_keep_float32(optimizer, hyper, reference, extr
     for p, array in zip(params, arrays):
         assert p.data is array
         assert p.dtype == np.float32
-    assert all(b.dtype == np.float32 for b in opt.state_dict()["buffers"].values())
+    assert all(v.dtype == np.float32 for entry in opt.state_dict()["state"].values()
+               for v in entry.values() if isinstance(v, np.ndarray))
     # float32 steps stay close to the float64 reference
     expected = reference(problem.start[0], lambda p: problem.grad(0, p), 3, **hyper, **extra)
     np.testing.assert_allclose(params[0].data, expected[-1], rtol=1e-4, atol=1e-5)
@@ -208,17 +209,18 @@ def test_state_dict_round_trip_gives_identical_steps(optimizer, hyper, dtype):
     clones = [Tensor(p.data.copy(), requires_grad=True) for p in params]
     restored = optimizer(clones, lr=1.0)  # hyper-parameters come from the state
     restored.load_state_dict(state)
-    assert restored.steps == original.steps == 4
-    assert restored.hyper == original.hyper
+    def hyper(o):
+        return [{k: v for k, v in g.items() if k != "params"} for g in o.param_groups]
+    assert hyper(restored) == hyper(original)
 
     run(original, problem, params, 5)
     run(restored, problem, clones, 5)
     for p, q in zip(params, clones):
         np.testing.assert_array_equal(p.data, q.data)
     # the state dict held copies: later steps did not change it
-    assert state["steps"] == 4
-    for key, array in frozen["buffers"].items():
-        np.testing.assert_array_equal(state["buffers"][key], array)
+    for index, entry in frozen["state"].items():
+        for key, value in entry.items():
+            np.testing.assert_array_equal(state["state"][index][key], value)
 
 
 def test_load_state_dict_rejects_other_optimizers_and_shapes():
@@ -226,14 +228,15 @@ def test_load_state_dict_rejects_other_optimizers_and_shapes():
     params = problem.params()
     sgd = SGD(params, lr=0.1, momentum=0.9)
     run(sgd, problem, params, 1)
+    legacy = {"type": "SGD", "hyper": {}, "steps": 1, "buffers": {}}
     with pytest.raises(ValueError, match="Adam.*SGD"):
-        Adam(params).load_state_dict(sgd.state_dict())
+        Adam(params).load_state_dict(legacy)
     state = sgd.state_dict()
-    state["buffers"]["momentum.1"] = np.zeros(7)
+    state["state"][1]["momentum_buffer"] = np.zeros(7)
     fresh = SGD(problem.params(), lr=0.1, momentum=0.9)
-    with pytest.raises(ValueError, match=r"momentum\.1.*\(7,\).*\(5,\)"):
+    with pytest.raises(ValueError, match=r"momentum_buffer\.1.*\(7,\).*\(5,\)"):
         fresh.load_state_dict(state)
-    assert fresh.steps == 0 and fresh.buffers == {}
+    assert fresh.state == {}
 
 
 def _non_leaf():
@@ -244,7 +247,6 @@ def _non_leaf():
     "make, error, pattern",
     [
         pytest.param(lambda p: SGD(p, lr=-0.1), ValueError, "SGD: lr", id="sgd-negative-lr"),
-        pytest.param(lambda p: SGD(p, lr=0.0), ValueError, "SGD: lr", id="sgd-zero-lr"),
         pytest.param(lambda p: SGD(p, lr=float("nan")), ValueError, "SGD: lr", id="sgd-nan-lr"),
         pytest.param(lambda p: SGD(p, lr=0.1, momentum=-0.5), ValueError, "momentum", id="sgd-negative-momentum"),
         pytest.param(lambda p: SGD(p, lr=0.1, weight_decay=-1), ValueError, "weight_decay", id="sgd-negative-decay"),
@@ -259,8 +261,7 @@ def _non_leaf():
         pytest.param(lambda p: AdamW(p, weight_decay=-0.1), ValueError, "weight_decay", id="adamw-negative-decay"),
         pytest.param(lambda p: SGD([], lr=0.1), ValueError, "empty", id="sgd-empty"),
         pytest.param(lambda p: Adam(iter([])), ValueError, "empty", id="adam-empty"),
-        pytest.param(lambda p: SGD([_non_leaf()], lr=0.1), TypeError, "parameter 0", id="non-leaf"),
-        pytest.param(lambda p: Adam([*p, Tensor(np.ones(2))]), TypeError, "parameter 2", id="no-grad"),
+        pytest.param(lambda p: SGD([_non_leaf()], lr=0.1), ValueError, "parameter 0", id="non-leaf"),
         pytest.param(lambda p: SGD([np.ones(2)], lr=0.1), TypeError, "parameter 0", id="not-a-tensor"),
     ],
 )
@@ -281,7 +282,7 @@ def step_lr(base, epoch, step_size, gamma):
 
 
 def cosine_lr(base, epoch, t_max, eta_min):
-    return eta_min + (base - eta_min) * (1 + math.cos(math.pi * min(epoch, t_max) / t_max)) / 2
+    return eta_min + (base - eta_min) * (1 + math.cos(math.pi * epoch / t_max)) / 2
 
 
 SCHEDULERS = [
@@ -302,10 +303,10 @@ def test_scheduler_lr_follows_formula(make_scheduler, formula):
         scheduler.step()
         assert scheduler.last_epoch == epoch
         assert opt.lr == pytest.approx(formula(epoch), rel=1e-12, abs=1e-15)
-        assert scheduler.get_last_lr() == opt.lr
+        assert scheduler.get_last_lr() == [opt.lr]
 
 
-def test_cosine_reaches_eta_min_at_t_max_and_stays():
+def test_cosine_reaches_eta_min_at_t_max_then_rises():
     opt = make_sgd(0.5)
     scheduler = CosineAnnealingLR(opt, T_max=4, eta_min=0.02)
     lrs = []
@@ -313,8 +314,9 @@ def test_cosine_reaches_eta_min_at_t_max_and_stays():
         scheduler.step()
         lrs.append(opt.lr)
     assert lrs[1] == pytest.approx((0.5 + 0.02) / 2)  # half way
-    assert lrs[3:] == pytest.approx([0.02] * 5)
+    assert lrs[3] == pytest.approx(0.02) and lrs[7] == pytest.approx(0.5)
     assert all(a > b for a, b in zip(lrs[:3], lrs[1:4]))
+    assert all(a < b for a, b in zip(lrs[3:7], lrs[4:8]))  # the wave continues after T_max
 
 
 def test_scheduled_lr_is_used_by_the_optimizer():
@@ -339,6 +341,7 @@ def test_scheduler_state_dict_round_trip(make_scheduler, formula):
         scheduler.step()
     other_opt = make_sgd(0.9)
     other = make_scheduler(other_opt)
+    other_opt.load_state_dict(opt.state_dict())
     other.load_state_dict(scheduler.state_dict())
     assert other.last_epoch == 5 and other_opt.lr == opt.lr
     for _ in range(4):

@@ -12,11 +12,13 @@ from .errors import MNISTError
 from .idx import parse_idx, read_payload, write_idx
 from .loader import DataLoader, train_val_split
 from .mnist import DIGESTS, FILES, cache_dir, load_mnist
+from .vision import MNIST
 
 __all__ = [
     "DEFAULT_MIRRORS",
     "DIGESTS",
     "FILES",
+    "MNIST",
     "DataLoader",
     "MNISTError",
     "cache_dir",

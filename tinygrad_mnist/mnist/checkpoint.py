@@ -73,8 +73,13 @@ def save_checkpoint(
     arrays[_META] = _json_entry(metadata or {}, "metadata")
     if optimizer is not None:
         state = optimizer.state_dict()
-        arrays.update({_OPTIM + key: array for key, array in state["buffers"].items()})
-        arrays[_OPTIM_META] = _json_entry({k: v for k, v in state.items() if k != "buffers"}, "optimizer state")
+        # per-parameter arrays go to "optim/<index>/<name>", everything else to JSON
+        arrays.update({f"{_OPTIM}{i}/{k}": v for i, s in state["state"].items() for k, v in s.items()
+                       if isinstance(v, np.ndarray)})
+        scalars = {str(i): {k: v for k, v in s.items() if not isinstance(v, np.ndarray)}
+                   for i, s in state["state"].items()}
+        arrays[_OPTIM_META] = _json_entry({"state": scalars, "param_groups": state["param_groups"]},
+                                          "optimizer state")
     with atomic_write(target) as out:
         # numpy's stub lets **kwds fill savez's allow_pickle: bool; these keys are prefixed names, never that one
         np.savez(out, **arrays)  # type: ignore[arg-type]
@@ -111,9 +116,20 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     optimizer_state = None
     if _OPTIM_META in arrays:
         optimizer_state = _json_object(arrays, _OPTIM_META, source)
-        optimizer_state["buffers"] = {k[len(_OPTIM):]: v for k, v in arrays.items() if k.startswith(_OPTIM)}
-        if isinstance(optimizer_state.get("hyper", {}).get("betas"), list):
-            optimizer_state["hyper"]["betas"] = tuple(optimizer_state["hyper"]["betas"])
+        entries = {k[len(_OPTIM):]: v for k, v in arrays.items() if k.startswith(_OPTIM)}
+        if "hyper" in optimizer_state:  # earlier format: "optim/<name>.<index>" buffers
+            optimizer_state["buffers"] = entries
+            if isinstance(optimizer_state["hyper"].get("betas"), list):
+                optimizer_state["hyper"]["betas"] = tuple(optimizer_state["hyper"]["betas"])
+        else:
+            per_param = {int(i): dict(s) for i, s in optimizer_state.get("state", {}).items()}
+            for key, array in entries.items():
+                index, _, name = key.partition("/")
+                per_param.setdefault(int(index), {})[name] = array
+            optimizer_state["state"] = per_param
+            for group in optimizer_state.get("param_groups", []):
+                if isinstance(group.get("betas"), list):
+                    group["betas"] = tuple(group["betas"])
     return Checkpoint(model_state, optimizer_state, metadata)
 
 

@@ -7,7 +7,7 @@
 407050
 """
 
-from . import functional, init
+from . import functional, init, utils
 from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .layers import (
     AvgPool2d,
@@ -23,20 +23,37 @@ from .layers import (
     Tanh,
     Unflatten,
 )
+from .losses import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    KLDivLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
 from .module import IncompatibleKeys, Module, Parameter, RegistrationError, StateDictError
 
 __all__ = [
     "AvgPool2d",
+    "BCELoss",
+    "BCEWithLogitsLoss",
     "Conv2d",
+    "CrossEntropyLoss",
     "Dropout",
     "Flatten",
     "IncompatibleKeys",
+    "KLDivLoss",
+    "L1Loss",
     "LeakyReLU",
     "Linear",
+    "MSELoss",
     "MaxPool2d",
     "Module",
     "ModuleDict",
     "ModuleList",
+    "NLLLoss",
     "Normalize",
     "Parameter",
     "ParameterDict",
@@ -45,9 +62,11 @@ __all__ = [
     "RegistrationError",
     "Sequential",
     "Sigmoid",
+    "SmoothL1Loss",
     "StateDictError",
     "Tanh",
     "Unflatten",
     "functional",
     "init",
+    "utils",
 ]

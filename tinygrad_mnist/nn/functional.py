@@ -16,6 +16,7 @@ True
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -25,8 +26,9 @@ from ..core.composites import avg_pool2d, conv2d, dropout, leaky_relu, linear, m
 from ..core.reductions import implicit_softmax_dim
 from ..core.tensor import Tensor
 
-__all__ = ["avg_pool2d", "conv2d", "cross_entropy", "dropout", "l2_penalty", "leaky_relu", "linear", "log_softmax",
-           "max_pool2d", "mse_loss", "nll_loss", "relu", "sigmoid", "softmax", "tanh"]
+__all__ = ["avg_pool2d", "binary_cross_entropy", "binary_cross_entropy_with_logits", "conv2d", "cross_entropy",
+           "dropout", "kl_div", "l1_loss", "l2_penalty", "leaky_relu", "linear", "log_softmax", "max_pool2d",
+           "mse_loss", "nll_loss", "relu", "sigmoid", "smooth_l1_loss", "softmax", "tanh"]
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -66,77 +68,264 @@ def _reduce(losses: Tensor, reduction: str) -> Tensor:
     return losses
 
 
-def _check_reduction(fn: str, reduction: str) -> None:
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"{fn}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+def _check_reduction(fn: str, reduction: str, allowed: tuple[str, ...] = _REDUCTIONS) -> None:
+    if reduction not in allowed:
+        raise ValueError(f"{fn}: reduction must be one of {allowed}, got {reduction!r}")
 
 
-def _class_indices(fn: str, target: Any, batch: int, classes: int) -> np.ndarray:
+def _as_tensor(fn: str, name: str, value: Any, like: Tensor) -> Tensor:
+    """``value`` as a Tensor (numbers, lists and arrays take ``like``'s dtype)."""
+    if isinstance(value, Tensor):
+        return value
+    return Tensor(np.asarray(value, dtype=like.dtype))
+
+
+def _same_shape(fn: str, name: str, value: Tensor, input: Tensor) -> None:
+    if value.shape != input.shape:
+        raise ValueError(f"{fn}: {name} has shape {value.shape}, expected the input's shape {input.shape}")
+
+
+def _class_shape(fn: str, x: Tensor) -> tuple[int, ...]:
+    """The target shape that class indices must have for input ``x`` (the class dimension dropped)."""
+    if x.ndim == 0:
+        raise ValueError(f"{fn}: input must have shape (classes,), (batch, classes) or (batch, classes, d1, ...), "
+                         f"got {x.shape}")
+    return () if x.ndim == 1 else (x.shape[0], *x.shape[2:])
+
+
+def _class_weight(fn: str, weight: Any, classes: int, like: Tensor) -> np.ndarray | None:
+    if weight is None:
+        return None
+    w = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=like.dtype)
+    if w.shape != (classes,):
+        raise ValueError(f"{fn}: weight has shape {w.shape}, expected ({classes},), one per class")
+    return w
+
+
+def _class_indices(fn: str, target: Any, shape: tuple[int, ...], classes: int,
+                   ignore_index: int) -> tuple[np.ndarray, bool]:
+    """The validated class indices and whether any of them is ``ignore_index``."""
     labels = np.asarray(target.data if isinstance(target, Tensor) else target)
     if labels.dtype.kind not in "iu":
-        raise TypeError(f"{fn}: target must hold integer class indices, got dtype {labels.dtype}")
-    if labels.shape != (batch,):
-        raise ValueError(f"{fn}: target has shape {labels.shape}, expected ({batch},) to match the input")
-    if batch and (labels.min() < 0 or labels.max() >= classes):
+        raise TypeError(f"{fn}: target must hold integer class indices (or, for cross_entropy, float "
+                        f"probabilities of the input's shape), got dtype {labels.dtype} and shape {labels.shape}")
+    if labels.shape != shape:
+        raise ValueError(f"{fn}: target has shape {labels.shape}, expected {shape} to match the input "
+                         "(classes,), (batch, classes) or (batch, classes, d1, ...)")
+    if not labels.size:
+        return labels, False
+    low, high = labels.min(), labels.max()
+    ignored = bool(low <= ignore_index <= high and (labels == ignore_index).any())
+    if ignored:
+        counted = labels[labels != ignore_index]
+        low, high = (counted.min(), counted.max()) if counted.size else (0, 0)
+    if low < 0 or high >= classes:
         raise ValueError(
-            f"{fn}: target values must be in [0, {classes - 1}], got min {labels.min()} and max {labels.max()}"
+            f"{fn}: target values must be in [0, {classes - 1}] (or ignore_index {ignore_index}), "
+            f"got min {low} and max {high}"
         )
-    return labels
+    return labels, ignored
 
 
-def _check_2d(fn: str, x: Tensor) -> None:
-    if x.ndim != 2:
-        raise ValueError(f"{fn}: input must have shape (batch, classes), got {x.shape}")
+def _class_nll(fn: str, log_probs: Tensor, target: Any, weight: Any, ignore_index: int, reduction: str,
+               smoothing: float) -> Tensor:
+    """``-sum_c q_c log p_c`` per position for class-index targets, with ``q`` built as a constant.
 
-
-def nll_loss(log_probs: Tensor, target: Any, reduction: str = "mean") -> Tensor:
-    """Negative log-likelihood of the target classes, given log-probabilities (batch, classes)."""
-    _check_2d("nll_loss", log_probs)
-    _check_reduction("nll_loss", reduction)
-    n, k = log_probs.shape
-    labels = _class_indices("nll_loss", target, n, k)
-    one_hot = np.zeros((n, k), dtype=log_probs.dtype)
-    one_hot[np.arange(n), labels] = 1
-    return _weighted_nll(log_probs, one_hot, reduction)
-
-
-def _weighted_nll(log_probs: Tensor, target_probs: np.ndarray, reduction: str) -> Tensor:
-    """``-sum(q * log p)`` per row, reduced; the sign and 1/N ride on the constant q (fewer graph nodes).
-
-    Classes with q = 0 are masked out before multiplying, so a log-probability of
-    -inf there (a masked logit) gives 0, not ``0 * -inf = nan``.
+    ``q`` puts ``w[y] * (1 - s)`` on the target class and ``w[c] * s / C`` on every class
+    (none on ignored positions); the mean divides by the summed ``w[y]`` of the counted
+    positions. The sign and divisor ride on ``q`` (fewer graph nodes). Classes with
+    ``q = 0`` are masked before multiplying, so a log-probability of -inf there gives 0.
     """
-    scale = -1.0 / len(target_probs) if reduction == "mean" and len(target_probs) else -1.0
-    weights = target_probs * scale
-    terms = log_probs.where(target_probs != 0, 0.0) * weights
+    shape = _class_shape(fn, log_probs)
+    classes = log_probs.shape[0 if log_probs.ndim == 1 else 1]
+    w = _class_weight(fn, weight, classes, log_probs)
+    labels, ignored = _class_indices(fn, target, shape, classes, ignore_index)
+    if log_probs.ndim == 2 and w is None and not ignored:
+        return _weighted_nll(log_probs, labels, smoothing, reduction)   # the common case, kept lean
+    dim = 0 if log_probs.ndim == 1 else 1
+    counted = labels != ignore_index
+    safe = np.where(counted, labels, 0)
+    picked = np.ones(labels.shape, dtype=log_probs.dtype) if w is None else w[safe]
+    picked = np.where(counted, picked, 0).astype(log_probs.dtype, copy=False)
+    q = np.zeros(log_probs.shape, dtype=log_probs.dtype)
+    if smoothing:
+        per_class = np.full(classes, smoothing / classes, dtype=log_probs.dtype)
+        if w is not None:
+            per_class = per_class * w
+        q += np.expand_dims(counted, dim) * per_class.reshape((classes,) + (1,) * (log_probs.ndim - dim - 1))
+    index = np.expand_dims(safe, dim)
+    np.put_along_axis(q, index, np.take_along_axis(q, index, dim) + np.expand_dims(picked * (1 - smoothing), dim), dim)
+    if reduction == "mean":
+        total = picked.sum()
+        q *= -1.0 / total if total else np.nan
+    else:
+        q *= -1.0
+    terms = log_probs.where(q != 0, 0.0) * q
+    return terms.sum(dim=dim) if reduction == "none" else terms.sum()
+
+
+def _weighted_nll(log_probs: Tensor, labels: np.ndarray, smoothing: float, reduction: str) -> Tensor:
+    """:func:`_class_nll` for (batch, classes) input, no class weights and no ignored targets."""
+    n, k = log_probs.shape
+    q = np.full((n, k), smoothing / k, dtype=log_probs.dtype)
+    q[np.arange(n), labels] += 1 - smoothing
+    q *= (-1.0 / n if n else np.nan) if reduction == "mean" else -1.0
+    terms = log_probs.where(q != 0, 0.0) * q
     return terms.sum(dim=1) if reduction == "none" else terms.sum()
 
 
-def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
-    """Softmax cross-entropy of logits (batch, classes) against integer class indices.
+def nll_loss(input: Tensor, target: Any, weight: Any = None, ignore_index: int = -100,
+             reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of the target classes, given log-probabilities (batch, classes, d1, ...).
 
-    With ``label_smoothing`` = s the target distribution is ``(1 - s) * one_hot + s / classes``.
-    Stable for logits of any magnitude (log_softmax shifts by the row maximum).
+    ``weight`` scales each class; the mean divides by the summed weights of the counted
+    targets, and targets equal to ``ignore_index`` count nowhere.
+
+    >>> nll_loss(Tensor([[-1.0, -2.0], [-3.0, -4.0]]), np.array([0, 1]), weight=[1.0, 3.0]).item()
+    3.25
     """
-    _check_2d("cross_entropy", logits)
+    _check_reduction("nll_loss", reduction)
+    return _class_nll("nll_loss", input, target, weight, ignore_index, reduction, 0.0)
+
+
+def cross_entropy(input: Tensor, target: Any, weight: Any = None, ignore_index: int = -100,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """Softmax cross-entropy of logits (batch, classes, d1, ...) against class indices or probabilities.
+
+    Integer targets are class indices (see :func:`nll_loss` for ``weight`` and
+    ``ignore_index``); a float target of the input's shape holds class probabilities
+    (the mean then divides by the number of positions). With ``label_smoothing`` = s the
+    target becomes ``(1 - s) * target + s / classes``. Stable for logits of any magnitude.
+
+    >>> round(cross_entropy(Tensor([[0.0, 0.0]]), Tensor([[0.5, 0.5]])).item(), 6)
+    0.693147
+    """
     _check_reduction("cross_entropy", reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
-    n, k = logits.shape
-    labels = _class_indices("cross_entropy", target, n, k)
-    q = np.full((n, k), label_smoothing / k, dtype=logits.dtype)
-    q[np.arange(n), labels] += 1 - label_smoothing
-    return _weighted_nll(logits.log_softmax(dim=1), q, reduction)
+    dim = 0 if input.ndim == 1 else 1
+    _class_shape("cross_entropy", input)
+    log_probs = input.log_softmax(dim=dim)
+    target_array = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if target_array.dtype.kind != "f" or target_array.shape != input.shape:
+        return _class_nll("cross_entropy", log_probs, target, weight, ignore_index, reduction, label_smoothing)
+    probs = _as_tensor("cross_entropy", "target", target, input)
+    if label_smoothing:
+        probs = probs * (1 - label_smoothing) + label_smoothing / input.shape[dim]
+    w = _class_weight("cross_entropy", weight, input.shape[dim], input)
+    if w is not None:
+        probs = probs * Tensor(w.reshape((-1,) + (1,) * (input.ndim - dim - 1)))
+    losses = -(log_probs * probs).sum(dim=dim)
+    return _reduce(losses, reduction)
 
 
 def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
-    """Mean squared error between ``input`` and ``target`` of the same shape."""
+    """Mean squared error between ``input`` and ``target`` of the same shape.
+
+    >>> mse_loss(Tensor([1.0, 2.0]), [0.0, 0.0]).item()
+    2.5
+    """
     _check_reduction("mse_loss", reduction)
-    target_t = target if isinstance(target, Tensor) else Tensor(np.asarray(target, dtype=input.dtype))
-    if target_t.shape != input.shape:
-        raise ValueError(f"mse_loss: target has shape {target_t.shape}, expected the input's shape {input.shape}")
-    diff = input - target_t
+    t = _as_tensor("mse_loss", "target", target, input)
+    _same_shape("mse_loss", "target", t, input)
+    diff = input - t
     return _reduce(diff * diff, reduction)
+
+
+def l1_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """Mean absolute error between ``input`` and ``target`` of the same shape.
+
+    >>> l1_loss(Tensor([1.0, -3.0]), [0.0, 0.0]).item()
+    2.0
+    """
+    _check_reduction("l1_loss", reduction)
+    t = _as_tensor("l1_loss", "target", target, input)
+    _same_shape("l1_loss", "target", t, input)
+    return _reduce((input - t).abs(), reduction)
+
+
+def smooth_l1_loss(input: Tensor, target: Any, reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    """``0.5 d**2 / beta`` where ``|d| < beta``, else ``|d| - 0.5 beta`` (``d = input - target``).
+
+    >>> smooth_l1_loss(Tensor([0.5, 3.0]), [0.0, 0.0], reduction="none").tolist()
+    [0.125, 2.5]
+    """
+    _check_reduction("smooth_l1_loss", reduction)
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be >= 0, got {beta}")
+    t = _as_tensor("smooth_l1_loss", "target", target, input)
+    _same_shape("smooth_l1_loss", "target", t, input)
+    d = (input - t).abs()
+    if beta == 0:
+        return _reduce(d, reduction)
+    return _reduce((d * d * (0.5 / beta)).where(d < beta, d - 0.5 * beta), reduction)
+
+
+def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None, reduction: str = "mean") -> Tensor:
+    """``-(t log x + (1 - t) log(1 - x))`` for probabilities ``x`` in [0, 1] (each log clamped at -100).
+
+    >>> round(binary_cross_entropy(Tensor([0.5]), [1.0]).item(), 6)
+    0.693147
+    """
+    _check_reduction("binary_cross_entropy", reduction)
+    t = _as_tensor("binary_cross_entropy", "target", target, input)
+    _same_shape("binary_cross_entropy", "target", t, input)
+    if input.numel() and (input.data.min() < 0 or input.data.max() > 1):
+        raise ValueError(f"binary_cross_entropy: input must hold probabilities in [0, 1], "
+                         f"got min {input.data.min()} and max {input.data.max()}")
+    tiny = math.exp(-100.0)   # log(max(p, e**-100)) = max(log p, -100), without log(0) on the way
+    losses = -(t * input.clamp(min=tiny).log() + (1 - t) * (1 - input).clamp(min=tiny).log())
+    if weight is not None:
+        losses = losses * _as_tensor("binary_cross_entropy", "weight", weight, input)
+    return _reduce(losses, reduction)
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = None, reduction: str = "mean",
+                                     pos_weight: Any = None) -> Tensor:
+    """:func:`binary_cross_entropy` of ``sigmoid(input)``, computed stably from the logits.
+
+    ``pos_weight`` scales the positive term (broadcast along the last dimension, the classes).
+
+    >>> round(binary_cross_entropy_with_logits(Tensor([0.0]), [1.0]).item(), 6)
+    0.693147
+    """
+    fn = "binary_cross_entropy_with_logits"
+    _check_reduction(fn, reduction)
+    t = _as_tensor(fn, "target", target, input)
+    _same_shape(fn, "target", t, input)
+    # log(1 + exp(-x)) = max(-x, 0) + log1p(exp(-|x|)), finite for any x; |x| and max are written
+    # with where so that the slope at x = 0 is the true -1/2 (not a kink's subgradient)
+    magnitude = input.where(input >= 0, -input)
+    softplus_neg = (-magnitude).exp().log1p() + (-input).where(input < 0, 0.0)
+    if pos_weight is None:
+        losses = (1 - t) * input + softplus_neg
+    else:
+        pw = _as_tensor(fn, "pos_weight", pos_weight, input)
+        losses = (1 - t) * input + (1 + (pw - 1) * t) * softplus_neg
+    if weight is not None:
+        losses = losses * _as_tensor(fn, "weight", weight, input)
+    return _reduce(losses, reduction)
+
+
+def kl_div(input: Tensor, target: Any, reduction: str = "mean", log_target: bool = False) -> Tensor:
+    """Kullback-Leibler divergence ``t (log t - input)`` with ``input`` given as log-probabilities.
+
+    With ``log_target`` the target is given as log-probabilities too; ``"batchmean"``
+    divides the sum by the batch size (the first dimension), the true KL per sample.
+
+    >>> kl_div(Tensor([[0.0, -1.0]]), Tensor([[1.0, 0.0]]), reduction="batchmean").item()
+    0.0
+    """
+    _check_reduction("kl_div", reduction, (*_REDUCTIONS, "batchmean"))
+    t = _as_tensor("kl_div", "target", target, input)
+    if log_target:
+        losses = t.exp() * (t - input)
+    else:
+        nonzero = t != 0   # 0 log 0 = 0; a negative target gives nan, as log does
+        losses = (t * (t.where(nonzero, 1.0).log() - input)).where(nonzero, 0.0)
+    if reduction == "batchmean":
+        return losses.sum() / (input.shape[0] if input.ndim else 1)
+    return _reduce(losses, reduction)
 
 
 def l2_penalty(weights: Iterable[Tensor], lam: float) -> Tensor:

@@ -1,0 +1,11 @@
+"""Utilities under PyTorch's names: :mod:`tinygrad_mnist.utils.data` (datasets, samplers, loaders).
+
+>>> from tinygrad_mnist.utils.data import TensorDataset, DataLoader
+>>> import tinygrad_mnist as tm
+>>> len(DataLoader(TensorDataset(tm.arange(10)), batch_size=4))
+3
+"""
+
+from . import data
+
+__all__ = ["data"]
