@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 Case = Callable[[Any], Any]
 
 
@@ -40,6 +42,19 @@ def case(fn: Case | None = None, *, rtol: float = 1e-10, atol: float = 1e-12) ->
         CASES.append(Registered(f, False, rtol, atol))
         return f
     return register(fn) if fn is not None else register
+
+
+def weighted(T: Any, y: Any) -> Any:
+    """A scalar of ``y`` whose gradient tells every element of ``y`` apart (weights 1, 2, 3, ...)."""
+    return (y * T.tensor(np.arange(1.0, y.numel() + 1).reshape(tuple(y.shape)), dtype=T.float64)).sum()
+
+
+def value_and_grad(T: Any, f: Case, array: Any) -> tuple[Any, Any]:
+    """``f`` of a float64 leaf made from ``array``, and that leaf's gradient through :func:`weighted`."""
+    x = T.tensor(array, dtype=T.float64, requires_grad=True)
+    y = f(x)
+    weighted(T, y).backward()
+    return y, x.grad
 
 
 def raises(fn: Case) -> Case:

@@ -6,18 +6,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from parity import case, raises
+from parity import case, raises, value_and_grad
 
 V = np.array([[0.3, -1.2, 2.5], [0.5, -0.5, 1.5]])
 POS = np.array([[0.3, 1.2, 2.5], [0.5, 0.75, 1.5]])
 
 
 def _run(T, f, array=V):
-    x = T.tensor(array, dtype=T.float64, requires_grad=True)
-    y = f(x)
-    w = T.tensor(np.arange(1.0, y.numel() + 1).reshape(tuple(y.shape)), dtype=T.float64)
-    (y * w).sum().backward()
-    return y, x.grad
+    return value_and_grad(T, f, array)
 
 
 @case

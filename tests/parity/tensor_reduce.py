@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from parity import case, raises
+from parity import case, raises, value_and_grad
 
 M = np.array([[0.5, -1.0, 2.0], [3.0, 0.25, -0.75]])
 TIES = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 0.0]])
@@ -19,11 +19,7 @@ def _x(T, array=M):
 
 
 def _run(T, f, array=M):
-    x = _x(T, array)
-    y = f(x)
-    w = T.tensor(np.arange(1.0, y.numel() + 1).reshape(tuple(y.shape)), dtype=T.float64)
-    (y * w).sum().backward()
-    return y, x.grad
+    return value_and_grad(T, f, array)
 
 
 # ---- dim= / keepdim= everywhere --------------------------------------------------------------------

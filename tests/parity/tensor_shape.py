@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from parity import case, raises
+from parity import case, raises, value_and_grad, weighted
 
 A234 = np.arange(24.0).reshape(2, 3, 4) / 7
 
@@ -16,16 +16,8 @@ def _x(T, array=A234):
     return T.tensor(array, dtype=T.float64, requires_grad=True)
 
 
-def _weighted(T, y):
-    """A scalar whose gradient tells every output element apart."""
-    return (y * T.tensor(np.arange(1.0, y.numel() + 1).reshape(tuple(y.shape)), dtype=T.float64)).sum()
-
-
 def _run(T, f, array=A234):
-    x = _x(T, array)
-    y = f(x)
-    _weighted(T, y).backward()
-    return y, x.grad
+    return value_and_grad(T, f, array)
 
 
 # ---- transpose, permute, t, T, mT ---------------------------------------------------------------
@@ -182,7 +174,7 @@ def split_by_size_and_sizes(T):
     x = _x(T)
     parts = x.split(2, dim=2)
     sizes = x.split([1, 2], dim=1)
-    _weighted(T, T.cat([parts[1], parts[0]], dim=2)).backward()
+    weighted(T, T.cat([parts[1], parts[0]], dim=2)).backward()
     return list(parts), list(sizes), x.grad
 
 
@@ -213,7 +205,7 @@ def cat_and_stack_with_dim(T):
     b = _x(T, np.arange(3.0).reshape(1, 3))
     y = T.cat([a, b], dim=0)
     s = T.stack([a, a * 2], dim=-1)
-    (_weighted(T, y) + _weighted(T, s)).backward()
+    (weighted(T, y) + weighted(T, s)).backward()
     return y, s, T.stack([a, a], 1).shape, a.grad, b.grad
 
 

@@ -1,12 +1,6 @@
 """The update rules: SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax (numpy, in place).
 
->>> import numpy as np
->>> from tinygrad_mnist import Tensor
->>> w = Tensor(np.array([1.0, -2.0]), requires_grad=True)
->>> opt = SGD([w], lr=0.1)
->>> (w * w).sum().backward()      # gradient 2w
->>> opt.step(); w
-Tensor([ 0.8, -1.6], dtype=float64, requires_grad=True)
+An example of a step is in the package's docstring (:mod:`tinygrad_mnist.optim`).
 """
 
 from __future__ import annotations
