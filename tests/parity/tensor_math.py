@@ -19,7 +19,7 @@ def _run(T, f, array=V):
 @case
 def smooth_unary(T):
     return [_run(T, lambda x, name=name: getattr(x, name)()) for name in
-            ("exp", "expm1", "sin", "cos", "tanh", "sigmoid", "relu", "abs")]
+            ("erf", "exp", "expm1", "sin", "cos", "tanh", "sigmoid", "relu", "abs")]
 
 
 @case

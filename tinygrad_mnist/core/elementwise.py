@@ -64,6 +64,16 @@ def cos(x: Tensor) -> Tensor:
     return rules.cos(_float(x))
 
 
+def erf(x: Tensor) -> Tensor:
+    """The error function, 2/sqrt(pi) times the integral of exp(-t^2) from 0 to x.
+
+    >>> import tinygrad_mnist as tg
+    >>> tg.tensor([0.0, 1.0], dtype=tg.float64).erf()
+    Tensor([0.        , 0.84270079], dtype=float64)
+    """
+    return rules.erf(_float(x))
+
+
 def tanh(x: Tensor) -> Tensor:
     return rules.tanh(_float(x))
 

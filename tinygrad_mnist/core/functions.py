@@ -22,6 +22,7 @@ from .elementwise import (
     ceil,
     cos,
     eq,
+    erf,
     exp,
     expm1,
     floor,
@@ -90,7 +91,8 @@ clip = clamp
 
 __all__ = [
     "abs", "all", "amax", "amin", "any", "argmax", "argmin", "argsort", "cat", "ceil", "chunk", "clamp", "clip",
-    "clone", "concat", "concatenate", "cos", "cumsum", "eq", "exp", "expm1", "flatten", "flip", "floor", "gather",
+    "clone", "concat", "concatenate", "cos", "cumsum", "eq", "erf", "exp", "expm1", "flatten", "flip", "floor",
+    "gather",
     "ge", "gt", "index_select", "isfinite", "isnan", "le", "log", "log1p", "log_softmax", "logical_and",
     "logical_not", "logical_or", "logical_xor", "logsumexp", "lt", "masked_fill", "max", "maximum", "mean", "min",
     "minimum", "nan_to_num", "narrow", "ne", "norm", "numel", "permute", "pow", "prod", "relu", "reshape", "round",

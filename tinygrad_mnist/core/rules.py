@@ -28,6 +28,7 @@ Python's own ``sum``, ``max`` and ``pow``; the primitives are called "sum",
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -169,6 +170,13 @@ def _pow_vjp_exponent(g: Tensor, out: Tensor, a: Tensor, b: Tensor) -> Tensor:
     return g * out * log(a.where(a.data != 0, 1.0))
 
 
+_ERF = np.frompyfunc(math.erf, 1, 1)
+
+
+def _erf_forward(a: np.ndarray) -> np.ndarray:
+    return np.asarray(_ERF(a), dtype=a.dtype)
+
+
 def _sigmoid_forward(a: np.ndarray) -> np.ndarray:
     e = np.exp(-np.abs(a))  # never overflows, unlike exp(-a) for very negative a
     return np.where(a >= 0, 1 / (1 + e), e / (1 + e))
@@ -240,6 +248,9 @@ sin = Primitive("sin", np.sin,
                 lambda g, out, a: g * cos(a), reads=("inputs",))
 cos = Primitive("cos", np.cos,
                 lambda g, out, a: -g * sin(a), reads=("inputs",))
+# the error function (numpy has none): math.erf per element; d/da erf(a) = 2/sqrt(pi) exp(-a^2)
+erf = Primitive("erf", _erf_forward,
+                lambda g, out, a: g * exp(a * a * -1.0) * (2.0 / math.sqrt(math.pi)), reads=("inputs",))
 # piecewise constant: a zero gradient everywhere, as in PyTorch
 sign = Primitive("sign", np.sign, lambda g, out, a: g * 0.0, reads=())
 floor = Primitive("floor", np.floor, lambda g, out, a: g * 0.0, reads=())

@@ -264,7 +264,7 @@ class Tensor(InPlaceMethods):
     sqrt, rsqrt, sin, cos = elementwise.sqrt, elementwise.rsqrt, elementwise.sin, elementwise.cos
     tanh, sigmoid, relu, abs = elementwise.tanh, elementwise.sigmoid, elementwise.relu, elementwise.abs
     sign, floor, ceil, round = elementwise.sign, elementwise.floor, elementwise.ceil, elementwise.round
-    pow, nan_to_num = elementwise.pow, elementwise.nan_to_num
+    pow, nan_to_num, erf = elementwise.pow, elementwise.nan_to_num, elementwise.erf
     isnan, isfinite = elementwise.isnan, elementwise.isfinite
     eq, ne, lt, le = elementwise.eq, elementwise.ne, elementwise.lt, elementwise.le
     gt, ge = elementwise.gt, elementwise.ge

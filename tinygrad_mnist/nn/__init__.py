@@ -7,22 +7,11 @@
 407050
 """
 
-from . import functional, init, utils
+from . import activation, dropout, functional, init, normalization, sparse, utils
+from .activation import *
 from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
-from .layers import (
-    AvgPool2d,
-    Conv2d,
-    Dropout,
-    Flatten,
-    LeakyReLU,
-    Linear,
-    MaxPool2d,
-    Normalize,
-    ReLU,
-    Sigmoid,
-    Tanh,
-    Unflatten,
-)
+from .dropout import *
+from .layers import AvgPool2d, Conv2d, Flatten, Identity, Linear, MaxPool2d, Normalize, Unflatten
 from .losses import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -34,19 +23,20 @@ from .losses import (
     SmoothL1Loss,
 )
 from .module import IncompatibleKeys, Module, Parameter, RegistrationError, StateDictError
+from .normalization import *
+from .sparse import *
 
-__all__ = [
+__all__ = activation.__all__ + dropout.__all__ + normalization.__all__ + sparse.__all__ + [
     "AvgPool2d",
     "BCELoss",
     "BCEWithLogitsLoss",
     "Conv2d",
     "CrossEntropyLoss",
-    "Dropout",
     "Flatten",
+    "Identity",
     "IncompatibleKeys",
     "KLDivLoss",
     "L1Loss",
-    "LeakyReLU",
     "Linear",
     "MSELoss",
     "MaxPool2d",
@@ -58,13 +48,10 @@ __all__ = [
     "Parameter",
     "ParameterDict",
     "ParameterList",
-    "ReLU",
     "RegistrationError",
     "Sequential",
-    "Sigmoid",
     "SmoothL1Loss",
     "StateDictError",
-    "Tanh",
     "Unflatten",
     "functional",
     "init",

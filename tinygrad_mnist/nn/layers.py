@@ -1,5 +1,4 @@
-"""Layers: ``Linear``, ``Conv2d``, ``MaxPool2d``, ``AvgPool2d``, activations, ``Dropout``, ``Flatten``,
-``Unflatten``."""
+"""Layers: ``Linear``, ``Conv2d``, pooling, ``Identity``, ``Flatten``, ``Unflatten``, ``Normalize``."""
 
 from __future__ import annotations
 
@@ -116,54 +115,39 @@ class AvgPool2d(_Pool2d):
     pool = staticmethod(F.avg_pool2d)
 
 
-class ReLU(Module):
-    def forward(self, x: Tensor) -> Tensor:
-        return F.relu(x)
+class Identity(Module):
+    """Returns its input unchanged (any constructor arguments are accepted and ignored, as in PyTorch).
 
+    >>> x = Tensor([1.0, 2.0])
+    >>> Identity(54, unused="argument")(x) is x
+    True
+    """
 
-class LeakyReLU(Module):
-    def __init__(self, negative_slope: float = 0.01) -> None:
+    def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__()
-        self.negative_slope = negative_slope
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.leaky_relu(x, self.negative_slope)
-
-    def extra_repr(self) -> str:
-        return f"negative_slope={self.negative_slope}"
-
-
-class Sigmoid(Module):
-    def forward(self, x: Tensor) -> Tensor:
-        return F.sigmoid(x)
-
-
-class Tanh(Module):
-    def forward(self, x: Tensor) -> Tensor:
-        return F.tanh(x)
-
-
-class Dropout(Module):
-    """Inverted dropout with probability ``p`` while training; identity in eval mode."""
-
-    def __init__(self, p: float = 0.5) -> None:
-        super().__init__()
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
-        self.p = p
-
-    def forward(self, x: Tensor) -> Tensor:
-        return F.dropout(x, self.p, self.training)
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}"
+        return x
 
 
 class Flatten(Module):
-    """Merge all axes after the batch axis: (N, 28, 28) -> (N, 784)."""
+    """Merge axes ``start_dim`` .. ``end_dim`` into one: (N, 1, 28, 28) -> (N, 784) with the defaults.
+
+    >>> Flatten()(Tensor(np.zeros((2, 1, 28, 28), dtype=np.float32))).shape
+    (2, 784)
+    >>> Flatten(0, 1)(Tensor(np.zeros((2, 3, 4), dtype=np.float32))).shape
+    (6, 4)
+    """
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
 
     def forward(self, x: Tensor) -> Tensor:
-        return x.flatten(1)
+        return x.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
 class Normalize(Module):

@@ -1,16 +1,12 @@
-"""Activations, layers and losses as functions (import as ``F``), written in Tensor operations.
-
-The activations and layer functions are the composites of
-:mod:`tinygrad_mnist.core.composites` (the one place they are written, shared
-with the ``Tensor`` methods); the losses below are built on Tensor methods.
-Nothing here has a hand-written gradient, so gradients of any order follow.
+"""Losses as functions, written in Tensor operations (no hand-written gradient, so gradients of any
+order follow). Each takes PyTorch's arguments, ``reduction`` included.
 
 >>> import numpy as np
 >>> from tinygrad_mnist import Tensor
 >>> logits = Tensor([[2.0, 0.0, -2.0]], requires_grad=True)
 >>> loss = cross_entropy(logits, np.array([0]))
 >>> loss.backward()
->>> np.allclose(logits.grad.data, softmax(logits).data - [1, 0, 0])   # dZ = A - Y
+>>> np.allclose(logits.grad.data, logits.softmax(1).data - [1, 0, 0])   # dZ = A - Y
 True
 """
 
@@ -22,42 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from ..core.composites import avg_pool2d, conv2d, dropout, leaky_relu, linear, max_pool2d
-from ..core.reductions import implicit_softmax_dim
-from ..core.tensor import Tensor
+from ...core.tensor import Tensor
 
-__all__ = ["avg_pool2d", "binary_cross_entropy", "binary_cross_entropy_with_logits", "conv2d", "cross_entropy",
-           "dropout", "kl_div", "l1_loss", "l2_penalty", "leaky_relu", "linear", "log_softmax", "max_pool2d",
-           "mse_loss", "nll_loss", "relu", "sigmoid", "smooth_l1_loss", "softmax", "tanh"]
+__all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "kl_div", "l1_loss",
+           "l2_penalty", "mse_loss", "nll_loss", "smooth_l1_loss"]
 
 _REDUCTIONS = ("mean", "sum", "none")
-
-
-def relu(x: Tensor) -> Tensor:
-    return x.relu()
-
-
-def sigmoid(x: Tensor) -> Tensor:
-    return x.sigmoid()
-
-
-def tanh(x: Tensor) -> Tensor:
-    return x.tanh()
-
-
-def softmax(x: Tensor, dim: int | None = None, *, axis: int | None = None, dtype: Any = None) -> Tensor:
-    """exp(x) / sum(exp(x)) along ``dim`` (``axis`` is an alias; without either, PyTorch's
-    implicit choice: 0 for 0-, 1- and 3-d inputs, else 1)."""
-    if dim is None and axis is None:
-        dim = implicit_softmax_dim(x.ndim)
-    return x.softmax(dim, axis=axis, dtype=dtype)
-
-
-def log_softmax(x: Tensor, dim: int | None = None, *, axis: int | None = None, dtype: Any = None) -> Tensor:
-    """log(softmax(x)) along ``dim``, computed stably (same ``dim`` rules as :func:`softmax`)."""
-    if dim is None and axis is None:
-        dim = implicit_softmax_dim(x.ndim)
-    return x.log_softmax(dim, axis=axis, dtype=dtype)
 
 
 def _reduce(losses: Tensor, reduction: str) -> Tensor:

@@ -1,0 +1,5 @@
+"""Dropout variants as functions: ``dropout2d``."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

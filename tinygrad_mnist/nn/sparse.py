@@ -1,0 +1,5 @@
+"""Lookup layers: ``Embedding``."""
+
+from __future__ import annotations
+
+__all__: list[str] = []
