@@ -14,7 +14,11 @@ application (training loop, the ``tinygrad-mnist`` command, checkpoints,
 models, plots) is :mod:`tinygrad_mnist.mnist`, which is imported only when used.
 """
 
+from importlib import import_module as _import_module
+from types import ModuleType as _ModuleType
+
 from .core.coerce import get_default_dtype, set_default_dtype
+from .core.devices import accelerator, backends, cuda, device
 from .core.dtypes import bool as bool  # builtins-shadowing names: attributes only
 from .core.dtypes import (
     double,
@@ -137,12 +141,14 @@ from .core.functions import sum as sum
 from .core.grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .core.tensor import Tensor, where
 from .random import manual_seed
+from .serialization import load, save
 
 # bool, float, int and the functions named like builtins (sum, max, abs, ...) are attributes
 # (tinygrad_mnist.sum, as torch.sum) but left out of __all__,
 # so that a star import never shadows the builtins.
 __all__ = [
     "Tensor",
+    "accelerator",
     "amax",
     "amin",
     "arange",
@@ -150,6 +156,7 @@ __all__ = [
     "argmin",
     "argsort",
     "as_tensor",
+    "backends",
     "cat",
     "ceil",
     "chunk",
@@ -159,7 +166,9 @@ __all__ = [
     "concat",
     "concatenate",
     "cos",
+    "cuda",
     "cumsum",
+    "device",
     "double",
     "empty",
     "empty_like",
@@ -194,6 +203,7 @@ __all__ = [
     "isnan",
     "le",
     "linspace",
+    "load",
     "log",
     "log1p",
     "log_softmax",
@@ -227,6 +237,7 @@ __all__ = [
     "relu",
     "reshape",
     "rsqrt",
+    "save",
     "scatter",
     "scatter_add",
     "set_default_dtype",
@@ -256,3 +267,13 @@ __all__ = [
     "zeros_like",
 ]
 __version__ = "0.1.0"
+
+# The library's subpackages load on first use (``tinygrad_mnist.nn``, ``tinygrad_mnist.utils.data``, ...),
+# as ``torch.nn`` does after ``import torch``, without making every import pay for all of them.
+_SUBPACKAGES = frozenset({"autograd", "datasets", "nn", "optim", "testing", "transforms", "utils", "viz"})
+
+
+def __getattr__(name: str) -> _ModuleType:
+    if name in _SUBPACKAGES:
+        return _import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

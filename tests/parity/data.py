@@ -158,3 +158,20 @@ def loader_batch_size_zero(T: Any) -> None:
 @raises
 def collate_ragged_lists(T: Any) -> None:
     T.utils.data.default_collate([[1, 2], [3]])
+
+
+@case
+def loader_worker_options_give_the_same_batches(T: Any) -> Any:
+    dl = T.utils.data.DataLoader(T.utils.data.TensorDataset(*_xy(T)), batch_size=4, num_workers=2,
+                                 pin_memory=False, persistent_workers=True, prefetch_factor=2)
+    return len(dl), [list(batch) for batch in dl], dl.num_workers
+
+
+@raises
+def loader_negative_workers(T: Any) -> Any:
+    return T.utils.data.DataLoader(T.utils.data.TensorDataset(*_xy(T)), num_workers=-1)
+
+
+@raises
+def loader_persistent_workers_without_workers(T: Any) -> Any:
+    return T.utils.data.DataLoader(T.utils.data.TensorDataset(*_xy(T)), persistent_workers=True)

@@ -461,3 +461,29 @@ def set_default_dtype_string(T):
 @raises
 def set_default_dtype_python_float(T):
     _with_default(T, float, lambda: None)
+
+
+# ---- devices: the CPU is the only one, and scripts that ask get PyTorch's CPU answers ----------
+@case
+def devices_on_a_machine_without_accelerators(T):
+    cpu = T.device("cpu")
+    x = T.ones(2).to(cpu)
+    return (str(cpu), cpu.type, cpu.index, repr(T.device("cuda", 1)), str(T.device("cuda:1")),
+            T.device("cuda:1") == T.device("cuda", 1), T.device("cpu") == T.device("cpu:0"), str(x.device),
+            x.device == cpu, T.cuda.is_available(), T.cuda.device_count(), T.backends.mps.is_available(),
+            T.accelerator.is_available(), T.accelerator.current_accelerator(), repr(T.device(T.device("cpu"))))
+
+
+@raises
+def device_unknown_type(T):
+    return T.device("gpu")
+
+
+@raises
+def device_negative_index(T):
+    return T.device("cuda", -1)
+
+
+@raises
+def device_index_twice(T):
+    return T.device("cuda:0", 1)

@@ -2,7 +2,8 @@
 
 This is the one place composites are written. ``Tensor`` methods (``x.mean()``,
 ``x.softmax()``, ...) and :mod:`tinygrad_mnist.nn.functional` (``F.leaky_relu``,
-``F.conv2d``, ``F.avg_pool2d``, ...) both call these functions. Nothing here
+``F.dropout``, ...) both call these functions; the image layers (convolution,
+padding, pooling) are in :mod:`tinygrad_mnist.core.convolution`. Nothing here
 has a hand-written gradient: every function is a chain of primitives (whose
 VJPs are in Tensor operations), so gradients of any order follow.
 
@@ -14,13 +15,13 @@ Tensor([1.5, 3.5], grad_fn=mul)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .. import random
 from . import rules
-from .kernels import check_pool
 
 if TYPE_CHECKING:  # names for annotations only; never imported at run time
     from .tensor import Tensor
@@ -119,71 +120,26 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return rules.linear(x, weight, bias)
 
 
-def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
-    """Zero each element with probability ``p`` and scale the rest by 1/(1-p) (inverted dropout)."""
-    if not 0.0 <= p < 1.0:
-        raise ValueError(f"dropout: p must be in [0, 1), got {p}")
+def dropout(x: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zero each element with probability ``p`` and scale the rest by 1/(1-p) (inverted dropout);
+    ``p=1`` zeroes everything, as in PyTorch."""
+    check_dropout_probability("dropout", p)
+    return masked_dropout(x, p, training, inplace, x.shape)
+
+
+def check_dropout_probability(op: str, p: float) -> None:
+    """``p`` must lie in [0, 1]."""
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not 0.0 <= p <= 1.0:
+        raise ValueError(f"{op}: dropout probability has to be between 0 and 1, but got {p!r}")
+
+
+def masked_dropout(x: Tensor, p: float, training: bool, inplace: bool, mask_shape: Sequence[int]) -> Tensor:
+    """``x`` times a random keep-mask of ``mask_shape`` (broadcast over ``x``) scaled by 1/(1-p)."""
     if not training or p == 0.0:
         return x
-    keep = random.generator().random(x.shape) >= p
-    return x * (keep * np.asarray(1.0 / (1.0 - p), dtype=x.dtype))
-
-
-def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int = 1, padding: int = 0) -> Tensor:
-    """2-d cross-correlation of ``x`` (N, C, H, W) with ``weight`` (O, C, kh, kw), plus ``bias`` (O,).
-
-    ``padding`` zeros are added on every side of H and W; the output is
-    (N, O, (H + 2 padding - kh) // stride + 1, (W + 2 padding - kw) // stride + 1).
-
-    >>> from tinygrad_mnist import Tensor
-    >>> x = Tensor(np.arange(16.0).reshape(1, 1, 4, 4))
-    >>> conv2d(x, Tensor(np.ones((1, 1, 2, 2))), stride=2).numpy()[0, 0]
-    array([[10., 18.],
-           [42., 50.]])
-    """
-    out = rules.conv2d(x, weight, stride=stride, padding=padding)
-    if bias is None:
-        return out
-    if bias.shape != (weight.shape[0],):
-        raise ValueError(f"conv2d: bias must have shape ({weight.shape[0]},), one per output channel, got {bias.shape}")
-    return out + bias.reshape(1, -1, 1, 1)
-
-
-def max_pool2d(x: Tensor, kernel_size: int, stride: int | None = None) -> Tensor:
-    """Maximum over ``kernel_size`` x ``kernel_size`` windows of ``x`` (N, C, H, W), ``stride`` apart
-    (``kernel_size`` when None: non-overlapping windows; no padding, the remainder is dropped).
-
-    The gradient of each window goes to one element only: its maximum, and on ties the
-    first maximum in row-major order within the window (top row first, then left to right).
-
-    >>> from tinygrad_mnist import Tensor
-    >>> x = Tensor(np.arange(16.0).reshape(1, 1, 4, 4))
-    >>> max_pool2d(x, 2).numpy()[0, 0]
-    array([[ 5.,  7.],
-           [13., 15.]])
-    """
-    return rules.max_pool2d(x, kernel_size=kernel_size, stride=kernel_size if stride is None else stride)
-
-
-def avg_pool2d(x: Tensor, kernel_size: int, stride: int | None = None) -> Tensor:
-    """Mean over ``kernel_size`` x ``kernel_size`` windows of ``x`` (N, C, H, W), ``stride`` apart
-    (``kernel_size`` when None; no padding, the remainder is dropped).
-
-    One strided slice per window position, added up: its gradients of any order
-    come from those of ``getitem`` and ``add``.
-
-    >>> from tinygrad_mnist import Tensor
-    >>> x = Tensor(np.arange(16.0).reshape(1, 1, 4, 4))
-    >>> avg_pool2d(x, 2).numpy()[0, 0]
-    array([[ 2.5,  4.5],
-           [10.5, 12.5]])
-    """
-    stride = kernel_size if stride is None else stride
-    oh, ow = check_pool(x.shape, kernel_size, stride, op="avg_pool2d")
-    total: Tensor | None = None
-    for a in range(kernel_size):
-        for b in range(kernel_size):
-            view = x[:, :, a:a + stride * (oh - 1) + 1:stride, b:b + stride * (ow - 1) + 1:stride]
-            total = view if total is None else total + view
-    assert total is not None
-    return total * (1.0 / (kernel_size * kernel_size))
+    if p == 1.0:
+        scale = np.zeros(tuple(mask_shape), dtype=x.dtype)
+    else:
+        keep = random.generator().random(tuple(mask_shape)) >= p
+        scale = keep * np.asarray(1.0 / (1.0 - p), dtype=x.dtype)
+    return x.mul_(scale) if inplace else x * scale

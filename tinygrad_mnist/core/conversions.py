@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import rules
+from .devices import device as Device
 from .shape import dim_index
 
 if TYPE_CHECKING:  # names for annotations only; never imported at run time
     from .tensor import Tensor
 
-DEVICE = "cpu"
+DEVICE = Device("cpu")  # the one device: every tensor lives here
 
 
 def size(x: Tensor, dim: int | None = None) -> Any:
@@ -52,16 +53,17 @@ def convert(x: Tensor, dtype: Any) -> Tensor:
     return x._wrap(x.data.astype(dtype))  # to or from integers and bools: no gradient, as in PyTorch
 
 
-def to(x: Tensor, *args: Any, dtype: Any = None, device: Any = None, copy: bool = False) -> Tensor:
-    """``to(dtype)``, ``to("cpu")``, ``to("cpu", dtype)``, ``to(other_tensor)`` (its dtype)."""
+def to(x: Tensor, *args: Any, dtype: Any = None, device: Any = None, copy: bool = False,
+       non_blocking: bool = False) -> Tensor:
+    """``to(dtype)``, ``to("cpu")``, ``to(device("cpu"), dtype)``, ``to(other_tensor)`` (its dtype)."""
     for arg in args:
-        if isinstance(arg, str):  # a device name; dtypes are numpy dtypes, never strings here
+        if isinstance(arg, (str, Device)):  # a device; dtypes are numpy dtypes, never strings here
             device = arg
         elif hasattr(arg, "data") and hasattr(arg, "dtype") and hasattr(arg, "requires_grad"):
             dtype = arg.dtype
         else:
             dtype = arg
-    if device is not None and str(device).split(":")[0] != DEVICE:
+    if device is not None and str(device).split(":")[0] != DEVICE.type:
         raise ValueError(f"to: device {str(device)!r} is not available, expected 'cpu' (the only device here)")
     try:
         out = x if dtype is None else convert(x, dtype)

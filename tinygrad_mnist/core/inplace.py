@@ -77,8 +77,10 @@ def _operand(value: Any, like: Tensor) -> Tensor:
     return like._wrap(array)
 
 
-def _apply(self: Tensor, name: str, compute: Callable[..., Tensor], *operands: Any) -> Tensor:
-    """Change ``self`` to ``compute(previous self)`` in place, following the rules of the module."""
+def apply_in_place(self: Tensor, name: str, compute: Callable[..., Tensor], *operands: Any) -> Tensor:
+    """Change ``self`` to ``compute(previous self, *operands)`` in place and return it, following the rules
+    of this module (``name`` names the operation in errors); the ``inplace=True`` forms of ``nn.functional``
+    use it too."""
     if STATE.enabled and self.requires_grad and self._ctx is None:
         raise RuntimeError(f"{name}: {LEAF}")
     stamp = next(graph._creation_order)  # before the new node, which must come after the change
@@ -132,37 +134,37 @@ class InPlaceMethods:
 
     def add_(self: Any, other: Any, alpha: float = 1) -> Any:
         """``self += alpha * other`` in place."""
-        return _apply(self, "add_", lambda x, o: x + (o * alpha if alpha != 1 else o), other)
+        return apply_in_place(self, "add_", lambda x, o: x + (o * alpha if alpha != 1 else o), other)
 
     def sub_(self: Any, other: Any, alpha: float = 1) -> Any:
         """``self -= alpha * other`` in place."""
-        return _apply(self, "sub_", lambda x, o: x - (o * alpha if alpha != 1 else o), other)
+        return apply_in_place(self, "sub_", lambda x, o: x - (o * alpha if alpha != 1 else o), other)
 
     def mul_(self: Any, other: Any) -> Any:
         """``self *= other`` in place."""
-        return _apply(self, "mul_", lambda x, o: x * o, other)
+        return apply_in_place(self, "mul_", lambda x, o: x * o, other)
 
     def div_(self: Any, other: Any) -> Any:
         """``self /= other`` in place (true division)."""
-        return _apply(self, "div_", lambda x, o: x / o, other)
+        return apply_in_place(self, "div_", lambda x, o: x / o, other)
 
     def __iadd__(self: Any, other: Any) -> Any:
-        return _apply(self, "add_", lambda x, o: x + o, other)
+        return apply_in_place(self, "add_", lambda x, o: x + o, other)
 
     def __isub__(self: Any, other: Any) -> Any:
-        return _apply(self, "sub_", lambda x, o: x - o, other)
+        return apply_in_place(self, "sub_", lambda x, o: x - o, other)
 
     def __imul__(self: Any, other: Any) -> Any:
-        return _apply(self, "mul_", lambda x, o: x * o, other)
+        return apply_in_place(self, "mul_", lambda x, o: x * o, other)
 
     def __itruediv__(self: Any, other: Any) -> Any:
-        return _apply(self, "div_", lambda x, o: x / o, other)
+        return apply_in_place(self, "div_", lambda x, o: x / o, other)
 
     def clamp_(self: Any, min: float | None = None, max: float | None = None) -> Any:
         """Limit the values to [min, max] in place."""
         if min is None and max is None:
             raise ValueError("clamp_: at least one of min and max must be given, got neither")
-        return _apply(self, "clamp_", lambda x: composites.clip(x, min, max))
+        return apply_in_place(self, "clamp_", lambda x: composites.clip(x, min, max))
 
     def copy_(self: Any, src: Any) -> Any:
         """Copy ``src`` (broadcast to this shape, converted to this dtype) into the tensor."""
@@ -178,26 +180,26 @@ class InPlaceMethods:
                 return source.astype(x.data.dtype)
             # a node of its own: the tensor must not share the source's node (the walk visits a node once)
             return source.broadcast_to(x.data.shape) if source.requires_grad and STATE.enabled else source
-        return _apply(self, "copy_", compute, src)
+        return apply_in_place(self, "copy_", compute, src)
 
     def fill_(self: Any, value: float) -> Any:
         """Set every element to ``value``."""
-        return _apply(self, "fill_", lambda x: x._wrap(np.full(x.data.shape, value, dtype=x.data.dtype)))
+        return apply_in_place(self, "fill_", lambda x: x._wrap(np.full(x.data.shape, value, dtype=x.data.dtype)))
 
     def zero_(self: Any) -> Any:
         """Set every element to 0."""
-        return _apply(self, "zero_", lambda x: x._wrap(np.zeros_like(x.data)))
+        return apply_in_place(self, "zero_", lambda x: x._wrap(np.zeros_like(x.data)))
 
     def uniform_(self: Any, a: float = 0.0, b: float = 1.0) -> Any:
         """Fill with draws from the uniform distribution on [a, b) (``tinygrad_mnist.random`` generator)."""
-        return _apply(self, "uniform_", lambda x: x._wrap(
+        return apply_in_place(self, "uniform_", lambda x: x._wrap(
             random.generator().uniform(a, b, size=x.data.shape).astype(x.data.dtype)))
 
     def normal_(self: Any, mean: float = 0.0, std: float = 1.0) -> Any:
         """Fill with draws from the normal distribution N(mean, std**2)."""
         if std < 0:
             raise ValueError(f"normal_: std must be >= 0, got {std}")
-        return _apply(self, "normal_", lambda x: x._wrap(
+        return apply_in_place(self, "normal_", lambda x: x._wrap(
             random.generator().normal(mean, std, size=x.data.shape).astype(x.data.dtype)))
 
     # ---- gradient hooks (kept here, beside the other methods that change a tensor's state) ----

@@ -2,61 +2,93 @@
 
 Images are NCHW (batch, channels, height, width) and weights OIHW. Convolution
 copies an im2col matrix out of a sliding-window view of the padded input and
-multiplies it by the weights in one matrix product; the transposed convolution
-(the input's gradient) adds one slice per kernel offset, never looping over
-pixels. Max-pooling works on one strided view per window position. The VJPs
-that tie them together are in the table of :mod:`tinygrad_mnist.core.rules`.
+multiplies it by the weights in one matrix product (one per group when the
+channels are split into groups); the transposed convolution (the input's
+gradient) adds one slice per kernel offset, never looping over pixels.
+Max-pooling works on one strided view per window position. The VJPs that tie
+them together are in the table of :mod:`tinygrad_mnist.core.rules`.
+
+Strides, paddings, dilations and kernel sizes are (height, width) pairs; an int
+stands for the same number on both axes.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
 _NCHW = "NCHW (batch, channels, height, width)"
 _OIHW = "OIHW (out_channels, in_channels, kernel_height, kernel_width)"
+Pair = tuple[int, int]
 
 
-def _check_conv(x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: int, padding: int) -> tuple[int, int]:
-    """Validate a conv2d call and return the output's (height, width)."""
-    if len(x_shape) != 4:
-        hint = ""
-        if len(x_shape) == 3:
-            hint = (" (a 3-d input looks like one image: an HWC image needs x.permute(2, 0, 1)"
-                    " and every single image needs a batch axis, e.g. x.reshape(1, C, H, W))")
-        raise ValueError(f"conv2d: input must be 4-d {_NCHW}, got shape {tuple(x_shape)}{hint}")
+def pair(value: Any, name: str, op: str, minimum: int = 1) -> Pair:
+    """``value`` (an int or a sequence of two ints, each >= ``minimum``) as a (height, width) pair."""
+    items = (value, value) if isinstance(value, (int, np.integer)) else value
+    if isinstance(items, (tuple, list)) and len(items) == 1:
+        items = (items[0], items[0])
+    if not (isinstance(items, (tuple, list)) and len(items) == 2
+            and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= minimum for v in items)):
+        what = "positive" if minimum == 1 else "non-negative"
+        raise ValueError(f"{op}: {name} must be a {what} integer or a pair of them (height, width), got {value!r}")
+    return int(items[0]), int(items[1])
+
+
+def check_conv(x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: Any, padding: Any,
+               dilation: Any = 1, groups: int = 1) -> Pair:
+    """Validate a conv2d call (input 4-d, or 3-d for one unbatched image) and return the output's (height, width)."""
+    if len(x_shape) not in (3, 4):
+        hint = (" (a single image needs a channel axis, e.g. x.reshape(1, H, W))" if len(x_shape) == 2 else "")
+        raise ValueError(f"conv2d: input must be 4-d {_NCHW} or 3-d (channels, height, width) for one image, "
+                         f"got shape {tuple(x_shape)}{hint}")
     if len(w_shape) != 4:
         raise ValueError(f"conv2d: weight must be 4-d {_OIHW}, got shape {tuple(w_shape)}")
-    if x_shape[1] != w_shape[1]:
+    sh, sw = pair(stride, "stride", "conv2d")
+    ph, pw = pair(padding, "padding", "conv2d", minimum=0)
+    dh, dw = pair(dilation, "dilation", "conv2d")
+    if not (isinstance(groups, (int, np.integer)) and groups >= 1):
+        raise ValueError(f"conv2d: groups must be a positive integer, got {groups!r}")
+    channel_axis = len(x_shape) - 3
+    channels = x_shape[channel_axis]
+    if w_shape[0] % groups:
+        raise ValueError(f"conv2d: out_channels {w_shape[0]} (axis 0 of the weight, shape {tuple(w_shape)}) "
+                         f"must be divisible by groups={groups}")
+    if channels != w_shape[1] * groups:
+        layout = _NCHW if channel_axis else "CHW (one unbatched NCHW image)"
         hint = ""
-        if x_shape[-1] == w_shape[1]:
-            hint = " (the input looks channels-last, NHWC: use x.permute(0, 3, 1, 2))"
+        if x_shape[-1] == w_shape[1] * groups:
+            hint = (" (the input looks channels-last, NHWC: use x.permute(0, 3, 1, 2))" if channel_axis else
+                    " (the input looks channels-last, HWC: use x.permute(2, 0, 1))")
+        per_group = f"{w_shape[1]} per group x groups={groups}; " if groups != 1 else ""
         raise ValueError(
-            f"conv2d: input has {x_shape[1]} channels (axis 1 of {_NCHW}, shape {tuple(x_shape)}) but the "
-            f"weight expects {w_shape[1]} (axis 1 of {_OIHW}, shape {tuple(w_shape)}){hint}"
+            f"conv2d: input has {channels} channels (axis {channel_axis} of {layout}, shape {tuple(x_shape)}) but "
+            f"the weight expects {w_shape[1] * groups} ({per_group}axis 1 of {_OIHW}, shape {tuple(w_shape)}){hint}"
         )
-    if not (isinstance(stride, (int, np.integer)) and stride >= 1):
-        raise ValueError(f"conv2d: stride must be a positive integer, got {stride!r}")
-    if not (isinstance(padding, (int, np.integer)) and padding >= 0):
-        raise ValueError(f"conv2d: padding must be a non-negative integer, got {padding!r}")
-    height, width = x_shape[2] + 2 * padding, x_shape[3] + 2 * padding
-    if w_shape[2] > height or w_shape[3] > width:
+    height, width = x_shape[-2] + 2 * ph, x_shape[-1] + 2 * pw
+    kh, kw = dh * (w_shape[2] - 1) + 1, dw * (w_shape[3] - 1) + 1
+    if kh > height or kw > width:
         raise ValueError(
-            f"conv2d: kernel {tuple(w_shape[2:])} is larger than the padded input {(height, width)} "
-            f"(input {tuple(x_shape)} in {_NCHW}, padding {padding})"
+            f"conv2d: kernel {tuple(w_shape[2:])} (dilated to {(kh, kw)}) is larger than the padded input "
+            f"{(height, width)} (input {tuple(x_shape)}, padding {(ph, pw)})"
         )
-    return (height - w_shape[2]) // stride + 1, (width - w_shape[3]) // stride + 1
+    return (height - kh) // sh + 1, (width - kw) // sw + 1
 
 
-def _cols(x: np.ndarray, kh: int, kw: int, stride: int, padding: int) -> tuple[np.ndarray, tuple[int, int, int]]:
+def _cols(x: np.ndarray, kh: int, kw: int, stride: Pair, padding: Pair,
+          dilation: Pair) -> tuple[np.ndarray, tuple[int, int, int]]:
     """im2col of x padded by ``padding``: a (C*kh*kw, N*OH*OW) matrix, and (N, OH, OW).
 
     Rows run over (channel, kernel row, kernel column), columns over (image, output
     row, output column): copied from the sliding-window view so that the innermost
     run is an output row, which keeps the copy fast for one-channel inputs too.
+    With groups, each group's rows are a contiguous block.
     """
-    if padding:
-        x = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
-    view = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, ::stride, ::stride]
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    if ph or pw:
+        x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    view = np.lib.stride_tricks.sliding_window_view(x, (dh * (kh - 1) + 1, dw * (kw - 1) + 1), axis=(2, 3))
+    view = view[:, :, ::sh, ::sw, ::dh, ::dw]
     n, c, oh, ow = view.shape[:4]
     cols = np.empty((c, kh, kw, n, oh, ow), dtype=x.dtype)
     np.copyto(cols, view.transpose(1, 4, 5, 0, 2, 3))
@@ -69,124 +101,203 @@ def _channels_first(g: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(o, n * oh * ow)
 
 
-def conv2d_forward(x: np.ndarray, w: np.ndarray, stride: int, padding: int) -> tuple[np.ndarray, np.ndarray]:
+def _grouped(a: np.ndarray, groups: int) -> np.ndarray:
+    """A matrix whose rows are ``groups`` consecutive blocks, as a (groups, rows/groups, columns) stack."""
+    return a.reshape(groups, a.shape[0] // groups, a.shape[1])
+
+
+def conv2d_forward(x: np.ndarray, w: np.ndarray, stride: Any, padding: Any, dilation: Any = 1,
+                   groups: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """The convolution, and the im2col of x it multiplied (which the weight's gradient needs again)."""
-    _check_conv(x.shape, w.shape, stride, padding)
+    check_conv(x.shape, w.shape, stride, padding, dilation, groups)
     o = w.shape[0]
-    cols, (n, oh, ow) = _cols(x, w.shape[2], w.shape[3], stride, padding)
-    out = w.reshape(o, -1) @ cols  # (O, N*OH*OW): the one matmul
+    cols, (n, oh, ow) = _cols(x, w.shape[2], w.shape[3], pair(stride, "stride", "conv2d"),
+                              pair(padding, "padding", "conv2d", 0), pair(dilation, "dilation", "conv2d"))
+    if groups == 1:
+        out = w.reshape(o, -1) @ cols  # (O, N*OH*OW): the one matmul
+    else:  # one matmul per group, as one stacked product
+        out = (w.reshape(groups, o // groups, -1) @ _grouped(cols, groups)).reshape(o, -1)
     return np.ascontiguousarray(out.reshape(o, n, oh, ow).transpose(1, 0, 2, 3)), cols
 
 
-def conv2d_weight_grad_forward(x: np.ndarray, g: np.ndarray, w_shape: tuple[int, ...], stride: int,
-                                padding: int, cols: np.ndarray | None = None) -> np.ndarray:
+def conv2d_weight_grad_forward(x: np.ndarray, g: np.ndarray, w_shape: tuple[int, ...], stride: Any,
+                                padding: Any, dilation: Any = 1, groups: int = 1,
+                                cols: np.ndarray | None = None) -> np.ndarray:
     """dL/dw of conv2d: g times the im2col of x (``cols`` when the forward pass kept it), one matmul."""
     if cols is None:
-        cols, _ = _cols(x, w_shape[2], w_shape[3], stride, padding)
-    return (_channels_first(g) @ cols.T).reshape(w_shape)
+        cols, _ = _cols(x, w_shape[2], w_shape[3], pair(stride, "stride", "conv2d"),
+                        pair(padding, "padding", "conv2d", 0), pair(dilation, "dilation", "conv2d"))
+    if groups == 1:
+        return (_channels_first(g) @ cols.T).reshape(w_shape)
+    return (_grouped(_channels_first(g), groups) @ _grouped(cols, groups).transpose(0, 2, 1)).reshape(w_shape)
 
 
-def conv2d_input_grad_forward(g: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...], stride: int,
-                               padding: int) -> np.ndarray:
+def _weight_times_grad(w: np.ndarray, g_matrix: np.ndarray, groups: int) -> np.ndarray:
+    """w.T @ g per group: the (C*kh*kw, columns) matrix of the transposed convolution."""
+    o = w.shape[0]
+    if groups == 1:
+        return w.reshape(o, -1).T @ g_matrix
+    stacked = w.reshape(groups, o // groups, -1).transpose(0, 2, 1) @ _grouped(g_matrix, groups)
+    return stacked.reshape(-1, g_matrix.shape[1])
+
+
+def conv2d_input_grad_forward(g: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...], stride: Any,
+                               padding: Any, dilation: Any = 1, groups: int = 1) -> np.ndarray:
     """dL/dx of conv2d (the transposed convolution): one matmul to columns, then col2im by one
     strided add per kernel offset, never looping over pixels."""
-    if stride == 1:
-        return _input_grad_stride1(g, w, x_shape, padding)
+    (sh, sw), (ph, pw) = pair(stride, "stride", "conv2d"), pair(padding, "padding", "conv2d", 0)
+    dh, dw = pair(dilation, "dilation", "conv2d")
+    if sh == sw == 1:
+        return _input_grad_stride1(g, w, x_shape, (ph, pw), (dh, dw), groups)
     n, c, h, wd = x_shape
-    o, _, kh, kw = w.shape
+    _, _, kh, kw = w.shape
     oh, ow = g.shape[2], g.shape[3]
-    dcols = (w.reshape(o, -1).T @ _channels_first(g)).reshape(c, kh, kw, n, oh, ow)
-    dx = np.zeros((n, c, h + 2 * padding, wd + 2 * padding), dtype=dcols.dtype)
+    dcols = _weight_times_grad(w, _channels_first(g), groups).reshape(c, kh, kw, n, oh, ow)
+    dx = np.zeros((n, c, h + 2 * ph, wd + 2 * pw), dtype=dcols.dtype)
     for i in range(kh):
         for j in range(kw):  # within one offset the target pixels are distinct: plain += is exact
-            dx[:, :, i:i + stride * (oh - 1) + 1:stride, j:j + stride * (ow - 1) + 1:stride] += \
+            top, left = i * dh, j * dw
+            dx[:, :, top:top + sh * (oh - 1) + 1:sh, left:left + sw * (ow - 1) + 1:sw] += \
                 dcols[:, i, j].transpose(1, 0, 2, 3)
-    return np.ascontiguousarray(dx[:, :, padding:padding + h, padding:padding + wd])
+    return np.ascontiguousarray(dx[:, :, ph:ph + h, pw:pw + wd])
 
 
-def _input_grad_stride1(g: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...], padding: int) -> np.ndarray:
+def _input_grad_stride1(g: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...], padding: Pair,
+                        dilation: Pair, groups: int) -> np.ndarray:
     """The stride-1 transposed convolution with long contiguous adds.
 
     g is widened with zero columns to the padded input's width, so that output
-    pixel (r, c) and input pixel (r + i, c + j) sit exactly ``i * width + j``
-    apart in row-major order: each kernel offset is then one add of a
-    contiguous block per image. The zero columns carry nothing, so the rows
-    they wrap into are unchanged.
+    pixel (r, c) and input pixel (r + i dh, c + j dw) sit exactly
+    ``i dh width + j dw`` apart in row-major order: each kernel offset is then
+    one add of a contiguous block per image. The zero columns carry nothing, so
+    the rows they wrap into are unchanged.
     """
     n, c, h, wd = x_shape
     o, _, kh, kw = w.shape
+    (ph, pw), (dh, dw) = padding, dilation
     oh, ow = g.shape[2], g.shape[3]
-    height, width = h + 2 * padding, wd + 2 * padding
+    height, width = h + 2 * ph, wd + 2 * pw
     widened = np.zeros((o, n, oh, width), dtype=g.dtype)
     widened[:, :, :, :ow] = g.transpose(1, 0, 2, 3)
-    dcols = (w.reshape(o, -1).T @ widened.reshape(o, -1)).reshape(c, kh, kw, n, oh * width)
-    flat = np.zeros((c, n, height * width + kw - 1), dtype=dcols.dtype)  # kw - 1: the last offset's zero tail
+    dcols = _weight_times_grad(w, widened.reshape(o, -1), groups).reshape(c, kh, kw, n, oh * width)
+    tail = dw * (kw - 1)  # the last offset's zero tail
+    flat = np.zeros((c, n, height * width + tail), dtype=dcols.dtype)
     for i in range(kh):
         for j in range(kw):
-            start = i * width + j
+            start = i * dh * width + j * dw
             flat[:, :, start:start + oh * width] += dcols[:, i, j]
-    dx = flat[:, :, :height * width].reshape(c, n, height, width)[:, :, padding:padding + h, padding:padding + wd]
+    dx = flat[:, :, :height * width].reshape(c, n, height, width)[:, :, ph:ph + h, pw:pw + wd]
     return np.ascontiguousarray(dx.transpose(1, 0, 2, 3))
 
 
-def check_pool(shape: tuple[int, ...], kernel_size: int, stride: int, op: str = "max_pool2d") -> tuple[int, int]:
-    """Validate a pooling call (``op`` names it in errors) and return the output's (height, width)."""
+def wrap_index(mode: str, positions: np.ndarray, size: int) -> np.ndarray:
+    """Where each position outside 0 .. size-1 takes its value from, for the non-constant modes."""
+    if mode == "reflect":
+        return np.where(positions < 0, -positions, np.where(positions >= size, 2 * (size - 1) - positions, positions))
+    if mode == "replicate":
+        return np.clip(positions, 0, size - 1)
+    return positions % size  # circular
+
+
+def pool_axis(op: str, size: int, k: int, s: int, p: int, d: int, ceil_mode: bool,
+              shape: tuple[int, ...] = ()) -> tuple[int, int]:
+    """One axis of a pooling: the output length, and the padding the last window needs past ``p``
+    (``shape``, the caller's input shape, goes into the errors)."""
+    if p > k // 2:
+        raise ValueError(f"{op}: padding {p} must be at most half the kernel size {k} (padding <= {k // 2})")
+    span = d * (k - 1) + 1
+    if size + 2 * p < span:
+        raise ValueError(f"{op}: kernel_size {k} (dilated to {span}) is larger than the input's size {size} "
+                         f"plus padding {p} on both sides (input {shape} in {_NCHW}, or CHW for one image)")
+    out = (size + 2 * p - span + (s - 1 if ceil_mode else 0)) // s + 1
+    if ceil_mode and (out - 1) * s >= size + p:  # the last window must start inside the input or left padding
+        out -= 1
+    return out, max((out - 1) * s + span - size - 2 * p, 0)
+
+
+def window_counts(size: int, k: int, s: int, p: int, out: int, include_pad: bool) -> np.ndarray:
+    """How many cells each window covers along one axis (padding inside the padded input counted or not)."""
+    starts = np.arange(out) * s - p
+    ends = np.minimum(starts + k, size + p)
+    return ends - starts if include_pad else np.minimum(ends, size) - np.maximum(starts, 0)
+
+
+def adaptive_windows(size: int, out: int) -> tuple[np.ndarray, np.ndarray]:
+    """Window i spans floor(i size / out) .. ceil((i + 1) size / out) (exclusive)."""
+    i = np.arange(out)
+    return i * size // out, -(-(i + 1) * size // out)
+
+
+def check_pool(shape: tuple[int, ...], kernel_size: Any, stride: Any, op: str = "max_pool2d",
+               dilation: Any = 1) -> Pair:
+    """Validate a pooling call on an (already padded) 4-d input (``op`` names it in errors) and
+    return the output's (height, width)."""
     if len(shape) != 4:
         raise ValueError(f"{op}: input must be 4-d {_NCHW}, got shape {tuple(shape)}")
-    if not (isinstance(kernel_size, (int, np.integer)) and kernel_size >= 1):
-        raise ValueError(f"{op}: kernel_size must be a positive integer, got {kernel_size!r}")
-    if not (isinstance(stride, (int, np.integer)) and stride >= 1):
-        raise ValueError(f"{op}: stride must be a positive integer, got {stride!r}")
-    if kernel_size > shape[2] or kernel_size > shape[3]:
-        raise ValueError(f"{op}: kernel_size {kernel_size} is larger than the input's height and width "
-                         f"{tuple(shape[2:])} (input {tuple(shape)} in {_NCHW})")
-    return (shape[2] - kernel_size) // stride + 1, (shape[3] - kernel_size) // stride + 1
+    kh, kw = pair(kernel_size, "kernel_size", op)
+    sh, sw = pair(stride, "stride", op)
+    dh, dw = pair(dilation, "dilation", op)
+    eh, ew = dh * (kh - 1) + 1, dw * (kw - 1) + 1
+    if eh > shape[2] or ew > shape[3]:
+        raise ValueError(f"{op}: kernel_size {(kh, kw)} (dilated to {(eh, ew)}) is larger than the input's "
+                         f"height and width {tuple(shape[2:])} (input {tuple(shape)} in {_NCHW}, with its padding)")
+    return (shape[2] - eh) // sh + 1, (shape[3] - ew) // sw + 1
 
 
-def _window_slices(x: np.ndarray, kernel_size: int, stride: int) -> list[np.ndarray]:
+def _window_slices(x: np.ndarray, kernel_size: Any, stride: Any, dilation: Any) -> list[np.ndarray]:
     """One strided view (N, C, OH, OW) per window position, in row-major window order."""
-    oh, ow = check_pool(x.shape, kernel_size, stride)
-    return [x[:, :, a:a + stride * (oh - 1) + 1:stride, b:b + stride * (ow - 1) + 1:stride]
-            for a in range(kernel_size) for b in range(kernel_size)]
+    oh, ow = check_pool(x.shape, kernel_size, stride, dilation=dilation)
+    (kh, kw), (sh, sw) = pair(kernel_size, "kernel_size", "pool"), pair(stride, "stride", "pool")
+    dh, dw = pair(dilation, "dilation", "pool")
+    return [x[:, :, a * dh:a * dh + sh * (oh - 1) + 1:sh, b * dw:b * dw + sw * (ow - 1) + 1:sw]
+            for a in range(kh) for b in range(kw)]
 
 
-def max_pool2d_forward(x: np.ndarray, kernel_size: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
-    """Window maxima, and the position (row-major, 0 .. k*k-1) of each maximum; on ties the first one.
+def max_pool2d_forward(x: np.ndarray, kernel_size: Any, stride: Any,
+                       dilation: Any = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Window maxima, and the position (row-major, 0 .. kh*kw-1) of each maximum; on ties the first one.
 
-    One pass over the k*k window positions, each a strided view of x (no window
+    One pass over the kh*kw window positions, each a strided view of x (no window
     is copied): a later cell takes over only where it is strictly greater, so a
-    tie keeps the earlier cell. The positions are what the gradient needs.
+    tie keeps the earlier cell. A window holding NaN gives NaN at its last NaN, as
+    PyTorch does. The positions are what the gradient needs.
     """
-    slices = _window_slices(x, kernel_size, stride)
+    slices = _window_slices(x, kernel_size, stride, dilation)
     maxima = slices[0].copy()
-    dtype = np.min_scalar_type(kernel_size * kernel_size - 1)
+    dtype = np.min_scalar_type(len(slices) - 1)
     position = np.zeros(maxima.shape, dtype=dtype)
     for p, view in enumerate(slices[1:], start=1):
         greater = view > maxima
         np.maximum(maxima, view, out=maxima)
         # positions only grow along the scan, so the latest strict improvement is the largest
         np.maximum(position, greater.view(np.uint8) * dtype.type(p), out=position)
+    if x.dtype.kind == "f" and np.isnan(maxima).any():  # rare: a second pass for the NaN windows only
+        for p, view in enumerate(slices):
+            position[np.isnan(view)] = p
     return maxima, position
 
 
-def window_scatter_forward(g: np.ndarray, position: np.ndarray, kernel_size: int, stride: int,
-                           shape: tuple[int, ...]) -> np.ndarray:
+def window_scatter_forward(g: np.ndarray, position: np.ndarray, kernel_size: Any, stride: Any,
+                           shape: tuple[int, ...], dilation: Any = 1) -> np.ndarray:
     """Zeros of ``shape`` with each ``g[n, c, i, j]`` added at ``position[n, c, i, j]`` of its window."""
     out = np.zeros(shape, dtype=g.dtype)
     finite = bool(np.isfinite(g).all())
     zero = np.zeros((), dtype=g.dtype)
-    for p, view in enumerate(_window_slices(out, kernel_size, stride)):
+    (kh, kw), (sh, sw) = pair(kernel_size, "kernel_size", "pool"), pair(stride, "stride", "pool")
+    disjoint = sh >= kh and sw >= kw and pair(dilation, "dilation", "pool") == (1, 1)
+    for p, view in enumerate(_window_slices(out, kernel_size, stride, dilation)):
         hit = position == p
-        if stride >= kernel_size and finite:  # disjoint windows: write straight into the view
+        if disjoint and finite:  # disjoint windows: write straight into the view
             np.multiply(g, hit, out=view)
         else:  # one position maps windows to distinct pixels, so += is exact; where(): inf * 0 is NaN
             view += g * hit if finite else np.where(hit, g, zero)
     return out
 
 
-def window_gather_forward(x: np.ndarray, position: np.ndarray, kernel_size: int, stride: int) -> np.ndarray:
+def window_gather_forward(x: np.ndarray, position: np.ndarray, kernel_size: Any, stride: Any,
+                          dilation: Any = 1) -> np.ndarray:
     """``x``'s element at ``position`` in each window: the transpose of :func:`window_scatter_forward`."""
-    slices = _window_slices(x, kernel_size, stride)
+    slices = _window_slices(x, kernel_size, stride, dilation)
     out = slices[0].copy()
     for p, view in enumerate(slices[1:], start=1):
         np.copyto(out, view, where=position == p)

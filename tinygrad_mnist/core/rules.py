@@ -302,37 +302,41 @@ linear = Primitive("linear", _linear_forward,
                    lambda g, out, x, w, b: g.sum_to_size(b.shape), reads=("inputs",))
 
 # convolution of NCHW x with OIHW w; the three conv primitives are each other's VJPs,
-# so gradients of any order stay convolutions
+# so gradients of any order stay convolutions (stride, padding, dilation: (height, width) pairs)
+def _conv_params(stride: Any, padding: Any, dilation: Any = 1, groups: int = 1) -> dict[str, Any]:
+    return {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
+
+
 conv2d = Primitive("conv2d", conv2d_forward,
-                   lambda g, out, x, w, stride, padding, cols: conv2d_input_grad(
-                       g, w, x_shape=x.shape, stride=stride, padding=padding),
-                   lambda g, out, x, w, stride, padding, cols: conv2d_weight_grad(
-                       x, g, w_shape=w.shape, stride=stride, padding=padding, cols=cols),
+                   lambda g, out, x, w, cols, **conv: conv2d_input_grad(
+                       g, w, x_shape=x.shape, **_conv_params(**conv)),
+                   lambda g, out, x, w, cols, **conv: conv2d_weight_grad(
+                       x, g, w_shape=w.shape, cols=cols, **_conv_params(**conv)),
                    saves=("cols",), reads=("inputs",))
 conv2d_weight_grad = Primitive(
     "conv2d_weight_grad", conv2d_weight_grad_forward,
-    lambda h, out, x, g, w_shape, stride, padding, cols=None: conv2d_input_grad(
-        g, h, x_shape=x.shape, stride=stride, padding=padding),
-    lambda h, out, x, g, w_shape, stride, padding, cols=None: conv2d(x, h, stride=stride, padding=padding),
+    lambda h, out, x, g, w_shape, cols=None, **conv: conv2d_input_grad(
+        g, h, x_shape=x.shape, **_conv_params(**conv)),
+    lambda h, out, x, g, w_shape, cols=None, **conv: conv2d(x, h, **_conv_params(**conv)),
     reads=("inputs",))
 conv2d_input_grad = Primitive(
     "conv2d_input_grad", conv2d_input_grad_forward,
-    lambda h, out, g, w, x_shape, stride, padding: conv2d(h, w, stride=stride, padding=padding),
-    lambda h, out, g, w, x_shape, stride, padding: conv2d_weight_grad(
-        h, g, w_shape=w.shape, stride=stride, padding=padding), reads=("inputs",))
-# max over kernel_size x kernel_size windows; the gradient goes to each window's first maximum
+    lambda h, out, g, w, x_shape, **conv: conv2d(h, w, **_conv_params(**conv)),
+    lambda h, out, g, w, x_shape, **conv: conv2d_weight_grad(
+        h, g, w_shape=w.shape, **_conv_params(**conv)), reads=("inputs",))
+# max over kh x kw windows (dilated, strided); the gradient goes to each window's first maximum
 max_pool2d = Primitive("max_pool2d", max_pool2d_forward,
-                       lambda g, out, x, kernel_size, stride, position: window_scatter(
-                           g, position=position, kernel_size=kernel_size, stride=stride, shape=x.shape),
+                       lambda g, out, x, position, **window: window_scatter(
+                           g, position=position, shape=x.shape, **window),
                        saves=("position",), reads=("inputs",))
 # put one value into each window at a given position, and its transpose, take it back out
 window_scatter = Primitive("window_scatter", window_scatter_forward,
-                           lambda h, out, g, position, kernel_size, stride, shape: window_gather(
-                               h, position=position, kernel_size=kernel_size, stride=stride), reads=())
+                           lambda h, out, g, position, shape, **window: window_gather(
+                               h, position=position, **window), reads=())
 window_gather = Primitive("window_gather", window_gather_forward,
-                          lambda h, out, x, position, kernel_size, stride: window_scatter(
-                              h, position=position, kernel_size=kernel_size, stride=stride, shape=x.shape),
-                              reads=("inputs",))
+                          lambda h, out, x, position, **window: window_scatter(
+                              h, position=position, shape=x.shape, **window),
+                          reads=("inputs",))
 
 PRIMITIVES: dict[str, Primitive] = {
     p.name: p for p in globals().values() if isinstance(p, Primitive)

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .download import check_digest, download_file
+from ..atomic import atomic_write
+from .download import check_digest, download_file, sha256_of
 from .errors import MNISTError
 from .idx import IMAGES_MAGIC, LABELS_MAGIC, parse_idx, read_payload
 
@@ -54,6 +55,33 @@ def locate(name: str, directory: Path) -> Path:
     return directory / f"{name}.gz"
 
 
+def _copy_bundled(name: str, directory: Path) -> Path | None:
+    """Put the bundled copy of ``name`` into ``directory`` when it is the canonical file: the same bytes
+    a download would bring, without the network. None when there is no such copy."""
+    source = locate(name, BUNDLED_DIR)
+    if not source.is_file() or directory.resolve() == BUNDLED_DIR:
+        return None
+    packed = source.read_bytes()
+    if sha256_of(read_payload(source)) != DIGESTS[name]:
+        return None
+    directory.mkdir(parents=True, exist_ok=True)
+    with atomic_write(directory / source.name) as out:
+        out.write(packed)
+    return directory / source.name
+
+
+def fetch_missing(split: str, directory: Path) -> list[Path]:
+    """The image and label files of ``split`` in ``directory``, each one that is missing copied from the
+    bundled copy or, failing that, downloaded (digests checked either way)."""
+    paths = []
+    for name in FILES[split]:
+        path = locate(name, directory)
+        if not path.is_file():
+            path = _copy_bundled(name, directory) or download_file(f"{name}.gz", directory, DIGESTS[name])
+        paths.append(path)
+    return paths
+
+
 def load_verified(path: Path, name: str, magic: int, verify_digest: bool = True) -> np.ndarray:
     """Read, parse and checksum (once per process per unchanged file) one MNIST file."""
     stat = path.stat() if path.is_file() else None  # before reading: a file replaced meanwhile is re-checked
@@ -80,7 +108,8 @@ def load_mnist(
         split: ``"train"`` (60,000 samples) or ``"test"`` (10,000).
         root: a directory with the four files (gzip or raw); None uses the
             bundled copy (or, if it is missing, the download cache).
-        download: fetch missing files into ``root`` (or the cache directory).
+        download: put missing files into ``root`` (or the cache directory): copied
+            from the bundled copy (the same canonical bytes) or else downloaded.
         verify_digests: check the canonical MNIST SHA-256 digests; turn off only
             for other data in MNIST's layout (e.g. Fashion-MNIST), whose
             structure is still checked.
@@ -102,12 +131,7 @@ def load_mnist(
     else:
         directory = cache_dir()
     images_name, labels_name = FILES[split]
-    paths = []
-    for name in (images_name, labels_name):
-        path = locate(name, directory)
-        if not path.is_file() and download:
-            path = download_file(f"{name}.gz", directory, DIGESTS[name])
-        paths.append(path)
+    paths = fetch_missing(split, directory) if download else [locate(n, directory) for n in FILES[split]]
     images = load_verified(paths[0], images_name, IMAGES_MAGIC, verify_digests)
     labels = load_verified(paths[1], labels_name, LABELS_MAGIC, verify_digests)
     if images.ndim != 3 or images.shape[1:] != (28, 28):

@@ -28,22 +28,36 @@ import numpy as np
 from ..core.tensor import Tensor
 from ..transforms import batchable
 from ..utils.data import Batch, Dataset
-from .mnist import load_mnist
+from .mnist import FILES, fetch_missing, load_mnist, locate
 
 __all__ = ["MNIST"]
+
+
+def _holds(directory: Path, split: str) -> bool:
+    return all(locate(name, directory).is_file() for name in FILES[split])
+
+
+def _directory(root: str | Path | None, split: str) -> Path | None:
+    """Where ``split`` lives under ``root``: ``root`` itself or torchvision's ``root/MNIST/raw``."""
+    if root is None:
+        return None
+    raw = Path(root) / "MNIST" / "raw"
+    return raw if not _holds(Path(root), split) and _holds(raw, split) else Path(root)
 
 
 class MNIST(Dataset):
     """The MNIST training (60,000) or test (10,000) split.
 
     Args:
-        root: a directory holding the four MNIST files (gzip or raw); None uses
-            the bundled copy. Unlike torchvision, files sit directly in ``root``.
+        root: a directory holding the MNIST files (gzip or raw), directly or in
+            torchvision's ``root/MNIST/raw``; None uses the bundled copy.
         train: the training split, else the test split.
         transform: applied to each uint8 (28, 28) image array.
         target_transform: applied to each int label.
-        download: fetch missing files into ``root``; without it nothing touches
-            the network (missing files raise ``MNISTError``).
+        download: put the four files (both splits, as torchvision does) into
+            ``root`` when they are missing: copied from the bundled copy, which
+            holds the canonical bytes, or else downloaded. Without it nothing is
+            fetched (missing files raise ``MNISTError``).
 
     Attributes ``data`` (uint8 tensor N x 28 x 28) and ``targets`` (int64 tensor)
     hold the whole split, as torchvision's.
@@ -59,7 +73,12 @@ class MNIST(Dataset):
         self.train = train
         self.transform = transform
         self.target_transform = target_transform
-        images, labels = load_mnist("train" if train else "test", root=root, download=download)
+        split = "train" if train else "test"
+        if root is not None and download:
+            for each in FILES:
+                if not _holds(Path(root), each) and not _holds(Path(root) / "MNIST" / "raw", each):
+                    fetch_missing(each, Path(root))
+        images, labels = load_mnist(split, root=_directory(root, split), download=download)
         self._images = images
         self._labels = labels.astype(np.int64)
         self.data = Tensor(images)

@@ -18,16 +18,16 @@ arrays.
 from __future__ import annotations
 
 import json
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..atomic import atomic_write
+from ..core.tensor import Tensor
 from ..nn.module import Module
 from ..optim import Optimizer
+from ..serialization import SerializationError, read_npz, write_npz
 from .models import build_model
 
 _MODEL, _OPTIM, _META, _OPTIM_META = "model/", "optim/", "metadata.json", "optimizer.json"
@@ -69,20 +69,18 @@ def save_checkpoint(
 ) -> None:
     """Write model (and optimizer) arrays and ``metadata`` (JSON-serialisable) to ``path`` atomically."""
     target = Path(path)
-    arrays = {_MODEL + name: array for name, array in model.state_dict().items()}
+    arrays = {_MODEL + name: tensor.data for name, tensor in model.state_dict().items()}
     arrays[_META] = _json_entry(metadata or {}, "metadata")
     if optimizer is not None:
         state = optimizer.state_dict()
         # per-parameter arrays go to "optim/<index>/<name>", everything else to JSON
-        arrays.update({f"{_OPTIM}{i}/{k}": v for i, s in state["state"].items() for k, v in s.items()
-                       if isinstance(v, np.ndarray)})
-        scalars = {str(i): {k: v for k, v in s.items() if not isinstance(v, np.ndarray)}
+        arrays.update({f"{_OPTIM}{i}/{k}": v.data for i, s in state["state"].items() for k, v in s.items()
+                       if isinstance(v, Tensor)})
+        scalars = {str(i): {k: v for k, v in s.items() if not isinstance(v, Tensor)}
                    for i, s in state["state"].items()}
         arrays[_OPTIM_META] = _json_entry({"state": scalars, "param_groups": state["param_groups"]},
                                           "optimizer state")
-    with atomic_write(target) as out:
-        # numpy's stub lets **kwds fill savez's allow_pickle: bool; these keys are prefixed names, never that one
-        np.savez(out, **arrays)  # type: ignore[arg-type]
+    write_npz(target, arrays)
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
@@ -95,17 +93,10 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     source = Path(path)
     if not source.is_file():
         raise CheckpointError(f"checkpoint {source}: file not found")
-    if not zipfile.is_zipfile(source):
-        raise CheckpointError(f"checkpoint {source}: not a readable .npz archive (no zip signature)")
     try:
-        with np.load(source, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
-    except ValueError as exc:  # numpy refuses object arrays without pickle
-        raise CheckpointError(f"checkpoint {source}: refused unsafe content ({exc})") from None
-    except Exception as exc:  # noqa: BLE001 -- damaged members fail in many ways (zip, npy header, decompression)
-        raise CheckpointError(
-            f"checkpoint {source}: not a readable .npz archive ({type(exc).__name__}: {exc})"
-        ) from None
+        arrays = read_npz(source)
+    except SerializationError as exc:
+        raise CheckpointError(f"checkpoint {exc}") from None
     if _META not in arrays:
         raise CheckpointError(f"checkpoint {source}: no {_META} entry; not written by save_checkpoint")
     metadata = _json_object(arrays, _META, source)

@@ -11,7 +11,18 @@ from . import activation, dropout, functional, init, normalization, sparse, util
 from .activation import *
 from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .dropout import *
-from .layers import AvgPool2d, Conv2d, Flatten, Identity, Linear, MaxPool2d, Normalize, Unflatten
+from .layers import (
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool2d,
+    AvgPool2d,
+    Conv2d,
+    Flatten,
+    Identity,
+    Linear,
+    MaxPool2d,
+    Normalize,
+    Unflatten,
+)
 from .losses import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -27,6 +38,8 @@ from .normalization import *
 from .sparse import *
 
 __all__ = activation.__all__ + dropout.__all__ + normalization.__all__ + sparse.__all__ + [
+    "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool2d",
     "AvgPool2d",
     "BCELoss",
     "BCEWithLogitsLoss",

@@ -1,5 +1,8 @@
 """Dropout layers: random zeroing while training, the identity in eval mode.
 
+``Dropout`` zeroes single elements; ``Dropout1d`` and ``Dropout2d`` zero whole
+channels (``x[n, c]``). Masks come from :func:`tinygrad_mnist.random.generator`.
+
 >>> import numpy as np
 >>> from tinygrad_mnist import Tensor
 >>> layer = Dropout(0.5).eval()
@@ -9,24 +12,63 @@ Tensor([1., 1., 1.])
 
 from __future__ import annotations
 
+from ..core.composites import check_dropout_probability
 from ..core.tensor import Tensor
 from . import functional as F
 from .module import Module
 
-__all__ = ["Dropout"]
+__all__ = ["Dropout", "Dropout1d", "Dropout2d"]
 
 
-class Dropout(Module):
-    """Inverted dropout with probability ``p`` while training; identity in eval mode."""
+class _DropoutNd(Module):
+    """The shared arguments: probability ``p`` in [0, 1] and ``inplace``."""
 
-    def __init__(self, p: float = 0.5) -> None:
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
+        check_dropout_probability(type(self).__name__, p)
         self.p = p
-
-    def forward(self, x: Tensor) -> Tensor:
-        return F.dropout(x, self.p, self.training)
+        self.inplace = inplace
 
     def extra_repr(self) -> str:
-        return f"p={self.p}"
+        return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout(_DropoutNd):
+    """Inverted dropout: each element zeroed with probability ``p`` while training, the rest scaled by 1/(1-p).
+
+    The mask is drawn exactly as ``F.dropout`` draws it, so one seed gives both the same mask.
+
+    >>> import numpy as np
+    >>> from tinygrad_mnist import Tensor
+    >>> sorted(set(Dropout(p=0.5)(Tensor(np.ones(1000))).numpy().tolist()))
+    [0.0, 2.0]
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.dropout(x, self.p, self.training, self.inplace)
+
+
+class Dropout1d(_DropoutNd):
+    """Whole channels of (N, C, L) or (C, L) input zeroed with probability ``p`` while training (``F.dropout1d``).
+
+    >>> import numpy as np
+    >>> from tinygrad_mnist import Tensor
+    >>> Dropout1d(0.3).eval()(Tensor(np.ones((1, 2, 2)))).shape
+    (1, 2, 2)
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.dropout1d(x, self.p, self.training, self.inplace)
+
+
+class Dropout2d(_DropoutNd):
+    """Whole channels of (N, C, H, W) input zeroed with probability ``p`` while training (``F.dropout2d``).
+
+    >>> import numpy as np
+    >>> from tinygrad_mnist import Tensor
+    >>> Dropout2d(0.3).eval()(Tensor(np.ones((1, 2, 2, 2)))).shape
+    (1, 2, 2, 2)
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.dropout2d(x, self.p, self.training, self.inplace)

@@ -1,11 +1,14 @@
-"""Layers: ``Linear``, ``Conv2d``, pooling, ``Identity``, ``Flatten``, ``Unflatten``, ``Normalize``."""
+"""Layers: ``Linear``, ``Conv2d``, pooling (max, average, adaptive), ``Identity``, ``Flatten``, ``Unflatten``,
+``Normalize``."""
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
+from ..core.kernels import pair
 from ..core.tensor import Tensor
 from . import functional as F
 from . import init
@@ -50,69 +53,166 @@ class Linear(Module):
 
 
 class Conv2d(Module):
-    """2-d convolution of NCHW input with an OIHW weight (out_channels, in_channels, k, k), float32.
+    """2-d convolution of NCHW (or unbatched CHW) input with an OIHW weight
+    (out_channels, in_channels / groups, kh, kw), float32, with PyTorch's arguments.
 
-    Initialised like :class:`Linear`, with fan-in ``in_channels * k * k``.
+    ``kernel_size``, ``stride``, ``padding`` and ``dilation`` are ints or (h, w) pairs
+    (kept as pairs); ``padding`` may be 'valid' or 'same'. ``padding_mode`` 'zeros',
+    'reflect', 'replicate' or 'circular' says what the padding holds. Initialised like
+    :class:`Linear`, with fan-in ``in_channels / groups * kh * kw``.
 
     >>> layer = Conv2d(1, 8, kernel_size=3, padding=1)
     >>> layer(Tensor(np.zeros((2, 1, 28, 28), dtype=np.float32))).shape
     (2, 8, 28, 28)
+    >>> Conv2d(4, 8, (3, 2), stride=2, groups=2, bias=False, padding_mode="reflect", padding=1)
+    Conv2d(4, 8, kernel_size=(3, 2), stride=(2, 2), padding=(1, 1), groups=2, bias=False, padding_mode=reflect)
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
-                 padding: int = 0, bias: bool = True) -> None:
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
+                 stride: int | tuple[int, int] = 1, padding: str | int | tuple[int, int] = 0,
+                 dilation: int | tuple[int, int] = 1, groups: int = 1, bias: bool = True,
+                 padding_mode: str = "zeros") -> None:
         super().__init__()
-        for name, value in (("in_channels", in_channels), ("out_channels", out_channels),
-                            ("kernel_size", kernel_size), ("stride", stride)):
+        for name, value in (("in_channels", in_channels), ("out_channels", out_channels), ("groups", groups)):
             if not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"Conv2d: {name} must be a positive integer, got {value!r}")
-        if not isinstance(padding, (int, np.integer)) or padding < 0:
-            raise ValueError(f"Conv2d: padding must be a non-negative integer, got {padding!r}")
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.kernel_size, self.stride, self.padding = int(kernel_size), int(stride), int(padding)
-        shape = (out_channels, in_channels, kernel_size, kernel_size)
+        for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if value % groups:
+                raise ValueError(f"Conv2d: {name} ({value}) must be divisible by groups ({groups})")
+        if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
+            raise ValueError(f"Conv2d: padding_mode must be 'zeros', 'reflect', 'replicate' or 'circular', "
+                             f"got {padding_mode!r}")
+        self.in_channels, self.out_channels, self.groups = int(in_channels), int(out_channels), int(groups)
+        self.kernel_size = pair(kernel_size, "kernel_size", "Conv2d")
+        self.stride, self.dilation = pair(stride, "stride", "Conv2d"), pair(dilation, "dilation", "Conv2d")
+        self.padding_mode = padding_mode
+        self.padding: str | tuple[int, int]
+        if isinstance(padding, str):
+            if padding not in ("valid", "same"):
+                raise ValueError(f"Conv2d: padding must be 'valid', 'same', an int or a pair, got {padding!r}")
+            if padding == "same" and self.stride != (1, 1):
+                raise ValueError(f"Conv2d: padding='same' needs stride 1, got stride={stride!r}")
+            self.padding = padding
+            totals = [d * (k - 1) if padding == "same" else 0 for d, k in zip(self.dilation, self.kernel_size,
+                                                                               strict=True)]
+            sides = [(t // 2, t - t // 2) for t in totals]
+        else:
+            self.padding = pair(padding, "padding", "Conv2d", minimum=0)
+            sides = [(p, p) for p in self.padding]
+        # (left, right, top, bottom): what F.pad adds for a padding_mode other than 'zeros'
+        self._reversed_padding_repeated_twice = [*sides[1], *sides[0]]
+        shape = (out_channels, in_channels // groups, *self.kernel_size)
         self.weight = Parameter(np.empty(shape, dtype=np.float32))
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         self.bias = None
         if bias:
             self.bias = Parameter(np.empty(out_channels, dtype=np.float32))
-            bound = 1 / math.sqrt(in_channels * kernel_size * kernel_size)
+            bound = 1 / math.sqrt(in_channels // groups * math.prod(self.kernel_size))
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding)
+        if self.padding_mode != "zeros":
+            x = F.pad(x, self._reversed_padding_repeated_twice, mode=self.padding_mode)
+            return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
     def extra_repr(self) -> str:
-        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}, padding={self.padding}, bias={self.bias is not None}")
+        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding != (0, 0):
+            text += f", padding={self.padding}"
+        if self.dilation != (1, 1):
+            text += f", dilation={self.dilation}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
+        if self.bias is None:
+            text += ", bias=False"
+        if self.padding_mode != "zeros":
+            text += f", padding_mode={self.padding_mode}"
+        return text
 
 
-class _Pool2d(Module):
-    """A pooling function over ``kernel_size`` x ``kernel_size`` windows, as a layer."""
+Size2 = int | tuple[int, int]
 
-    pool = staticmethod(F.max_pool2d)
 
-    def __init__(self, kernel_size: int, stride: int | None = None) -> None:
+class MaxPool2d(Module):
+    """:func:`~tinygrad_mnist.nn.functional.max_pool2d` as a layer (stride defaults to the kernel size).
+
+    >>> MaxPool2d(3, stride=2, padding=1, ceil_mode=True)
+    MaxPool2d(kernel_size=3, stride=2, padding=1, dilation=1, ceil_mode=True)
+    """
+
+    def __init__(self, kernel_size: Size2, stride: Size2 | None = None, padding: Size2 = 0, dilation: Size2 = 1,
+                 return_indices: bool = False, ceil_mode: bool = False) -> None:
         super().__init__()
-        self.kernel_size, self.stride = kernel_size, stride
+        self.kernel_size, self.stride = kernel_size, stride if stride is not None else kernel_size
+        self.padding, self.dilation = padding, dilation
+        self.return_indices, self.ceil_mode = return_indices, ceil_mode
+
+    def forward(self, x: Tensor) -> Any:
+        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation,
+                            ceil_mode=self.ceil_mode, return_indices=self.return_indices)
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+class AvgPool2d(Module):
+    """:func:`~tinygrad_mnist.nn.functional.avg_pool2d` as a layer (stride defaults to the kernel size).
+
+    >>> AvgPool2d((2, 3), stride=(1, 2), padding=1, count_include_pad=False)
+    AvgPool2d(kernel_size=(2, 3), stride=(1, 2), padding=1)
+    """
+
+    def __init__(self, kernel_size: Size2, stride: Size2 | None = None, padding: Size2 = 0, ceil_mode: bool = False,
+                 count_include_pad: bool = True, divisor_override: int | None = None) -> None:
+        super().__init__()
+        self.kernel_size, self.stride = kernel_size, stride if stride is not None else kernel_size
+        self.padding, self.ceil_mode = padding, ceil_mode
+        self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.pool(x, self.kernel_size, self.stride)
+        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad, self.divisor_override)
 
     def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride or self.kernel_size}"
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
-class MaxPool2d(_Pool2d):
-    """Maximum over ``kernel_size`` x ``kernel_size`` windows (stride defaults to the kernel size)."""
+class AdaptiveAvgPool2d(Module):
+    """Average-pools to a fixed ``output_size`` (int, or a pair whose None entries keep that size).
 
-    pool = staticmethod(F.max_pool2d)
+    >>> AdaptiveAvgPool2d((1, None))(Tensor(np.zeros((2, 3, 5, 7), dtype=np.float32))).shape
+    (2, 3, 1, 7)
+    """
+
+    def __init__(self, output_size: int | tuple[int | None, int | None] | None) -> None:
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.adaptive_avg_pool2d(x, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
 
 
-class AvgPool2d(_Pool2d):
-    """Mean over ``kernel_size`` x ``kernel_size`` windows (stride defaults to the kernel size)."""
+class AdaptiveMaxPool2d(Module):
+    """Max-pools to a fixed ``output_size``; with ``return_indices`` also the flat indices into H * W.
 
-    pool = staticmethod(F.avg_pool2d)
+    >>> AdaptiveMaxPool2d(2)(Tensor(np.zeros((3, 5, 7), dtype=np.float32))).shape
+    (3, 2, 2)
+    """
+
+    def __init__(self, output_size: int | tuple[int | None, int | None] | None, return_indices: bool = False) -> None:
+        super().__init__()
+        self.output_size, self.return_indices = output_size, return_indices
+
+    def forward(self, x: Tensor) -> Any:
+        return F.adaptive_max_pool2d(x, self.output_size, self.return_indices)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
 
 
 class Identity(Module):

@@ -24,6 +24,7 @@ and parameters are not registered (assigning one that holds any warns; use
 from __future__ import annotations
 
 import warnings
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -59,6 +60,11 @@ class IncompatibleKeys(NamedTuple):
 
     missing_keys: list[str]
     unexpected_keys: list[str]
+
+    def __repr__(self) -> str:
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return f"IncompatibleKeys(missing_keys={self.missing_keys!r}, unexpected_keys={self.unexpected_keys!r})"
 
 
 _STORES = ("_parameters", "_buffers", "_modules")
@@ -356,9 +362,22 @@ class Module:
                     state[prefix + name] = b
         return state
 
-    def state_dict(self) -> dict[str, np.ndarray]:
-        """Parameter and persistent buffer arrays by dotted name (copies, safe to keep while training goes on)."""
-        return {name: t.data.copy() for name, t in self._state_tensors().items()}
+    def state_dict(self, *, prefix: str = "", keep_vars: bool = False) -> OrderedDict[str, Tensor]:
+        """Parameters and persistent buffers by dotted name, as PyTorch gives them: detached tensors that
+        share memory with the module (so they follow later training: ``copy.deepcopy`` or ``clone()``
+        them to keep a snapshot), or the Parameters themselves with ``keep_vars=True``.
+
+        >>> from tinygrad_mnist import nn
+        >>> layer = nn.Linear(2, 1)
+        >>> state = layer.state_dict()
+        >>> list(state), state["weight"].requires_grad
+        (['weight', 'bias'], False)
+        >>> _ = layer.weight.data.fill(0.5)
+        >>> state["weight"].tolist()
+        [[0.5, 0.5]]
+        """
+        return OrderedDict((prefix + name, t if keep_vars else t.detach())
+                           for name, t in self._state_tensors().items())
 
     def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
         """Copy arrays into the parameters and buffers, in place.

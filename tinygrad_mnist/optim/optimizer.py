@@ -146,9 +146,10 @@ class Optimizer:
         raise NotImplementedError
 
     def state_dict(self) -> dict[str, Any]:
-        """``{"state": {index: {...}}, "param_groups": [{..., "params": [indices]}]}`` (arrays copied)."""
+        """``{"state": {index: {...}}, "param_groups": [{..., "params": [indices]}]}``, as PyTorch gives it:
+        the state's arrays as tensors that share memory with the optimizer (they follow later steps)."""
         index = {id(p): i for i, p in enumerate(self.params)}
-        state = {index[id(p)]: {k: (v.copy() if isinstance(v, np.ndarray) else v)
+        state = {index[id(p)]: {k: (Tensor._wrap(v) if isinstance(v, np.ndarray) else v)
                                 for k, v in s.items() if not k.startswith("_")}
                  for p, s in self.state.items() if id(p) in index}
         groups = [{**{k: v for k, v in g.items() if k != "params"}, "params": [index[id(p)] for p in g["params"]]}
@@ -174,6 +175,8 @@ class Optimizer:
                 raise ValueError(f"{name}.load_state_dict: state for parameter {i}, expected < {len(params)}")
             entry: dict[str, Any] = {}
             for k, v in s.items():
+                if isinstance(v, Tensor):
+                    v = v.data
                 if isinstance(v, np.ndarray) and v.shape != params[i].shape:
                     raise ValueError(f"{name}.load_state_dict: state {k}.{i} has shape {v.shape}, "
                                      f"expected {params[i].shape}")

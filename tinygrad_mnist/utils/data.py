@@ -244,6 +244,10 @@ class DataLoader:
         drop_last: drop a last, incomplete batch.
         collate_fn: list of samples -> batch; default :func:`default_collate`.
         sampler: an iterable of indices (excludes ``shuffle``).
+        num_workers, pin_memory, persistent_workers, prefetch_factor, timeout:
+            accepted for scripts written for PyTorch. Batches are always loaded
+            in this process, so they are the same batches, in the same order, as
+            PyTorch's worker processes deliver; pinning has no meaning without a GPU.
 
     With the default collate and a dataset defining ``__getitems__``, a batch is
     fetched by that one call.
@@ -257,9 +261,18 @@ class DataLoader:
     def __init__(self, dataset: Any, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False,
                  collate_fn: Callable[[list[Any]], Any] | None = None,
                  generator: np.random.Generator | int | None = None,
-                 sampler: Iterable[int] | None = None) -> None:
+                 sampler: Iterable[int] | None = None, num_workers: int = 0, pin_memory: bool = False,
+                 timeout: float = 0, prefetch_factor: int | None = None, persistent_workers: bool = False) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
             raise ValueError(f"DataLoader: batch_size should be a positive integer value, got {batch_size!r}")
+        if isinstance(num_workers, bool) or not isinstance(num_workers, (int, np.integer)) or num_workers < 0:
+            raise ValueError(f"DataLoader: num_workers option should be non-negative, got {num_workers!r}")
+        if timeout < 0:
+            raise ValueError(f"DataLoader: timeout option should be non-negative, got {timeout!r}")
+        if num_workers == 0 and (prefetch_factor is not None or persistent_workers):
+            raise ValueError("DataLoader: prefetch_factor and persistent_workers need num_workers > 0 "
+                             f"(as in PyTorch), got num_workers=0 with prefetch_factor={prefetch_factor!r}, "
+                             f"persistent_workers={persistent_workers!r}")
         if sampler is not None and shuffle:
             raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
         self.dataset = dataset
@@ -269,6 +282,8 @@ class DataLoader:
         self.collate_fn = collate_fn
         self.sampler = sampler
         self.generator = as_generator(generator) if generator is not None else None
+        self.num_workers, self.pin_memory, self.timeout = int(num_workers), bool(pin_memory), timeout
+        self.prefetch_factor, self.persistent_workers = prefetch_factor, bool(persistent_workers)
 
     def indices(self) -> list[int]:
         """This epoch's sample order."""

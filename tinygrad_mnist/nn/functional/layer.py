@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
-from ...core.composites import avg_pool2d, conv2d, dropout, linear, max_pool2d
+from ...core.composites import dropout, linear
+from ...core.convolution import adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, conv2d, max_pool2d, pad
 
-__all__ = ["avg_pool2d", "conv2d", "dropout", "linear", "max_pool2d"]
+__all__ = ["adaptive_avg_pool2d", "adaptive_max_pool2d", "avg_pool2d", "conv2d", "dropout", "linear",
+           "max_pool2d", "pad"]
