@@ -26,7 +26,7 @@ optimizers, functions and other objects are refused: save their ``state_dict()``
 >>> state["epoch"], state["betas"], sorted(state["model"])
 (3, (0.9, 0.999), ['bias', 'weight'])
 >>> model.load_state_dict(state["model"])
-IncompatibleKeys(missing_keys=[], unexpected_keys=[])
+<All keys matched successfully>
 """
 
 from __future__ import annotations

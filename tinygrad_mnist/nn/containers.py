@@ -4,15 +4,16 @@
 A plain Python list of layers is invisible to ``parameters()`` and ``state_dict()``;
 these containers name their items by position (``"0"``, ``"1"``...) or by key.
 
->>> import numpy as np
->>> from tinygrad_mnist import nn
->>> class Tower(nn.Module):
-...     def __init__(self):
-...         super().__init__()
-...         self.blocks = nn.ModuleList([nn.Linear(2, 2), nn.Linear(2, 2, bias=False)])
-...         self.gains = nn.ParameterDict({"out": nn.Parameter(np.ones(2))})
->>> [name for name, _ in Tower().named_parameters()]
-['blocks.0.weight', 'blocks.0.bias', 'blocks.1.weight', 'gains.out']
+Examples:
+    >>> import numpy as np
+    >>> from tinygrad_mnist import nn
+    >>> class Tower(nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.blocks = nn.ModuleList([nn.Linear(2, 2), nn.Linear(2, 2, bias=False)])
+    ...         self.gains = nn.ParameterDict({"out": nn.Parameter(np.ones(2))})
+    >>> [name for name, _ in Tower().named_parameters()]
+    ['blocks.0.weight', 'blocks.0.bias', 'blocks.1.weight', 'gains.out']
 """
 
 from __future__ import annotations

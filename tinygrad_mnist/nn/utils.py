@@ -1,13 +1,14 @@
 """Gradient clipping and flattening parameters to one vector.
 
->>> from tinygrad_mnist import Tensor
->>> w = Tensor([3.0, 4.0], requires_grad=True)
->>> (w * 1.0).sum().backward()
->>> w.grad = Tensor([3.0, 4.0])
->>> float(clip_grad_norm_([w], max_norm=1.0))
-5.0
->>> [round(float(v), 6) for v in w.grad.data]
-[0.6, 0.8]
+Examples:
+    >>> from tinygrad_mnist import Tensor
+    >>> w = Tensor([3.0, 4.0], requires_grad=True)
+    >>> (w * 1.0).sum().backward()
+    >>> w.grad = Tensor([3.0, 4.0])
+    >>> float(clip_grad_norm_([w], max_norm=1.0))
+    5.0
+    >>> [round(float(v), 6) for v in w.grad.data]
+    [0.6, 0.8]
 """
 
 from __future__ import annotations

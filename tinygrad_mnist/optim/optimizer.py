@@ -1,11 +1,12 @@
 """The optimizer base class: parameter groups, per-parameter state, PyTorch-shaped state dicts.
 
->>> from tinygrad_mnist import Tensor
->>> from tinygrad_mnist.optim import SGD
->>> a, b = Tensor([1.0], requires_grad=True), Tensor([2.0], requires_grad=True)
->>> opt = SGD([{"params": [a]}, {"params": [b], "lr": 0.5}], lr=0.1)
->>> [g["lr"] for g in opt.param_groups]
-[0.1, 0.5]
+Examples:
+    >>> from tinygrad_mnist import Tensor
+    >>> from tinygrad_mnist.optim import SGD
+    >>> a, b = Tensor([1.0], requires_grad=True), Tensor([2.0], requires_grad=True)
+    >>> opt = SGD([{"params": [a]}, {"params": [b], "lr": 0.5}], lr=0.1)
+    >>> [g["lr"] for g in opt.param_groups]
+    [0.1, 0.5]
 """
 
 from __future__ import annotations

@@ -11,10 +11,11 @@ when given (a ``numpy.random.Generator`` or an int seed; PyTorch takes a
 ``torch.Generator``), else from the framework generator that
 ``tinygrad_mnist.manual_seed`` reseeds.
 
->>> import tinygrad_mnist as tm
->>> ds = TensorDataset(tm.arange(6), tm.arange(6) * 10)
->>> [[b.tolist() for b in batch] for batch in DataLoader(ds, batch_size=4)]
-[[[0, 1, 2, 3], [0, 10, 20, 30]], [[4, 5], [40, 50]]]
+Examples:
+    >>> import tinygrad_mnist as tm
+    >>> ds = TensorDataset(tm.arange(6), tm.arange(6) * 10)
+    >>> [[b.tolist() for b in batch] for batch in DataLoader(ds, batch_size=4)]
+    [[[0, 1, 2, 3], [0, 10, 20, 30]], [[4, 5], [40, 50]]]
 """
 
 from __future__ import annotations
@@ -61,10 +62,11 @@ class Dataset:
 class TensorDataset(Dataset):
     """Samples are the tuples ``(t[i] for t in tensors)``; all tensors share their first dimension.
 
-    >>> import tinygrad_mnist as tm
-    >>> ds = TensorDataset(tm.tensor([[1., 2.], [3., 4.]]), tm.tensor([0, 1]))
-    >>> len(ds), ds[1][0].tolist(), ds[1][1].item()
-    (2, [3.0, 4.0], 1)
+    Examples:
+        >>> import tinygrad_mnist as tm
+        >>> ds = TensorDataset(tm.tensor([[1., 2.], [3., 4.]]), tm.tensor([0, 1]))
+        >>> len(ds), ds[1][0].tolist(), ds[1][1].item()
+        (2, [3.0, 4.0], 1)
     """
 
     def __init__(self, *tensors: Tensor) -> None:
@@ -92,10 +94,11 @@ class TensorDataset(Dataset):
 class Subset(Dataset):
     """The samples of ``dataset`` at ``indices``, in that order.
 
-    >>> import tinygrad_mnist as tm
-    >>> s = Subset(TensorDataset(tm.arange(10)), [7, 2])
-    >>> len(s), s[0][0].item()
-    (2, 7)
+    Examples:
+        >>> import tinygrad_mnist as tm
+        >>> s = Subset(TensorDataset(tm.arange(10)), [7, 2])
+        >>> len(s), s[0][0].item()
+        (2, 7)
     """
 
     def __init__(self, dataset: Any, indices: Sequence[int]) -> None:
@@ -120,10 +123,11 @@ class Subset(Dataset):
 class ConcatDataset(Dataset):
     """The samples of several datasets one after the other.
 
-    >>> import tinygrad_mnist as tm
-    >>> c = ConcatDataset([TensorDataset(tm.arange(2)), TensorDataset(tm.arange(3))])
-    >>> len(c), c[3][0].item()
-    (5, 1)
+    Examples:
+        >>> import tinygrad_mnist as tm
+        >>> c = ConcatDataset([TensorDataset(tm.arange(2)), TensorDataset(tm.arange(3))])
+        >>> len(c), c[3][0].item()
+        (5, 1)
     """
 
     def __init__(self, datasets: Iterable[Any]) -> None:
@@ -166,9 +170,10 @@ def random_split(dataset: Any, lengths: Sequence[int | float],
     Fractions give ``floor(fraction * len)`` samples each, the remainder handed out one
     by one from the first subset on (as PyTorch 2.x).
 
-    >>> import tinygrad_mnist as tm
-    >>> [len(s) for s in random_split(TensorDataset(tm.arange(10)), [0.5, 0.3, 0.2], generator=0)]
-    [5, 3, 2]
+    Examples:
+        >>> import tinygrad_mnist as tm
+        >>> [len(s) for s in random_split(TensorDataset(tm.arange(10)), [0.5, 0.3, 0.2], generator=0)]
+        [5, 3, 2]
     """
     n = len(dataset)
     sizes = list(lengths)
@@ -201,9 +206,10 @@ def default_collate(batch: Sequence[Any]) -> Any:
     mappings collate per key, tuples and lists per position (returned as a list;
     a namedtuple keeps its type).
 
-    >>> out = default_collate([(1, {"a": 2.0}), (3, {"a": 4.0})])
-    >>> out[0].tolist(), out[1]["a"].dtype
-    ([1, 3], dtype('float64'))
+    Examples:
+        >>> out = default_collate([(1, {"a": 2.0}), (3, {"a": 4.0})])
+        >>> out[0].tolist(), out[1]["a"].dtype
+        ([1, 3], dtype('float64'))
     """
     if not batch:
         raise ValueError("default_collate: batch is empty")
@@ -244,10 +250,11 @@ class DataLoader:
         drop_last: drop a last, incomplete batch.
         collate_fn: list of samples -> batch; default :func:`default_collate`.
         sampler: an iterable of indices (excludes ``shuffle``).
-        num_workers, pin_memory, persistent_workers, prefetch_factor, timeout:
-            accepted for scripts written for PyTorch. Batches are always loaded
-            in this process, so they are the same batches, in the same order, as
-            PyTorch's worker processes deliver; pinning has no meaning without a GPU.
+        num_workers: accepted for scripts written for PyTorch, like ``pin_memory``,
+            ``timeout``, ``prefetch_factor`` and ``persistent_workers`` (checked as
+            PyTorch checks them). Batches are always loaded in this process, so they
+            are the same batches, in the same order, as PyTorch's workers deliver;
+            pinning has no meaning without a GPU.
 
     With the default collate and a dataset defining ``__getitems__``, a batch is
     fetched by that one call.
