@@ -15,7 +15,8 @@ models, plots) is :mod:`tinygrad_mnist.mnist`, which is imported only when used.
 """
 
 from importlib import import_module as _import_module
-from types import ModuleType as _ModuleType
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
 
 from .core.coerce import get_default_dtype, set_default_dtype
 from .core.devices import accelerator, backends, cuda, device
@@ -141,7 +142,9 @@ from .core.functions import sum as sum
 from .core.grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .core.tensor import Tensor, where
 from .random import manual_seed
-from .serialization import load, save
+
+if _TYPE_CHECKING:  # loaded on first use, below
+    from .serialization import load, save
 
 # bool, float, int and the functions named like builtins (sum, max, abs, ...) are attributes
 # (tinygrad_mnist.sum, as torch.sum) but left out of __all__,
@@ -270,10 +273,14 @@ __version__ = "0.1.0"
 
 # The library's subpackages load on first use (``tinygrad_mnist.nn``, ``tinygrad_mnist.utils.data``, ...),
 # as ``torch.nn`` does after ``import torch``, without making every import pay for all of them.
+# ``save`` and ``load`` (which need ``nn`` for Parameters) the same way.
 _SUBPACKAGES = frozenset({"autograd", "datasets", "nn", "optim", "testing", "transforms", "utils", "viz"})
+_LAZY_FUNCTIONS = {"save": "serialization", "load": "serialization"}
 
 
-def __getattr__(name: str) -> _ModuleType:
+def __getattr__(name: str) -> _Any:
     if name in _SUBPACKAGES:
         return _import_module(f"{__name__}.{name}")
+    if name in _LAZY_FUNCTIONS:
+        return getattr(_import_module(f"{__name__}.{_LAZY_FUNCTIONS[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
