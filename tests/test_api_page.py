@@ -16,18 +16,22 @@ from pathlib import Path
 import pytest
 
 import tinygrad_mnist
+import tinygrad_mnist.autograd.forward_ad
+import tinygrad_mnist.func
 import tinygrad_mnist.nn
 import tinygrad_mnist.nn.functional
 import tinygrad_mnist.nn.init
 import tinygrad_mnist.optim
 import tinygrad_mnist.optim.lr_scheduler
 import tinygrad_mnist.transforms
+import tinygrad_mnist.utils.checkpoint
 import tinygrad_mnist.utils.data
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "api.md"
 NAMESPACES = [tinygrad_mnist, tinygrad_mnist.nn, tinygrad_mnist.nn.functional, tinygrad_mnist.nn.init,
               tinygrad_mnist.optim, tinygrad_mnist.optim.lr_scheduler, tinygrad_mnist.utils.data,
-              tinygrad_mnist.transforms]
+              tinygrad_mnist.transforms, tinygrad_mnist.func, tinygrad_mnist.autograd.forward_ad,
+              tinygrad_mnist.utils.checkpoint]
 
 
 def rendered_modules() -> list[str]:

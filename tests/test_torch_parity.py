@@ -20,6 +20,7 @@ import pytest
 import parity
 import tinygrad_mnist
 import tinygrad_mnist.autograd
+import tinygrad_mnist.func
 import tinygrad_mnist.nn
 import tinygrad_mnist.nn.functional
 import tinygrad_mnist.optim

@@ -274,7 +274,7 @@ __version__ = "0.1.0"
 # The library's subpackages load on first use (``tinygrad_mnist.nn``, ``tinygrad_mnist.utils.data``, ...),
 # as ``torch.nn`` does after ``import torch``, without making every import pay for all of them.
 # ``save`` and ``load`` (which need ``nn`` for Parameters) the same way.
-_SUBPACKAGES = frozenset({"autograd", "datasets", "nn", "optim", "testing", "transforms", "utils", "viz"})
+_SUBPACKAGES = frozenset({"autograd", "datasets", "func", "nn", "optim", "testing", "transforms", "utils", "viz"})
 _LAZY_FUNCTIONS = {"save": "serialization", "load": "serialization"}
 
 

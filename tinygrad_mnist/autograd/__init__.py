@@ -10,6 +10,7 @@
 
 from ..core.grad_mode import enable_grad, inference_mode, no_grad, set_grad_enabled
 from ..core.hooks import RemovableHandle
+from . import forward_ad
 from .anomaly import AnomalyError, detect_anomaly
 from .function import Function, FunctionCtx
 from .functional import backward, grad
@@ -27,6 +28,7 @@ __all__ = [
     "backward",
     "detect_anomaly",
     "enable_grad",
+    "forward_ad",
     "grad",
     "gradcheck",
     "gradgradcheck",

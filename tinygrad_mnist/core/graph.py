@@ -2,7 +2,9 @@
 
 1. :class:`Primitive`: the format of a row of the rule table (:mod:`~tinygrad_mnist.core.rules`).
 2. Calling a primitive runs its numpy forward; :func:`record` wraps the result
-   and, while recording and if an input requires grad, hangs a :class:`Node` on it.
+   and, while recording and if an input requires grad, hangs a :class:`Node` on it
+   (and, inside a dual level, pushes the inputs' tangents through the row's JVP:
+   forward mode, in :mod:`~tinygrad_mnist.core.forward`).
 3. :func:`reverse_order`: THE walk, each tensor after every tensor made from it
    (``backward``, ``autograd.grad``, ``trace_backward``, the checkers and
    ``to_dot`` all use it, directly or through :func:`toposort`).
@@ -28,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .anomaly import check_forward, check_gradient, creation_site
+from .forward import FORWARD
+from .forward import push as push_tangents
 from .grad_mode import STATE, set_grad_enabled
 from .hooks import HOOKS, run_hooks
 from .nodeview import NodeView
@@ -62,13 +66,18 @@ class Primitive:
     ``reads`` names whose values or shapes the VJPs read, ``"inputs"`` and/or
     ``"output"`` (or one such tuple per VJP): the walk refuses to run them on a
     tensor changed in place after the node was recorded, and lets the others run.
+    ``jvp`` is the forward-mode rule: called with the list of the inputs' tangents
+    (None for an input without one), the output and the inputs, and the parameters
+    and saved extras as keywords, it returns the output's tangent ``J v``; or
+    ``DIAGONAL`` for an elementwise row, whose VJPs are also its JVPs.
     """
 
-    __slots__ = ("forward", "name", "reads", "saves", "vjp", "vjps")
+    __slots__ = ("forward", "jvp", "name", "reads", "saves", "vjp", "vjps")
 
     def __init__(self, name: str, forward: Callable[..., Any], *vjps: Callable[..., Tensor],
                  vjp: Callable[..., Sequence[Tensor | None]] | None = None, saves: tuple[str, ...] = (),
-                 reads: tuple[Any, ...] = ("inputs", "output")) -> None:
+                 reads: tuple[Any, ...] = ("inputs", "output"),
+                 jvp: Callable[..., Tensor] | str | None = None) -> None:
         if bool(vjps) == (vjp is not None):
             raise TypeError(f"Primitive {name!r}: give either one VJP per input or vjp=, not both or neither")
         self.name = name
@@ -77,6 +86,7 @@ class Primitive:
         self.vjp = vjp
         self.saves = saves
         self.reads = reads  # whose values the VJPs read: "inputs", "output"; shapes alone need neither
+        self.jvp = jvp
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
@@ -141,6 +151,8 @@ def record(prim: Primitive, inputs: Sequence[Tensor], data: Any, params: dict[st
         if out._ctx is not None:
             out._ctx.site = site
         check_forward(prim.name, [t.data for t in inputs], data, site)
+    if FORWARD.level is not None:
+        push_tangents(prim, inputs, out, params, saved)
     return out
 
 

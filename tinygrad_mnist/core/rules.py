@@ -29,10 +29,12 @@ Python's own ``sum``, ``max`` and ``pow``; the primitives are called "sum",
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .forward import DIAGONAL, zeros_like
 from .graph import Primitive
 from .kernels import (
     conv2d_forward,
@@ -195,6 +197,41 @@ def _max_vjp(g: Tensor, out: Tensor, a: Tensor, axis: tuple[int, ...], keepdims:
     return g.reshape(kept) * share
 
 
+def _max_jvp(vs: list[Tensor | None], out: Tensor, a: Tensor, axis: tuple[int, ...], keepdims: bool) -> Tensor:
+    kept = _kept_shape(a.shape, axis)
+    winners = a.data == out.data.reshape(kept)
+    share = (winners / winners.sum(axis=axis, keepdims=True)).astype(a.dtype)  # ties average the tangents
+    return reduce_sum(vs[0] * share, axis=axis, keepdims=keepdims)
+
+
+def _sum_terms(terms: list[Tensor]) -> Tensor:
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    return total
+
+
+def _bilinear_jvp(fn: Callable[[Tensor, Tensor], Tensor]) -> Callable[..., Tensor]:
+    """The JVP of a function linear in each of its two inputs: ``f(va, b) + f(a, vb)``."""
+    def jvp(vs: list[Tensor | None], out: Tensor, a: Tensor, b: Tensor, **params: Any) -> Tensor:
+        va, vb = vs
+        terms = ([] if va is None else [fn(va, b, **params)]) + ([] if vb is None else [fn(a, vb, **params)])
+        return _sum_terms(terms)
+    return jvp
+
+
+def _joint_linear_jvp(vs: list[Tensor | None], inputs: tuple[Tensor, ...]) -> list[Tensor]:
+    """The tangents of every input of a function linear in all of them jointly (zeros where none)."""
+    return [zeros_like(t) if v is None else v for v, t in zip(vs, inputs, strict=True)]
+
+
+def _linear_jvp(vs: list[Tensor | None], out: Tensor, x: Tensor, w: Tensor, b: Tensor) -> Tensor:
+    vx, vw, vb = vs
+    terms = [] if vx is None else [matmul(vx, transpose(w, axes=(1, 0)))]
+    terms += [] if vw is None else [matmul(x, transpose(vw, axes=(1, 0)))]
+    return _sum_terms(terms + ([] if vb is None else [vb]))
+
+
 def _maximum_share(first: np.ndarray, second: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return np.where(first > second, 1.0, np.where(first == second, 0.5, 0.0)).astype(dtype)
 
@@ -208,8 +245,15 @@ def _concatenate_vjp(g: Tensor, out: Tensor, *inputs: Tensor, axis: int) -> list
 # ---- the table ---------------------------------------------------------------------
 # name = Primitive(name, forward, vjp for input 0, vjp for input 1, ...)
 
-# rows that VJPs above their own row call (declared so that a type checker knows them)
+# rows that VJPs and JVPs above their own row call (declared so that a type checker knows them)
 reduce_sum: Primitive
+reshape: Primitive
+broadcast_to: Primitive
+scatter: Primitive
+matmul: Primitive
+stack: Primitive
+concatenate: Primitive
+conv2d: Primitive
 getitem: Primitive
 cast: Primitive
 conv2d_weight_grad: Primitive
@@ -221,85 +265,97 @@ transpose: Primitive
 
 add = Primitive("add", np.add,
                 lambda g, out, a, b: g,
-                lambda g, out, a, b: g, reads=())
+                lambda g, out, a, b: g, reads=(), jvp=DIAGONAL)
 sub = Primitive("sub", np.subtract,
                 lambda g, out, a, b: g,
-                lambda g, out, a, b: -g, reads=())
+                lambda g, out, a, b: -g, reads=(), jvp=DIAGONAL)
 mul = Primitive("mul", np.multiply,
                 lambda g, out, a, b: g * b,
-                lambda g, out, a, b: g * a, reads=("inputs",))
+                lambda g, out, a, b: g * a, reads=("inputs",), jvp=DIAGONAL)
 div = Primitive("div", np.true_divide,
                 lambda g, out, a, b: g / b,
-                lambda g, out, a, b: -g * out / b, reads=(("inputs",), ("inputs", "output")))
-power = Primitive("pow", np.power, _pow_vjp_base, _pow_vjp_exponent, reads=(("inputs",), ("inputs", "output")))
+                lambda g, out, a, b: -g * out / b, reads=(("inputs",), ("inputs", "output")), jvp=DIAGONAL)
+power = Primitive("pow", np.power, _pow_vjp_base, _pow_vjp_exponent, reads=(("inputs",), ("inputs", "output")),
+                  jvp=DIAGONAL)
 neg = Primitive("neg", np.negative,
-                lambda g, out, a: -g, reads=())
+                lambda g, out, a: -g, reads=(), jvp=DIAGONAL)
 exp = Primitive("exp", np.exp,
-                lambda g, out, a: g * out, reads=("output",))
+                lambda g, out, a: g * out, reads=("output",), jvp=DIAGONAL)
 log = Primitive("log", np.log,
-                lambda g, out, a: g / a, reads=("inputs",))
+                lambda g, out, a: g / a, reads=("inputs",), jvp=DIAGONAL)
 tanh = Primitive("tanh", np.tanh,
-                 lambda g, out, a: g * (1 - out * out), reads=("output",))
+                 lambda g, out, a: g * (1 - out * out), reads=("output",), jvp=DIAGONAL)
 log1p = Primitive("log1p", np.log1p,
-                  lambda g, out, a: g / (a + 1), reads=("inputs",))
+                  lambda g, out, a: g / (a + 1), reads=("inputs",), jvp=DIAGONAL)
 expm1 = Primitive("expm1", np.expm1,
-                  lambda g, out, a: g * (out + 1), reads=("output",))
+                  lambda g, out, a: g * (out + 1), reads=("output",), jvp=DIAGONAL)
 sin = Primitive("sin", np.sin,
-                lambda g, out, a: g * cos(a), reads=("inputs",))
+                lambda g, out, a: g * cos(a), reads=("inputs",), jvp=DIAGONAL)
 cos = Primitive("cos", np.cos,
-                lambda g, out, a: -g * sin(a), reads=("inputs",))
+                lambda g, out, a: -g * sin(a), reads=("inputs",), jvp=DIAGONAL)
 # the error function (numpy has none): math.erf per element; d/da erf(a) = 2/sqrt(pi) exp(-a^2)
 erf = Primitive("erf", _erf_forward,
-                lambda g, out, a: g * exp(a * a * -1.0) * (2.0 / math.sqrt(math.pi)), reads=("inputs",))
+                lambda g, out, a: g * exp(a * a * -1.0) * (2.0 / math.sqrt(math.pi)), reads=("inputs",), jvp=DIAGONAL)
 # piecewise constant: a zero gradient everywhere, as in PyTorch
-sign = Primitive("sign", np.sign, lambda g, out, a: g * 0.0, reads=())
-floor = Primitive("floor", np.floor, lambda g, out, a: g * 0.0, reads=())
-ceil = Primitive("ceil", np.ceil, lambda g, out, a: g * 0.0, reads=())
+sign = Primitive("sign", np.sign, lambda g, out, a: g * 0.0, reads=(), jvp=DIAGONAL)
+floor = Primitive("floor", np.floor, lambda g, out, a: g * 0.0, reads=(), jvp=DIAGONAL)
+ceil = Primitive("ceil", np.ceil, lambda g, out, a: g * 0.0, reads=(), jvp=DIAGONAL)
 # rint: Python's round stays unshadowed; halves go to even, as in PyTorch
-rint = Primitive("round", np.round, lambda g, out, a: g * 0.0, reads=())
+rint = Primitive("round", np.round, lambda g, out, a: g * 0.0, reads=(), jvp=DIAGONAL)
 sigmoid = Primitive("sigmoid", _sigmoid_forward,
-                    lambda g, out, a: g * out * (1 - out), reads=("output",))
+                    lambda g, out, a: g * out * (1 - out), reads=("output",), jvp=DIAGONAL)
 # fused because every classifier's loss goes through it: one node instead of six
 log_softmax = Primitive("log_softmax", _log_softmax_forward,
                         lambda g, out, a, axis: g - exp(out) * reduce_sum(g, axis=(axis,), keepdims=True),
-                        reads=("output",))
+                        reads=("output",),
+                        jvp=lambda vs, out, a, axis: vs[0] - reduce_sum(exp(out) * vs[0], axis=(axis,), keepdims=True))
 relu = Primitive("relu", lambda a: np.maximum(a, 0),
-                 lambda g, out, a: g * (a.data > 0), reads=("inputs",))
+                 lambda g, out, a: g * (a.data > 0), reads=("inputs",), jvp=DIAGONAL)
 maximum = Primitive("maximum", np.maximum,
                     lambda g, out, a, b: g * _maximum_share(a.data, b.data, g.dtype),
-                    lambda g, out, a, b: g * _maximum_share(b.data, a.data, g.dtype), reads=("inputs",))
+                    lambda g, out, a, b: g * _maximum_share(b.data, a.data, g.dtype), reads=("inputs",), jvp=DIAGONAL)
 where = Primitive("where", lambda a, b, cond: np.where(cond, a, b),
                   lambda g, out, a, b, cond: g * cond,
-                  lambda g, out, a, b, cond: g * ~cond, reads=())
+                  lambda g, out, a, b, cond: g * ~cond, reads=(), jvp=DIAGONAL)
+# the rows below are linear (or bilinear) in their inputs: each JVP is the row itself applied to the tangents
 reduce_sum = Primitive("sum", lambda a, axis, keepdims: a.sum(axis=axis, keepdims=keepdims),
-                       _sum_vjp, reads=("inputs",))
+                       _sum_vjp, reads=("inputs",),
+                       jvp=lambda vs, out, a, axis, keepdims: reduce_sum(vs[0], axis=axis, keepdims=keepdims))
 reduce_max = Primitive("max", lambda a, axis, keepdims: a.max(axis=axis, keepdims=keepdims),
-                       _max_vjp)
+                       _max_vjp, jvp=_max_jvp)
 reshape = Primitive("reshape", _reshape_forward,
-                    lambda g, out, a, shape: g.reshape(a.shape), reads=("inputs",))
+                    lambda g, out, a, shape: g.reshape(a.shape), reads=("inputs",),
+                    jvp=lambda vs, out, a, shape: reshape(vs[0], shape=out.shape))
 transpose = Primitive("transpose", lambda a, axes: np.transpose(a, axes),
                       lambda g, out, a, axes: transpose(g, axes=tuple(int(i) for i in np.argsort(axes))),
-                      reads=("inputs",))
+                      reads=("inputs",), jvp=lambda vs, out, a, axes: transpose(vs[0], axes=axes))
 broadcast_to = Primitive("broadcast_to", _broadcast_to_forward,
-                         lambda g, out, a, shape: g.sum_to_size(a.shape), reads=("inputs",))
+                         lambda g, out, a, shape: g.sum_to_size(a.shape), reads=("inputs",),
+                         jvp=lambda vs, out, a, shape: broadcast_to(vs[0], shape=shape))
 scatter = Primitive("scatter", _scatter_forward,
-                    lambda g, out, src, index, shape: getitem(g, index=index), reads=())
+                    lambda g, out, src, index, shape: getitem(g, index=index), reads=(),
+                    jvp=lambda vs, out, src, index, shape: scatter(vs[0], index=index, shape=shape))
 getitem = Primitive("getitem", _getitem_forward,
-                    lambda g, out, a, index: scatter(g, index=index, shape=a.shape), reads=("inputs",))
-matmul = Primitive("matmul", _matmul_forward, _matmul_vjp_a, _matmul_vjp_b, reads=("inputs",))
+                    lambda g, out, a, index: scatter(g, index=index, shape=a.shape), reads=("inputs",),
+                    jvp=lambda vs, out, a, index: getitem(vs[0], index=index))
+matmul = Primitive("matmul", _matmul_forward, _matmul_vjp_a, _matmul_vjp_b, reads=("inputs",),
+                   jvp=_bilinear_jvp(lambda a, b: matmul(a, b)))
 # any number of inputs: one rule gives every input its slice of g
 stack = Primitive("stack", _stack_forward,
                   vjp=lambda g, out, *inputs, axis: [g[(slice(None),) * axis + (i,)] for i in range(len(inputs))],
-                  reads=("inputs",))
+                  reads=("inputs",),
+                  jvp=lambda vs, out, *inputs, axis: stack(*_joint_linear_jvp(vs, inputs), axis=axis))
 concatenate = Primitive("concatenate", _concatenate_forward,
-                        vjp=_concatenate_vjp, reads=("inputs",))
+                        vjp=_concatenate_vjp, reads=("inputs",),
+                        jvp=lambda vs, out, *inputs, axis: concatenate(*_joint_linear_jvp(vs, inputs), axis=axis))
 cast = Primitive("cast", lambda a, dtype: a.astype(dtype),  # always a new array
-                 lambda g, out, a, dtype: cast(g, dtype=a.dtype), reads=("inputs",))
+                 lambda g, out, a, dtype: cast(g, dtype=a.dtype), reads=("inputs",),
+                 jvp=lambda vs, out, a, dtype: cast(vs[0], dtype=dtype))
 # x @ w.T + b fused: the affine map of nn.Linear in one node, with gradients laid out like w
 linear = Primitive("linear", _linear_forward,
                    lambda g, out, x, w, b: matmul(g, w),
                    _linear_vjp_w,
-                   lambda g, out, x, w, b: g.sum_to_size(b.shape), reads=("inputs",))
+                   lambda g, out, x, w, b: g.sum_to_size(b.shape), reads=("inputs",), jvp=_linear_jvp)
 
 # convolution of NCHW x with OIHW w; the three conv primitives are each other's VJPs,
 # so gradients of any order stay convolutions (stride, padding, dilation: (height, width) pairs)
@@ -312,31 +368,41 @@ conv2d = Primitive("conv2d", conv2d_forward,
                        g, w, x_shape=x.shape, **_conv_params(**conv)),
                    lambda g, out, x, w, cols, **conv: conv2d_weight_grad(
                        x, g, w_shape=w.shape, cols=cols, **_conv_params(**conv)),
-                   saves=("cols",), reads=("inputs",))
+                   saves=("cols",), reads=("inputs",),
+                   jvp=lambda vs, out, x, w, cols, **conv: _bilinear_jvp(
+                       lambda a, b: conv2d(a, b, **_conv_params(**conv)))(vs, out, x, w))
 conv2d_weight_grad = Primitive(
     "conv2d_weight_grad", conv2d_weight_grad_forward,
     lambda h, out, x, g, w_shape, cols=None, **conv: conv2d_input_grad(
         g, h, x_shape=x.shape, **_conv_params(**conv)),
     lambda h, out, x, g, w_shape, cols=None, **conv: conv2d(x, h, **_conv_params(**conv)),
-    reads=("inputs",))
+    reads=("inputs",),
+    jvp=lambda vs, out, x, g, w_shape, cols=None, **conv: _bilinear_jvp(
+        lambda a, b: conv2d_weight_grad(a, b, w_shape=w_shape, **_conv_params(**conv)))(vs, out, x, g))
 conv2d_input_grad = Primitive(
     "conv2d_input_grad", conv2d_input_grad_forward,
     lambda h, out, g, w, x_shape, **conv: conv2d(h, w, **_conv_params(**conv)),
     lambda h, out, g, w, x_shape, **conv: conv2d_weight_grad(
-        h, g, w_shape=w.shape, **_conv_params(**conv)), reads=("inputs",))
+        h, g, w_shape=w.shape, **_conv_params(**conv)), reads=("inputs",),
+    jvp=lambda vs, out, g, w, x_shape, **conv: _bilinear_jvp(
+        lambda a, b: conv2d_input_grad(a, b, x_shape=x_shape, **_conv_params(**conv)))(vs, out, g, w))
 # max over kh x kw windows (dilated, strided); the gradient goes to each window's first maximum
 max_pool2d = Primitive("max_pool2d", max_pool2d_forward,
                        lambda g, out, x, position, **window: window_scatter(
                            g, position=position, shape=x.shape, **window),
-                       saves=("position",), reads=("inputs",))
+                       saves=("position",), reads=("inputs",),
+                       jvp=lambda vs, out, x, position, **window: window_gather(vs[0], position=position, **window))
 # put one value into each window at a given position, and its transpose, take it back out
 window_scatter = Primitive("window_scatter", window_scatter_forward,
                            lambda h, out, g, position, shape, **window: window_gather(
-                               h, position=position, **window), reads=())
+                               h, position=position, **window), reads=(),
+                           jvp=lambda vs, out, g, position, shape, **window: window_scatter(
+                               vs[0], position=position, shape=shape, **window))
 window_gather = Primitive("window_gather", window_gather_forward,
                           lambda h, out, x, position, **window: window_scatter(
                               h, position=position, shape=x.shape, **window),
-                          reads=("inputs",))
+                          reads=("inputs",),
+                          jvp=lambda vs, out, x, position, **window: window_gather(vs[0], position=position, **window))
 
 PRIMITIVES: dict[str, Primitive] = {
     p.name: p for p in globals().values() if isinstance(p, Primitive)

@@ -1,4 +1,5 @@
-"""Utilities under PyTorch's names: :mod:`tinygrad_mnist.utils.data` (datasets, samplers, loaders).
+"""Utilities under PyTorch's names: :mod:`tinygrad_mnist.utils.data` (datasets, samplers, loaders) and
+:mod:`tinygrad_mnist.utils.checkpoint` (recompute a function's forward in backward instead of keeping it).
 
 >>> from tinygrad_mnist.utils.data import TensorDataset, DataLoader
 >>> import tinygrad_mnist as tm
@@ -6,6 +7,6 @@
 3
 """
 
-from . import data
+from . import checkpoint, data
 
-__all__ = ["data"]
+__all__ = ["checkpoint", "data"]
