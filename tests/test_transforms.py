@@ -208,6 +208,25 @@ def test_jvp_equals_jacobian_times_v(data):
     np.testing.assert_allclose(product.data, tanh_layer_times_sum_jacobian(a_arr, x_arr) @ v_arr, rtol=1e-9, atol=1e-12)
 
 
+def double_vjp(fn, x, v):
+    """J v by two reverse passes: J^T u is linear in u, so its gradient along v with respect to u is J v."""
+    leaf = x.detach().requires_grad_()
+    out = fn(leaf)
+    u = Tensor(np.zeros(out.shape), requires_grad=True)
+    (transposed,) = autograd.grad(out, [leaf], grad_outputs=u, create_graph=True)
+    (product,) = autograd.grad((transposed * v).sum(), [u])
+    return product
+
+
+@given(LAYER_CASES)
+def test_forward_mode_jvp_equals_the_double_vjp_trick(data):
+    a_arr, x_arr, v_arr, _ = data
+    fn = tanh_layer_times_sum(Tensor(a_arr))
+    _, forward = jvp(fn, Tensor(x_arr), Tensor(v_arr))
+    np.testing.assert_allclose(forward.data, double_vjp(fn, Tensor(x_arr), Tensor(v_arr)).data,
+                               rtol=1e-12, atol=1e-14)
+
+
 @given(LAYER_CASES)
 def test_vjp_equals_v_times_jacobian(data):
     a_arr, x_arr, _, u_arr = data

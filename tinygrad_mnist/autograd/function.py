@@ -29,6 +29,29 @@ True
 The backward works on numpy arrays, so the engine cannot differentiate it
 again: with ``create_graph=True`` a graph through a Function raises
 ``RuntimeError`` rather than returning a silently wrong second derivative.
+
+For forward mode, define ``jvp(ctx, *tangents)`` too: one tangent (a numpy
+array, zeros where the input has none; None for non-tensor arguments) per
+forward argument in, the output's tangent out:
+
+>>> from tinygrad_mnist.autograd import forward_ad as fwAD
+>>> class Square(Function):
+...     @staticmethod
+...     def forward(ctx, x):
+...         ctx.save_for_forward(x)
+...         return x ** 2
+...     @staticmethod
+...     def backward(ctx, grad):
+...         (x,) = ctx.saved_tensors
+...         return grad * 2 * x
+...     @staticmethod
+...     def jvp(ctx, tangent):
+...         (x,) = ctx.saved_tensors
+...         return 2 * x * tangent
+>>> with fwAD.dual_level():
+...     y = Square.apply(fwAD.make_dual(Tensor(np.array([3.0])), Tensor(np.array([1.0]))))
+...     fwAD.unpack_dual(y).tangent
+Tensor([6.], dtype=float64)
 """
 
 from __future__ import annotations
@@ -54,6 +77,10 @@ class FunctionCtx:
         """Keep arrays for ``backward`` (available there as ``ctx.saved_tensors``)."""
         self.saved_tensors = values
 
+    def save_for_forward(self, *values: Any) -> None:
+        """Keep arrays for ``jvp`` (available there as ``ctx.saved_tensors``, as in PyTorch)."""
+        self.saved_tensors = values
+
 
 class Function:
     """Base class of custom operations; subclasses define ``forward`` and ``backward`` as static methods.
@@ -61,13 +88,16 @@ class Function:
     Each subclass is one primitive (``Fn.primitive``), made once when the class
     is defined; its derivative rule gives all the inputs' gradients at once
     from one call of ``backward``, and each call's ``ctx`` is saved on its node.
+    An optional ``jvp(ctx, *tangents)`` is its forward-mode rule.
     """
 
     primitive: ClassVar[Primitive]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls.primitive = Primitive(cls.__name__, cls.forward, vjp=cls._input_gradients)
+        has_jvp = cls.jvp is not Function.jvp
+        cls.primitive = Primitive(cls.__name__, cls.forward, vjp=cls._input_gradients,
+                                  jvp=cls._output_tangent if has_jvp else None)
 
     @staticmethod
     def forward(ctx: FunctionCtx, *args: Any) -> np.ndarray:
@@ -76,6 +106,10 @@ class Function:
     @staticmethod
     def backward(ctx: FunctionCtx, grad: np.ndarray) -> Any:
         raise NotImplementedError("a Function must define backward(ctx, grad)")
+
+    @staticmethod
+    def jvp(ctx: FunctionCtx, *tangents: Any) -> Any:
+        raise NotImplementedError("this Function has no forward-mode rule: define jvp(ctx, *tangents)")
 
     @classmethod
     def apply(cls, *args: Any) -> Tensor:
@@ -90,6 +124,23 @@ class Function:
             return Tensor(np.asarray(out))
         ctx._positions = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
         return record(cls.primitive, tensors, out, {}, {"ctx": ctx})
+
+    @classmethod
+    def _output_tangent(cls, tangents: list[Tensor | None], out: Tensor, *inputs: Tensor,
+                        ctx: FunctionCtx) -> Tensor:
+        """The forward-mode rule: one call of ``jvp`` with a tangent array per forward argument."""
+        name = cls.__name__
+        if STATE.enabled and any(v is not None and v.requires_grad for v in tangents):
+            raise RuntimeError(f"{name}: its jvp works on numpy arrays and cannot be differentiated in "
+                               "reverse mode; write the operation in Tensor ops for that")
+        arrays: list[Any] = [None] * len(ctx.needs_input_grad)
+        for position, inp, v in zip(ctx._positions, inputs, tangents, strict=True):
+            arrays[position] = np.zeros(inp.shape, dtype=inp.dtype) if v is None else v.data
+        result = np.asarray(cls.jvp(ctx, *arrays))
+        if result.shape != out.shape:
+            raise ValueError(f"{name}.jvp returned a tangent of shape {result.shape}, expected the output's "
+                             f"shape {out.shape}")
+        return Tensor(result.astype(out.dtype, copy=False))
 
     @classmethod
     def _input_gradients(cls, g: Tensor, out: Tensor, *inputs: Tensor, ctx: FunctionCtx) -> list[Tensor | None]:

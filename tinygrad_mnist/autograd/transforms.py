@@ -2,9 +2,8 @@
 
 Each takes a function of Tensors and the point to evaluate at. Because the
 engine's gradients are Tensors recorded with ``create_graph=True``, second
-derivatives are reverse mode applied twice; ``jvp`` (forward mode) uses the
-double-VJP trick: ``J^T u`` is linear in ``u``, so its gradient with respect to
-``u`` along ``v`` is ``J v``.
+derivatives are reverse mode applied twice; ``jvp`` is true forward mode
+(:mod:`tinygrad_mnist.autograd.forward_ad`): one pass carrying the tangent.
 
 >>> import numpy as np
 >>> from tinygrad_mnist import Tensor
@@ -25,6 +24,7 @@ import numpy as np
 from ..core.functions import stack
 from ..core.grad_mode import enable_grad
 from ..core.tensor import Tensor
+from .forward_ad import dual_level, make_dual, unpack_dual
 from .functional import as_tensor_tuple, grad
 
 Inputs = Tensor | Sequence[Tensor]
@@ -135,27 +135,30 @@ def vjp(fn: Callable[..., Tensor], inputs: Inputs, v: Any = None, create_graph: 
 
 
 def jvp(fn: Callable[..., Tensor], inputs: Inputs, v: Any, create_graph: bool = False) -> tuple[Tensor, Tensor]:
-    """``(fn(inputs), J v)`` by the double-VJP trick; ``v`` is shaped like the input(s).
+    """``(fn(inputs), J v)`` by forward mode; ``v`` is shaped like the input(s).
+
+    One evaluation of ``fn`` with the inputs carrying ``v`` as tangents (a dual
+    level is opened for it). With ``create_graph`` both results stay connected
+    to the graph of inputs that require grad.
 
     >>> x = Tensor(np.array([1.0, 2.0]))
     >>> jvp(lambda x: x * x, x, Tensor(np.array([1.0, 1.0])))[1]
     Tensor([2., 4.], dtype=float64)
     """
-    xs, many_inputs = _prepare(inputs, create_graph)
-    directions = _directions(v, xs, many_inputs, "jvp")
-    out = _call(fn, xs)
-    u = Tensor(np.zeros(out.shape, dtype=out.dtype), requires_grad=True)  # any value: J^T u is linear in u
-    with enable_grad():
-        transposed = _grad_or_none(out, xs, u, create_graph=True)
-        terms = [(g * d).sum() for g, d in zip(transposed, directions, strict=True) if g is not None]
-    if not terms:
-        return (out if create_graph else out.detach()), Tensor(np.zeros(out.shape, out.dtype))
-    with enable_grad():
-        total = terms[0]
-        for term in terms[1:]:
-            total = total + term
-    (product,) = _zeros_for_unused(grad(total, u, create_graph=create_graph, allow_unused=True), (u,))
-    return (out if create_graph else out.detach()), product
+    items = as_tensor_tuple(inputs, "inputs")
+    for i, t in enumerate(items):
+        if t.dtype.kind != "f":
+            raise TypeError(f"inputs[{i}] must be floating point, got dtype {t.dtype}")
+    xs = items if create_graph else tuple(t.detach() for t in items)
+    directions = _directions(v, xs, not isinstance(inputs, Tensor), "jvp")
+    with dual_level():
+        out = _call(fn, tuple(make_dual(x, d.to(x.dtype)) for x, d in zip(xs, directions, strict=True)))
+        primal, tangent = unpack_dual(out)
+    if tangent is None:  # the output does not depend on the inputs
+        tangent = Tensor(np.zeros(primal.shape, primal.dtype))
+    if not create_graph:
+        return primal.detach(), tangent.detach()
+    return primal, tangent
 
 
 def hvp(fn: Callable[..., Tensor], inputs: Inputs, v: Any) -> tuple[Tensor, Any]:

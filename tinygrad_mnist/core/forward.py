@@ -123,7 +123,8 @@ def push(prim: Primitive, inputs: Sequence[Tensor], out: Tensor, params: dict[st
         elif callable(prim.jvp):
             total = prim.jvp(tangents, out, *inputs, **keywords)
         else:
-            raise NotImplementedError(f"forward mode: primitive {prim.name!r} has no JVP rule")
+            raise NotImplementedError(f"forward mode: primitive {prim.name!r} has no JVP rule (an autograd.Function "
+                                      "needs a jvp(ctx, *tangents) static method)")
         assert total is not None
         if total.shape != out.shape:
             total = total.broadcast_to(out.shape)
