@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from mutants import random_program
 from test_ops import CASES, SECOND_ORDER
 
 import tinygrad_mnist as tm
@@ -78,6 +79,18 @@ def check_forward_against_reverse(f: Callable[..., Tensor], xs: Sequence[np.ndar
 def test_forward_mode_agrees_with_reverse_mode_and_finite_differences(case, data, seed):
     arrays, params = data.draw(case.inputs)
     check_forward_against_reverse(lambda *ts: case.fn(*ts, **params), arrays, seed)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10**6))
+def test_forward_mode_on_random_programs(seed):
+    """Random composites of several ops (broadcasting, reductions, reshapes, matmuls), every output at once."""
+    program = random_program(seed)
+
+    def flat(*inputs):
+        return tm.cat([out.reshape(-1) for out in program.fn(*inputs)])
+
+    check_forward_against_reverse(flat, program.arrays, seed)
 
 
 # ---- programs that call every primitive with a tangent ----------------------------------------
