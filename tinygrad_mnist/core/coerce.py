@@ -211,6 +211,6 @@ def index_arrays(index: Any) -> Any:
     if isinstance(index, tuple):
         return tuple(index_arrays(i) for i in index)
     if isinstance(index, list) or (hasattr(index, "__array__") and not isinstance(index, (np.ndarray, np.generic))):
-        array = np.asarray(index)
+        array = np.asanyarray(index)
         return array.astype(np.intp) if array.size == 0 else array  # [] would be float64
     return index

@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .anomaly import check_forward, check_gradient, creation_site
+from .batching import BATCHING
+from .batching import call as batch_call
 from .forward import FORWARD
 from .forward import push as push_tangents
 from .grad_mode import STATE, set_grad_enabled
@@ -92,6 +94,8 @@ class Primitive:
         return f"<primitive {self.name}>"
 
     def __call__(self, *inputs: Tensor, **params: Any) -> Tensor:
+        if BATCHING.levels and (batched := batch_call(self, inputs, params)) is not None:
+            return record(self, inputs, batched[0], params, batched[1])  # inside vmap: the batching rule
         try:
             data = self.forward(*[t.data for t in inputs], **params)
         except ValueError as exc:  # numpy's words re-worded only if the caller's shapes do not broadcast
@@ -137,7 +141,7 @@ class Node(NodeView):
 def record(prim: Primitive, inputs: Sequence[Tensor], data: Any, params: dict[str, Any],
            saved: dict[str, Any] | None = None) -> Tensor:
     """Wrap ``prim``'s result as a Tensor and, if recording, remember how it was made."""
-    if type(data) is not np.ndarray:  # numpy turns 0-d results into scalars; keep arrays
+    if not isinstance(data, np.ndarray):  # numpy turns 0-d results into scalars; keep arrays (batched ones too)
         data = np.asarray(data)
     out = inputs[0]._wrap(data)
     if STATE.enabled:
@@ -329,7 +333,7 @@ def _accumulate(grads: dict[int, Tensor], owned: set[int], tensor: Tensor, g: Te
     elif key in owned and previous.data.dtype == g.data.dtype:
         np.add(previous.data, g.data, out=previous.data)
     else:  # the first gradient may be shared (add passes g through): sum into a buffer of our own
-        grads[key] = previous._wrap(np.asarray(previous.data + g.data))
+        grads[key] = previous._wrap(np.asanyarray(previous.data + g.data))
         owned.add(key)
 
 

@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # names for annotations only; never imported at run time
 
 
 def _index_array(op: str, index: Any) -> np.ndarray:
-    array = np.asarray(index.data if hasattr(index, "_ctx") else index)
+    array = np.asanyarray(index.data if hasattr(index, "_ctx") else index)
     if array.dtype.kind not in "iu":
         raise TypeError(f"{op}: index must be an integer tensor, got dtype {array.dtype}")
     return array.astype(np.int64)
@@ -120,12 +120,12 @@ def cumsum(x: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
 
 def any(x: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
     axes = dims("any", dim, None, x.ndim)
-    return x._wrap(np.asarray(np.any(x.data, axis=axes, keepdims=keepdim)))
+    return x._wrap(np.asanyarray(np.any(x.data, axis=axes, keepdims=keepdim)))
 
 
 def all(x: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
     axes = dims("all", dim, None, x.ndim)
-    return x._wrap(np.asarray(np.all(x.data, axis=axes, keepdims=keepdim)))
+    return x._wrap(np.asanyarray(np.all(x.data, axis=axes, keepdims=keepdim)))
 
 
 def _order(x: Tensor, d: int, descending: bool) -> np.ndarray:
@@ -222,7 +222,7 @@ def index_select(x: Tensor, dim: int, index: Any) -> Tensor:
 
 def masked_fill(x: Tensor, mask: Any, value: Any) -> Tensor:
     """``value`` where ``mask`` is true, ``x`` elsewhere; the gradient passes where ``x`` was kept."""
-    cond = np.asarray(mask.data if hasattr(mask, "_ctx") else mask)
+    cond = np.asanyarray(mask.data if hasattr(mask, "_ctx") else mask)
     if cond.dtype != np.bool_:
         raise TypeError(f"masked_fill: mask must be a bool tensor, got dtype {cond.dtype}")
     fill = value if hasattr(value, "_ctx") else x._wrap(np.asarray(value, dtype=x.dtype))

@@ -392,6 +392,6 @@ def where(condition: ArrayLike, x: ArrayLike, y: ArrayLike) -> Tensor:
     >>> where(Tensor([1.0, -1.0]) > 0, Tensor([1.0, 2.0]), 0.0)
     Tensor([1., 0.])
     """
-    cond = np.asarray(_raw(condition), dtype=bool)
+    cond = np.asanyarray(_raw(condition), dtype=bool)
     like = x if isinstance(x, Tensor) else y if isinstance(y, Tensor) else Tensor(x)
     return rules.where(_lift(x, like), _lift(y, like), cond=cond)

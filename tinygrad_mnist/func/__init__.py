@@ -15,5 +15,6 @@ Tensor(-0.)
 from .forward_mode import hessian, jacfwd, jvp
 from .functional_call import functional_call
 from .reverse import grad, grad_and_value, jacrev, vjp
+from .vmap import vmap
 
-__all__ = ["functional_call", "grad", "grad_and_value", "hessian", "jacfwd", "jacrev", "jvp", "vjp"]
+__all__ = ["functional_call", "grad", "grad_and_value", "hessian", "jacfwd", "jacrev", "jvp", "vjp", "vmap"]
