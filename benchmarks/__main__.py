@@ -36,6 +36,10 @@ each measurement is written once):
   framework / PyTorch (median of the per-round ratios) <= 2.0. Without an
   importable ``torch`` the line says why it was skipped. Where the framework's
   step spends its time: ``python -m benchmarks.cnn_epoch --profile``.
+* Per-example gradients (``per_example.py``): ``vmap(grad(loss))`` over a batch
+  of 128 (8 with ``--quick``) for the 784-512-10 MLP in float64, against a
+  Python loop of ``grad(loss)`` per example, after checking that they agree to
+  1e-10; ratio vmap / loop <= 0.1 (a 10x speed-up).
 
 Rounds alternate all the measurements (MLP runs, CNN runs, imports, per-op, chain), so a
 drift in machine speed hits every implementation alike; each figure is the
@@ -65,7 +69,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks import cnn_epoch, mlp_epoch, overhead, torch_mlp
+from benchmarks import cnn_epoch, mlp_epoch, overhead, per_example, torch_mlp
 from benchmarks.overhead import _positive
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,9 +83,11 @@ TARGETS = {
     "chain_ratio": 11.0,  # t(1e5) / t(1e4)
     "import_time": 150.0,  # milliseconds, absolute
     "cnn_epoch_vs_torch": 2.0,  # time ratio
+    "per_example_grads": 0.1,  # time ratio vmap(grad) / loop of grad: a 10x speed-up
 }
 FIGURES = ("mlp_epoch_vs_numpy", "mlp_epoch_vs_torch", "peak_rss", "per_op_overhead", "chain_ratio",
-           "import_time", "cnn_epoch_vs_torch")
+           "import_time", "cnn_epoch_vs_torch", "per_example_grads")
+PER_EXAMPLE_BATCH, QUICK_PER_EXAMPLE_BATCH = 128, 8
 
 QUICK_CNN_STEPS = 5  # a CNN step costs about as much as a whole MLP run's 20: the quick run stays quick
 
@@ -135,7 +141,8 @@ def skipped(label: str, target_key: str, note: str) -> dict[str, Any]:
 def summarise(runs: dict[str, list[dict[str, Any]]], torch_note: str, per_op: list[overhead.PerOpResult],
               chains: list[overhead.ChainResult], imports: dict[str, list[float]],
               cnn_runs: dict[str, list[dict[str, Any]]] | None = None,
-              cnn_note: str = "") -> dict[str, dict[str, Any]]:
+              cnn_note: str = "", per_example_runs: list[dict[str, float]] | None = None,
+              per_example_batch: int = PER_EXAMPLE_BATCH) -> dict[str, dict[str, Any]]:
     med = statistics.median
     figures: dict[str, dict[str, Any]] = {}
     project, numpy_runs = runs["project"], runs["numpy"]
@@ -180,6 +187,13 @@ def summarise(runs: dict[str, list[dict[str, Any]]], torch_note: str, per_op: li
         "import tinygrad_mnist (fresh interpreter)", "ms", med(p_ms), med(n_ms), "import numpy",
         med(p_ms) / med(n_ms), "import_time", "project", {"project": p_ms, "reference": n_ms})
     figures["cnn_epoch_vs_torch"] = cnn_figure(cnn_runs or {"project": [], "torch": []}, cnn_note or torch_note)
+    fast = [r["vmap_s"] * 1e3 for r in per_example_runs or []]
+    slow = [r["loop_s"] * 1e3 for r in per_example_runs or []]
+    if fast:
+        figures["per_example_grads"] = figure(
+            f"per-example grads, MLP, batch {per_example_batch}: vmap vs loop", "ms", med(fast), med(slow),
+            "loop of grad", med(f / s for f, s in zip(fast, slow)), "per_example_grads", "ratio",
+            {"project": fast, "reference": slow})
     return figures
 
 
@@ -288,6 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     per_op: list[overhead.PerOpResult] = []
     chains: list[overhead.ChainResult] = []
     imports: dict[str, list[float]] = {"tinygrad_mnist": [], "numpy": []}
+    per_example_runs: list[dict[str, float]] = []
+    per_example_batch = QUICK_PER_EXAMPLE_BATCH if args.quick else PER_EXAMPLE_BATCH
     with tempfile.TemporaryDirectory(prefix="pycache-") as pycache:
         env = {**os.environ, "PYTHONPYCACHEPREFIX": pycache}
         env.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -313,9 +329,11 @@ def main(argv: list[str] | None = None) -> int:
             for _ in range(import_runs):
                 for module in imports:
                     imports[module].append(import_seconds(module, env))
+            per_example_runs.append(per_example.measure(per_example_batch, np.float64, 1))
             per_op.append(overhead.measure_per_op(iterations, 1))
             chains.append(overhead.measure_chain(1))
-    figures = summarise(runs, torch_note, per_op, chains, imports, cnn_runs, cnn_note)
+    figures = summarise(runs, torch_note, per_op, chains, imports, cnn_runs, cnn_note, per_example_runs,
+                        per_example_batch)
     load_end = _load()
 
     cpus = torch_mlp.cpu_threads()

@@ -32,7 +32,7 @@ from tinygrad_mnist.core.graph import toposort
 from tinygrad_mnist.nn import functional as F
 
 ROOT = Path(__file__).resolve().parent.parent
-MEASURED = ("mlp_epoch_vs_numpy", "peak_rss", "per_op_overhead", "chain_ratio", "import_time")
+MEASURED = ("mlp_epoch_vs_numpy", "peak_rss", "per_op_overhead", "chain_ratio", "import_time", "per_example_grads")
 AGAINST_TORCH = ("mlp_epoch_vs_torch", "cnn_epoch_vs_torch")
 FIGURE_KEYS = {"label", "unit", "project", "reference", "reference_name", "ratio", "target", "target_on",
                "value", "pass", "status", "samples"}
