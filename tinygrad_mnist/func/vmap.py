@@ -110,11 +110,18 @@ def _dims_per_leaf(what: str, dims: Any, tree: Any, count: int) -> list[Any]:
 
 def _randomness_proxy(mode: str, level: int, size: int) -> Any:
     real = random.generator()
-    return _RaisingGenerator() if mode == "error" else _BatchedGenerator(real, level, size)
+    return _RaisingGenerator(real) if mode == "error" else _BatchedGenerator(real, level, size)
 
 
 class _RaisingGenerator:
+    """Refuses every draw; reading or restoring the state (``bit_generator``) is not a draw and passes."""
+
+    def __init__(self, real: np.random.Generator) -> None:
+        self.real = real
+
     def __getattr__(self, name: str) -> Any:
+        if name == "bit_generator":
+            return self.real.bit_generator
         raise RuntimeError("vmap: a random operation was called inside vmap with randomness='error'; pass "
                            "randomness='different' (independent draws per example) or 'same' (one draw for all)")
 
@@ -128,6 +135,8 @@ class _BatchedGenerator:
         self.real, self.level, self.size = real, level, size
 
     def __getattr__(self, name: str) -> Any:
+        if name == "bit_generator":  # the state, read or restored (not a draw)
+            return self.real.bit_generator
         if name not in self._SIZE_AT:
             raise NotImplementedError(f"vmap: randomness='different' does not support the generator's {name}()")
         at = self._SIZE_AT[name]
