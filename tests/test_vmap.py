@@ -203,3 +203,19 @@ def test_vmap_of_forward_over_reverse_hessians_equals_a_loop() -> None:
     batched = vmap(jacfwd(jacrev(f)))(x)
     for k in range(4):
         np.testing.assert_allclose(batched.numpy()[k], jacrev(jacrev(f))(x[k]).numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_per_example_cross_entropy_with_class_indices() -> None:
+    """F.cross_entropy with integer targets inside vmap(grad(...)), as per-example losses are usually written."""
+    model = nn.Linear(3, 4).double()
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    x, y = tm.Tensor(_r(5, 3)), tm.tensor([0, 1, 2, 3, 1])
+
+    def loss(params: dict[str, tm.Tensor], x: tm.Tensor, y: tm.Tensor) -> tm.Tensor:
+        return nn.functional.cross_entropy(functional_call(model, params, (x.unsqueeze(0),)), y.unsqueeze(0))
+
+    batched = vmap(grad(loss), in_dims=(None, 0, 0))(params, x, y)
+    for k in range(5):
+        single = grad(loss)(params, x[k], y[k])
+        for name in params:
+            np.testing.assert_allclose(batched[name].numpy()[k], single[name].numpy(), rtol=1e-12, atol=1e-14)

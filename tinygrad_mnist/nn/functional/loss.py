@@ -71,7 +71,7 @@ def _class_weight(fn: str, weight: Any, classes: int, like: Tensor) -> np.ndarra
 def _class_indices(fn: str, target: Any, shape: tuple[int, ...], classes: int,
                    ignore_index: int) -> tuple[np.ndarray, bool]:
     """The validated class indices and whether any of them is ``ignore_index``."""
-    labels = np.asarray(target.data if isinstance(target, Tensor) else target)
+    labels = np.asanyarray(target.data if isinstance(target, Tensor) else target)  # keeps vmap's batch mark
     if labels.dtype.kind not in "iu":
         raise TypeError(f"{fn}: target must hold integer class indices (or, for cross_entropy, float "
                         f"probabilities of the input's shape), got dtype {labels.dtype} and shape {labels.shape}")
@@ -133,9 +133,9 @@ def _class_nll(fn: str, log_probs: Tensor, target: Any, weight: Any, ignore_inde
 def _weighted_nll(log_probs: Tensor, labels: np.ndarray, smoothing: float, reduction: str) -> Tensor:
     """:func:`_class_nll` for (batch, classes) input, no class weights and no ignored targets."""
     n, k = log_probs.shape
-    q = np.full((n, k), smoothing / k, dtype=log_probs.dtype)
-    q[np.arange(n), labels] += 1 - smoothing
-    q *= (-1.0 / n if n else np.nan) if reduction == "mean" else -1.0
+    scale = (-1.0 / n if n else np.nan) if reduction == "mean" else -1.0
+    hit = labels[:, None] == np.arange(k)  # one broadcast compare: works on vmap's batched labels too
+    q = np.where(hit, (1 - smoothing + smoothing / k) * scale, smoothing / k * scale).astype(log_probs.dtype)
     terms = log_probs.where(q != 0, 0.0) * q
     return terms.sum(dim=1) if reduction == "none" else terms.sum()
 
@@ -172,7 +172,7 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, ignore_index: 
     dim = 0 if input.ndim == 1 else 1
     _class_shape("cross_entropy", input)
     log_probs = input.log_softmax(dim=dim)
-    target_array = target.data if isinstance(target, Tensor) else np.asarray(target)
+    target_array = target.data if isinstance(target, Tensor) else np.asanyarray(target)
     if target_array.dtype.kind != "f" or target_array.shape != input.shape:
         return _class_nll("cross_entropy", log_probs, target, weight, ignore_index, reduction, label_smoothing)
     probs = _as_tensor("cross_entropy", "target", target, input)
