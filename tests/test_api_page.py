@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 import tinygrad_mnist
+import tinygrad_mnist.autograd
 import tinygrad_mnist.autograd.forward_ad
 import tinygrad_mnist.func
 import tinygrad_mnist.nn
@@ -31,7 +32,7 @@ PAGE = Path(__file__).resolve().parents[1] / "docs" / "api.md"
 NAMESPACES = [tinygrad_mnist, tinygrad_mnist.nn, tinygrad_mnist.nn.functional, tinygrad_mnist.nn.init,
               tinygrad_mnist.optim, tinygrad_mnist.optim.lr_scheduler, tinygrad_mnist.utils.data,
               tinygrad_mnist.transforms, tinygrad_mnist.func, tinygrad_mnist.autograd.forward_ad,
-              tinygrad_mnist.utils.checkpoint]
+              tinygrad_mnist.utils.checkpoint, tinygrad_mnist.autograd]
 
 
 def rendered_modules() -> list[str]:

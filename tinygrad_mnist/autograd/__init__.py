@@ -8,14 +8,22 @@
 (27.0, 18.0)
 """
 
+from importlib import import_module as _import_module
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
+
 from ..core.grad_mode import enable_grad, inference_mode, no_grad, set_grad_enabled
 from ..core.hooks import RemovableHandle
 from . import forward_ad
 from .anomaly import AnomalyError, detect_anomaly
+from .errorcheck import GradientBoundError, GradientCheckResult, check_gradients
 from .function import Function, FunctionCtx
 from .functional import backward, grad
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .trace import BackwardTrace, trace_backward
+
+if _TYPE_CHECKING:  # loaded on first use, below
+    from .modelcheck import check_module
 from .transforms import hessian, hvp, jacobian, jvp, vjp
 
 __all__ = [
@@ -24,8 +32,12 @@ __all__ = [
     "Function",
     "FunctionCtx",
     "GradcheckError",
+    "GradientBoundError",
+    "GradientCheckResult",
     "RemovableHandle",
     "backward",
+    "check_gradients",
+    "check_module",
     "detect_anomaly",
     "enable_grad",
     "forward_ad",
@@ -42,3 +54,11 @@ __all__ = [
     "trace_backward",
     "vjp",
 ]
+
+
+def __getattr__(name: str) -> _Any:
+    # check_module needs func.functional_call, and func needs autograd.forward_ad: loaded on first use,
+    # so that importing autograd does not import func (which would import autograd back)
+    if name == "check_module":
+        return _import_module(f"{__name__}.modelcheck").check_module
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -35,9 +35,12 @@ from dataclasses import dataclass
 import numpy as np
 
 EPS = float(np.finfo(np.float64).eps)
-BASE_STEP = 2.0 ** -6  # the largest step, for an input of magnitude <= 1
-STEP_RATIO = 4.0  # each step is this much smaller than the previous one
-STEPS = 6  # 2**-6 ... 2**-16 for an input of magnitude <= 1
+# Neither the base step nor the ratio is a power of two: scaling a perturbation by a power of two is exact in
+# binary floating point, so with dyadic steps a function's rounding errors scale with the step and successive
+# central differences can agree exactly while being wrong alike (a false "converged").
+BASE_STEP = 0.0123  # the largest step, for an input of magnitude <= 1
+STEP_RATIO = 3.7  # each step is this much smaller than the previous one
+STEPS = 6  # 0.0123 ... 1.8e-5 for an input of magnitude <= 1
 
 __all__ = ["BASE_STEP", "EPS", "STEPS", "STEP_RATIO", "Estimate", "estimate", "ladder"]
 
@@ -70,12 +73,10 @@ class Estimate:
 def ladder(scale: float, base: float = BASE_STEP, steps: int = STEPS, ratio: float = STEP_RATIO) -> np.ndarray:
     """The decreasing steps ``base * ratio**-j``, times the power of two at or below ``max(scale, 1)``.
 
-    Powers of two keep ``x + h`` and ``x - h`` exact for any ``|x| <= scale``
-    (when ``base`` and ``ratio`` are powers of two), so the steps really taken
-    are the steps divided by.
+    ``x + h`` is rounded; callers divide by the step really taken, ``(x + h) - x``.
 
-    >>> ladder(3.0, steps=3).tolist()
-    [0.03125, 0.0078125, 0.001953125]
+    >>> ladder(3.0, base=0.01, ratio=4.0, steps=3).tolist()
+    [0.02, 0.005, 0.00125]
     """
     if steps < 3:
         raise ValueError(f"ladder: at least 3 steps are needed for an error estimate, got {steps}")
@@ -107,8 +108,17 @@ def estimate(
         # h^4 terms cancel (for step ratio 4) leave the rounding noise of the evaluations, which the model
         # eps * |f| underestimates when an intermediate value is much larger than the output (cancellation)
         d2 = plus[-3:] - 2 * f0 + minus[-3:]
-        seen = np.abs(d2[2] - (272 / 4096) * d2[1] + d2[0] / 4096) / 4 if ratio == 4.0 else 0.0
+        r2 = ratio ** 2  # weights (1, b, c) of the steps h, r h, r^2 h with 1 + b r^2k + c r^4k = 0 for k = 1, 2
+        b, c = np.linalg.solve(np.array([[r2, r2 ** 2], [r2 ** 2, r2 ** 4]]), -np.ones(2))
+        seen = np.abs(d2[2] + b * d2[1] + c * d2[0]) / 4
         model_noise, noise = noise, np.maximum(noise, np.where(np.isfinite(seen), seen, 0.0))
+        # a quantised output (a small value computed from much larger ones): the central difference is exactly
+        # zero at the smallest step and not at larger ones, so the output moves in quanta of about the smallest
+        # change seen
+        same = plus == minus
+        changes = np.where(same | ~np.isfinite(plus - minus), np.inf, np.abs(plus - minus))
+        quantum = np.min(changes, axis=0) / 2
+        noise = np.maximum(noise, np.where(same[-1] & np.isfinite(quantum), quantum, 0.0))
         central = (plus - minus) / (2 * steps[:, None])
         round_d = np.broadcast_to(noise / steps[:, None], central.shape).astype(np.float64)
         bad = ~np.isfinite(central)
