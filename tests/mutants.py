@@ -18,6 +18,12 @@ Three kinds of mutants:
   is differentiable (kink-only bugs, or bugs the engine repairs); no checker
   working from finite differences can catch them, by construction.
 
+A fourth family, ``SCALED_MUTANTS``, is kept apart from the catalogue: the VJP of
+a well-conditioned primitive wrong by a relative ``d`` (every element times
+``1 + d``, one element times ``1 + d``, or each element times ``1 +- d``), for
+``d`` from 1e-2 down to 1e-8. It measures how small an error each checker can
+see (``benchmarks/detection_rate.py`` prints the table).
+
 The second half of the module generates random *correct* programs (a few
 primitives applied to random shapes, every kink, tie and pole kept out of
 reach of the finite-difference step) for the false-alarm sweep.
@@ -40,11 +46,13 @@ import tinygrad_mnist as tg
 from tinygrad_mnist import Tensor, testing
 from tinygrad_mnist.core import graph
 from tinygrad_mnist.core import rules
-from tinygrad_mnist.autograd import GradcheckError, gradcheck, gradgradcheck
+from tinygrad_mnist.autograd import GradcheckError, check_gradients, gradcheck, gradgradcheck
 from tinygrad_mnist.nn import functional as F
 
 K = 8  # inputs per mutant
 CHECKERS = ("full", "fast", "gradgrad")
+BOUND_CHECKERS = ("bound", "bound-fast")  # check_gradients, full and fast=True
+SCALED_CHECKERS = ("full", "fast", *BOUND_CHECKERS)  # the checkers run on the scaled mutants
 FIRST, SECOND, EQUIVALENT = "first", "second", "equivalent"
 
 # Element domains, away from poles (log, division), kinks (relu, maximum) and ties (max, maximum).
@@ -458,6 +466,83 @@ BY_NAME = {m.name: m for m in MUTANTS}
 assert len(BY_NAME) == len(MUTANTS), "mutant names must be unique"
 
 
+# ---- scaled mutants: a VJP wrong by a relative d ------------------------------------------
+DS = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8)
+SCALE, ELEMENT, NOISE = "scale", "element", "noise"
+SCALED_KINDS = (SCALE, ELEMENT, NOISE)
+SMALL = testing.elements(low=-1.0, high=1.0)  # sin' = cos stays >= 0.54
+
+
+@dataclass(frozen=True, repr=False)
+class ScaledMutant(Mutant):
+    """A VJP that is right up to a relative error ``d`` of the given ``kind``."""
+
+    d: float = 0.0
+    kind: str = SCALE
+    primitive: str = ""
+
+
+def _distort(kind: str, d: float, seed: int) -> Callable[[Tensor], Tensor]:
+    """Multiply a gradient by ``1 + d`` (``scale``), only its first element by ``1 + d`` (``element``)
+    or each element by ``1 + d`` or ``1 - d`` with a random sign (``noise``)."""
+    def apply(r: Tensor) -> Tensor:
+        shape = r.shape
+        if kind == SCALE:
+            return r * (1 + d)
+        if kind == ELEMENT:
+            factor = np.ones(shape)
+            factor.flat[0] = 1 + d
+        else:
+            signs = np.random.default_rng(seed).choice([-1.0, 1.0], size=shape)
+            factor = 1 + d * signs
+        return r * Tensor(np.asarray(factor, dtype=np.float64))
+    return apply
+
+
+def _scaled_vjp(prim: rules.Primitive, index: int, kind: str, d: float,
+                seed: int) -> Callable[[], ContextManager[None]]:
+    original = prim.vjps[index]  # the correct entry, taken when the module is imported
+    distort = _distort(kind, d, seed)
+    return vjp(prim, index, lambda g, out, *args, **kwargs: distort(original(g, out, *args, **kwargs)))
+
+
+def _pair(first: st.SearchStrategy, second: st.SearchStrategy, shapes: st.SearchStrategy) -> st.SearchStrategy:
+    return _plain(testing.operands(shapes, first, second))
+
+
+_SAME_PAIR = testing.shapes(max_dims=2, max_side=3).map(lambda s: (s, s))
+_MATMUL_PAIR = st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(1, 3)).map(
+    lambda nkm: ((nkm[0], nkm[1]), (nkm[1], nkm[2])))
+
+# (name, primitive, VJP index, program, inputs): derivatives of order one, no kinks or poles nearby
+SCALED_TARGETS: list[tuple[str, rules.Primitive, int, Callable[..., Tensor], st.SearchStrategy]] = [
+    ("tanh", rules.tanh, 0, lambda a: a.tanh(), same(1)),
+    ("exp", rules.exp, 0, lambda a: a.exp(), same(1)),
+    ("sin", rules.sin, 0, lambda a: a.sin(), same(1, SMALL)),
+    ("log", rules.log, 0, lambda a: a.log(), same(1, POSITIVE)),
+    ("mul.a", rules.mul, 0, lambda a, b: a * b, _pair(ANY, NONZERO, _SAME_PAIR)),
+    ("matmul.b", rules.matmul, 1, lambda a, b: a @ b, _pair(NONZERO, ANY, _MATMUL_PAIR)),
+]
+
+
+def _scaled_mutants() -> list[ScaledMutant]:
+    out = []
+    for i, (name, prim, index, program, inputs) in enumerate(SCALED_TARGETS):
+        for kind in SCALED_KINDS:
+            for d in DS:
+                out.append(ScaledMutant(
+                    f"scaled.{name}.{kind}.{d:.0e}", f"{prim.name} vjps[{index}]",
+                    f"{kind}: the gradient wrong by a relative {d:.0e}",
+                    _scaled_vjp(prim, index, kind, d, seed=i), program, inputs,
+                    checkers=SCALED_CHECKERS, d=d, kind=kind, primitive=name))
+    return out
+
+
+SCALED_MUTANTS: list[ScaledMutant] = _scaled_mutants()
+SCALED_BY_NAME = {m.name: m for m in SCALED_MUTANTS}
+assert len(SCALED_BY_NAME) == len(SCALED_MUTANTS) and not set(SCALED_BY_NAME) & set(BY_NAME)
+
+
 # ---- drawing inputs reproducibly -------------------------------------------------------
 def draw(strategy: st.SearchStrategy, k: int = K) -> list[Any]:
     """``k`` examples of ``strategy``, the same ones on every run (a derandomized hypothesis run)."""
@@ -475,7 +560,8 @@ def draw(strategy: st.SearchStrategy, k: int = K) -> list[Any]:
 
 @lru_cache(maxsize=None)
 def examples(name: str, k: int = K) -> tuple[Any, ...]:
-    return tuple(draw(BY_NAME[name].inputs, k))
+    mutant = BY_NAME[name] if name in BY_NAME else SCALED_BY_NAME[name]
+    return tuple(draw(mutant.inputs, k))
 
 
 # ---- running a checker ------------------------------------------------------------------
@@ -503,6 +589,10 @@ def run_checker(checker: str, program: Callable[..., Tensor], arrays: tuple[np.n
                 gradcheck(fn, tensors, fast_mode=True, seed=seed)
             elif checker == "gradgrad":
                 gradgradcheck(fn, tensors, seed=seed)
+            elif checker == "bound":
+                check_gradients(fn, tensors)
+            elif checker == "bound-fast":
+                check_gradients(fn, tensors, fast=True, seed=seed)
             else:
                 raise ValueError(f"unknown checker {checker!r}")
     except GradcheckError as exc:
@@ -838,3 +928,81 @@ def random_program(seed: int, min_ops: int = 3, max_ops: int = 8) -> Program:
 def check_program(program: Program) -> tuple[str, str]:
     """Full gradcheck of one random program: ``(passed | caught | crash, detail)``."""
     return run_checker("full", program.fn, tuple(program.arrays), {})
+
+
+# ---- detection by error size --------------------------------------------------------------
+def detection_by_d(checkers: tuple[str, ...] = SCALED_CHECKERS, ds: tuple[float, ...] = DS,
+                   k: int = K) -> dict[tuple[str, float], float]:
+    """For each checker and ``d``: the fraction of (scaled mutant, input) pairs caught, over ``k`` inputs each."""
+    table = {}
+    for checker in checkers:
+        for d in ds:
+            outcomes = [o for m in SCALED_MUTANTS if m.d == d for o in evaluate(m, checker, k).per_input]
+            table[(checker, d)] = outcomes.count(CAUGHT) / len(outcomes)
+    return table
+
+
+# ---- ill-conditioned correct programs -----------------------------------------------------
+def _contracting_chain(x: Tensor, n: int) -> Tensor:
+    for k in range(n):
+        x = (x * 1.1).tanh() + x.sin() * 0.5 if k % 2 else (x * 0.3).exp() - 1
+    return x
+
+
+def _smooth_chain(x: Tensor, n: int) -> Tensor:
+    for k in range(n):
+        x = (x * 1.3 + 0.2).tanh() * 1.5 if k % 2 else x.sin() * 1.2 + (x * 0.2).exp() * 0.3
+    return x
+
+
+def _near(rng: np.random.Generator, at: float, size: int) -> np.ndarray:
+    """Points at ``at`` +- 10**U(-5, -1.5): some within the finite-difference steps of the kink, some beyond."""
+    return at + rng.choice([-1.0, 1.0], size=size) * 10 ** rng.uniform(-5, -1.5, size=size)
+
+
+ILL_FAMILIES = ("large dynamic range", "exp of large arguments", "steep exp", "near kinks", "near a max tie",
+                "long contracting chain", "long smooth chain", "cancellation", "softmax of large logits")
+
+
+def ill_conditioned_program(seed: int) -> Program:
+    """A correct but ill-conditioned program (one of ``ILL_FAMILIES`` in turn, drawn from ``seed``):
+    values or derivatives spanning many orders of magnitude, points near kinks, long chains."""
+    rng = np.random.default_rng(10_000_000 + seed)
+    family = ILL_FAMILIES[seed % len(ILL_FAMILIES)]
+    n = int(rng.integers(2, 6))
+    sign = rng.choice([-1.0, 1.0], size=n)
+    if family == "large dynamic range":
+        scales = 10 ** rng.uniform(-6, 6, size=n)
+        arrays = [sign * rng.uniform(0.1, 2.0, size=n) / scales]
+        op = lambda x: (x * Tensor(scales)).sin() * 1e8 + (x * x + 1).log() * x  # noqa: E731
+    elif family == "exp of large arguments":
+        arrays = [sign * rng.uniform(20.0, 60.0, size=n)]
+        op = lambda x: x.exp() * (x * 0.5).sin()  # noqa: E731
+    elif family == "steep exp":
+        c = float(rng.uniform(10.0, 40.0))
+        arrays = [rng.uniform(-1.0, 1.1, size=n)]
+        op = lambda x: (x * c).exp().sum()  # noqa: E731
+    elif family == "near kinks":
+        arrays = [np.concatenate([_near(rng, 0.0, n), _near(rng, 0.5, n)])]
+        op = lambda x: x.relu() + x.abs() * 2 + x.clip(-0.5, 0.5) + F.leaky_relu(x, 0.1)  # noqa: E731
+    elif family == "near a max tie":
+        a = rng.uniform(-2.0, 2.0, size=n)
+        arrays = [a, a + rng.choice([-1.0, 1.0], size=n) * 10 ** rng.uniform(-5, -1.5, size=n)]
+        op = lambda s, t: s.maximum(t) * s + tg.stack([s, t]).amax(axis=0)  # noqa: E731
+    elif family == "long contracting chain":
+        length = int(rng.integers(20, 80))
+        arrays = [rng.uniform(-1.5, 1.5, size=n)]
+        op = lambda x: _contracting_chain(x, length)  # noqa: E731
+    elif family == "long smooth chain":
+        length = int(rng.integers(20, 100))
+        arrays = [rng.uniform(-1.5, 1.5, size=n)]
+        op = lambda x: _smooth_chain(x, length)  # noqa: E731
+    elif family == "cancellation":
+        big = float(10 ** rng.uniform(2, 5))
+        arrays = [rng.uniform(-2.0, 2.0, size=n)]
+        op = lambda x: (x + big) * (x + big) - x * (2 * big)  # noqa: E731
+    else:
+        c = float(rng.uniform(10.0, 50.0))
+        arrays = [rng.uniform(-1.5, 1.5, size=(int(rng.integers(1, 3)), n))]
+        op = lambda x: F.log_softmax(x * c, dim=-1)  # noqa: E731
+    return Program(seed, arrays, [(family, op, tuple(range(len(arrays))))])
