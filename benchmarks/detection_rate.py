@@ -47,15 +47,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # the catalogue is shared with the tests
-try:
-    import tinygrad_mnist  # noqa: F401
-except ImportError:  # run from a checkout that is not installed
-    sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))  # the package and the benchmarks' timer, also run as a file from a checkout
 
 import hypothesis  # noqa: E402
+import mutants as M  # noqa: E402
 import numpy as np  # noqa: E402
 
-import mutants as M  # noqa: E402
+from benchmarks import best_times  # noqa: E402
 
 KIND_LABEL = {M.FIRST: "first-order", M.SECOND: "second-order", M.EQUIVALENT: "equivalent"}
 
@@ -140,22 +138,14 @@ def sweep_ill_conditioned(checker: str, count: int) -> dict:
             "by_family": by_family}
 
 
-def _best_of(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def measure_cost(seeds: tuple[int, ...] = (3, 11, 42, 7, 123), repeat: int = 5) -> list[dict]:
     """Seconds per check (best of ``repeat``) of each first-order checker on a few random programs."""
     out = []
     for seed in seeds:
         program = M.random_program(seed)
-        times = {checker: _best_of(lambda c=checker, p=program: M.run_checker(c, p.fn, tuple(p.arrays), {}),
-                                   repeat) for checker in M.SCALED_CHECKERS}
+        runs = [lambda c=checker, p=program: M.run_checker(c, p.fn, tuple(p.arrays), {})
+                for checker in M.SCALED_CHECKERS]
+        times = dict(zip(M.SCALED_CHECKERS, best_times(*runs, repeats=repeat), strict=True))
         out.append({"seed": seed, "elements": int(sum(a.size for a in program.arrays)), "seconds": times})
     return out
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +28,7 @@ except ImportError:  # run as a file from a checkout that is not installed
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     import tinygrad_mnist as tm
 
+from benchmarks import best_times
 from tinygrad_mnist import func
 
 HIDDEN = 64
@@ -46,24 +46,12 @@ def problem(n: int, m: int, seed: int = 0) -> tuple[tm.Tensor, object]:
     return tm.tensor(rng.standard_normal(n)), f
 
 
-def best_of(fn: object, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()  # type: ignore[operator]
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def measure(n: int, m: int, repeats: int) -> tuple[float, float]:
     x, f = problem(n, m)
     forward, reverse = func.jacfwd(f), func.jacrev(f)
     np.testing.assert_allclose(forward(x).numpy(), reverse(x).numpy(), rtol=1e-12, atol=1e-12)
-    t_fwd, t_rev = [], []
-    for _ in range(repeats):  # alternate, so that a drift in machine speed hits both
-        t_fwd.append(best_of(lambda: forward(x), 1))
-        t_rev.append(best_of(lambda: reverse(x), 1))
-    return min(t_fwd), min(t_rev)
+    t_fwd, t_rev = best_times(lambda: forward(x), lambda: reverse(x), repeats=repeats)
+    return t_fwd, t_rev
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ except ImportError:  # run as a file from a checkout that is not installed
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     import tinygrad_mnist as tm
 
+from benchmarks import best_times
 from tinygrad_mnist import nn
 from tinygrad_mnist.func import functional_call, grad, vmap
 
@@ -62,15 +62,8 @@ def measure(batch: int, dtype: Any, repeats: int) -> dict[str, float]:
         for name in params:
             stacked = np.stack([g[name].numpy() for g in one_by_one])
             np.testing.assert_allclose(together[name].numpy(), stacked, rtol=1e-10, atol=1e-12)
-    fast, slow = [], []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        batched(params, x, y)
-        fast.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        loop()
-        slow.append(time.perf_counter() - start)
-    return {"vmap_s": min(fast), "loop_s": min(slow), "speedup": min(slow) / min(fast)}
+    fast, slow = best_times(lambda: batched(params, x, y), loop, repeats=repeats)
+    return {"vmap_s": fast, "loop_s": slow, "speedup": slow / fast}
 
 
 def main(argv: list[str] | None = None) -> None:

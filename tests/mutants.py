@@ -943,13 +943,13 @@ def detection_by_d(checkers: tuple[str, ...] = SCALED_CHECKERS, ds: tuple[float,
 
 
 # ---- ill-conditioned correct programs -----------------------------------------------------
-def _contracting_chain(x: Tensor, n: int) -> Tensor:
+def contracting_chain(x: Tensor, n: int) -> Tensor:
     for k in range(n):
         x = (x * 1.1).tanh() + x.sin() * 0.5 if k % 2 else (x * 0.3).exp() - 1
     return x
 
 
-def _smooth_chain(x: Tensor, n: int) -> Tensor:
+def smooth_chain(x: Tensor, n: int) -> Tensor:
     for k in range(n):
         x = (x * 1.3 + 0.2).tanh() * 1.5 if k % 2 else x.sin() * 1.2 + (x * 0.2).exp() * 0.3
     return x
@@ -992,11 +992,11 @@ def ill_conditioned_program(seed: int) -> Program:
     elif family == "long contracting chain":
         length = int(rng.integers(20, 80))
         arrays = [rng.uniform(-1.5, 1.5, size=n)]
-        op = lambda x: _contracting_chain(x, length)  # noqa: E731
+        op = lambda x: contracting_chain(x, length)  # noqa: E731
     elif family == "long smooth chain":
         length = int(rng.integers(20, 100))
         arrays = [rng.uniform(-1.5, 1.5, size=n)]
-        op = lambda x: _smooth_chain(x, length)  # noqa: E731
+        op = lambda x: smooth_chain(x, length)  # noqa: E731
     elif family == "cancellation":
         big = float(10 ** rng.uniform(2, 5))
         arrays = [rng.uniform(-2.0, 2.0, size=n)]

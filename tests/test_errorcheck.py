@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import numpy as np
 import pytest
-from mutants import random_program
+from mutants import contracting_chain, random_program, smooth_chain
 
 import tinygrad_mnist as tg
+from benchmarks import best_times
 from tinygrad_mnist import Tensor, nn
-from tinygrad_mnist.autograd import Function, GradcheckError, gradcheck
-from tinygrad_mnist.autograd import GradientBoundError, check_gradients, check_module
+from tinygrad_mnist.autograd import (
+    Function,
+    GradcheckError,
+    GradientBoundError,
+    check_gradients,
+    check_module,
+    gradcheck,
+)
 from tinygrad_mnist.autograd.finite_differences import estimate, ladder
 from tinygrad_mnist.core import rules
 from tinygrad_mnist.nn import functional as F
@@ -132,23 +138,11 @@ ILL_CONDITIONED: dict[str, tuple[Callable[..., Tensor], list[np.ndarray]]] = {
     "steep exp": (lambda x: (x * 40).exp().sum(), [np.array([0.9, 1.1, 0.2])]),
     "near kinks": (lambda x: x.relu() + x.abs() * 2 + x.clip(-0.5, 0.5), [np.array([1e-3, -2e-4, 0.5002, 3e-4])]),
     "near a max tie": (lambda a, b: a.maximum(b) * a, [np.array([1.0, 2.0]), np.array([1.0002, 1.9995])]),
-    "long contracting chain": (lambda x: _chain(x, 60), [np.array([0.4, -0.9, 1.3])]),  # exp(x) - 1 of ~1e-10
-    "long smooth chain": (lambda x: _smooth_chain(x, 80), [np.array([0.4, -0.9, 1.3])]),
+    "long contracting chain": (lambda x: contracting_chain(x, 60), [np.array([0.4, -0.9, 1.3])]),  # exp(x) - 1 of ~1e-10
+    "long smooth chain": (lambda x: smooth_chain(x, 80), [np.array([0.4, -0.9, 1.3])]),
     "cancellation": (lambda x: (x + 1e3) * (x + 1e3) - (x * 2e3), [np.array([0.37, -1.25])]),
     "softmax of large logits": (lambda x: F.log_softmax(x * 30, dim=-1), [np.array([[1.0, 1.2, -0.3]])]),
 }
-
-
-def _chain(x: Tensor, n: int) -> Tensor:
-    for k in range(n):
-        x = (x * 1.1).tanh() + x.sin() * 0.5 if k % 2 else (x * 0.3).exp() - 1
-    return x
-
-
-def _smooth_chain(x: Tensor, n: int) -> Tensor:
-    for k in range(n):
-        x = (x * 1.3 + 0.2).tanh() * 1.5 if k % 2 else x.sin() * 1.2 + (x * 0.2).exp() * 0.3
-    return x
 
 
 @pytest.mark.parametrize("name", sorted(ILL_CONDITIONED))
@@ -258,23 +252,14 @@ def test_bad_arguments() -> None:
         check_module(Tensor.exp, Tensor.sum, x)
 
 
-def _best_of(fn: Callable[[], object], repeat: int = 3) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def test_cost_against_gradcheck() -> None:
     """Printed: the time of the new check over the old one's, best of 3, on a few programs."""
     for seed in (3, 11, 42):
         program = random_program(seed)
         xs = [Tensor(a.copy(), requires_grad=True) for a in program.arrays]
-        old = _best_of(lambda xs=xs, p=program: gradcheck(p.fn, xs))
-        new = _best_of(lambda xs=xs, p=program: check_gradients(p.fn, xs))
-        fast = _best_of(lambda xs=xs, p=program: check_gradients(p.fn, xs, fast=True))
+        old, new, fast = best_times(lambda xs=xs, p=program: gradcheck(p.fn, xs),
+                                    lambda xs=xs, p=program: check_gradients(p.fn, xs),
+                                    lambda xs=xs, p=program: check_gradients(p.fn, xs, fast=True), repeats=3)
         print(f"\nprogram {seed}: gradcheck {old * 1e3:.1f} ms, check_gradients {new * 1e3:.1f} ms "
               f"({new / old:.1f}x), fast {fast * 1e3:.1f} ms")
         assert new < 30 * old + 0.05
