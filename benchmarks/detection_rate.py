@@ -9,7 +9,8 @@ Run from the repository root, either way:
 The mutants, their programs and input strategies live in ``tests/mutants.py``
 (the same catalogue ``tests/test_mutants.py`` asserts on). For every mutant and
 every checker (full ``gradcheck``, ``gradcheck(fast_mode=True)``,
-``gradgradcheck``):
+``gradgradcheck``, and ``check_second_derivatives``, the error-bounded
+second-order check, as ``bound-gradgrad``):
 
 1. the correct table is run through the checker on the mutant's K inputs
    (drawn by a derandomized hypothesis run, so the same on every machine with
@@ -58,6 +59,9 @@ from benchmarks import best_times  # noqa: E402
 KIND_LABEL = {M.FIRST: "first-order", M.SECOND: "second-order", M.EQUIVALENT: "equivalent"}
 
 
+TABLE_CHECKERS = (*M.CHECKERS, M.BOUND_GRADGRAD)  # the columns of the mutant table
+
+
 def cell(verdict: M.Verdict) -> str:
     if verdict.outcome == M.NOT_APPLICABLE:
         return "n/a"
@@ -72,7 +76,7 @@ def run_mutants(k: int) -> list[dict]:
     for mutant in M.MUTANTS:
         row = {"mutant": mutant.name, "kind": mutant.order, "target": mutant.target, "bug": mutant.bug,
                "note": mutant.note, "checkers": {}, "baseline_failures": {}}
-        for checker in M.CHECKERS:
+        for checker in TABLE_CHECKERS:
             failures = [i for i, (outcome, _) in enumerate(M.baseline(mutant, checker, k)) if outcome != M.PASSED]
             if failures:
                 row["baseline_failures"][checker] = failures
@@ -193,7 +197,7 @@ def totals(rows: list[dict]) -> list[dict]:
     for kind in (M.FIRST, M.SECOND, M.EQUIVALENT):
         chosen = [r for r in rows if r["kind"] == kind]
         entry = {"kind": kind, "mutants": len(chosen)}
-        for checker in M.CHECKERS:
+        for checker in TABLE_CHECKERS:
             outcomes = [r["checkers"][checker]["outcome"] for r in chosen]
             entry[checker] = {
                 "caught": outcomes.count(M.CAUGHT), "crash": outcomes.count(M.CRASH),
@@ -218,7 +222,7 @@ def render(result: dict) -> str:
     rows, k = result["mutants"], result["config"]["k"]
     kills = result.get("program_kills")
     lines = [
-        f"Detection of broken VJPs: {len(rows)} mutants x {len(M.CHECKERS)} checkers, K={k} inputs each "
+        f"Detection of broken VJPs: {len(rows)} mutants x {len(TABLE_CHECKERS)} checkers, K={k} inputs each "
         f"(float64, eps=1e-6, atol=1e-5, rtol=1e-3)",
         "cells: caught (GradcheckError) / crash (the program raised) on n of K inputs, or missed; "
         "n/a where the checker does not apply",
@@ -227,35 +231,36 @@ def render(result: dict) -> str:
         lines.append(f"programs: how many of the first {result['config']['kill_programs']} random correct "
                      "programs fail full gradcheck under the mutant")
     lines.append("")
-    header = f"{'mutant':36} {'kind':12} {'full':12} {'fast':12} {'gradgrad':12}"
+    header = f"{'mutant':36} {'kind':12} {'full':12} {'fast':12} {'gradgrad':12} {'bound-gradgrad':14}"
     if kills is not None:
         header += f" {'programs':>8}"
     lines += [header.rstrip(), "-" * len(header)]
     for r in rows:
         c = r["checkers"]
         line = (f"{r['mutant']:36} {KIND_LABEL[r['kind']]:12} {c['full']['cell']:12} {c['fast']['cell']:12} "
-                f"{c['gradgrad']['cell']:12}")
+                f"{c['gradgrad']['cell']:12} {c[M.BOUND_GRADGRAD]['cell']:14}")
         if kills is not None:
             line += f" {kills[r['mutant']]:>8}"
         if r["baseline_failures"]:
             line += f"  ! correct table fails {r['baseline_failures']}"
         lines.append(line.rstrip())
     lines += ["", "Totals: detected (caught + crash) / mutants", ""]
-    header = f"{'kind':14} {'mutants':>7}  {'full':18} {'fast':18} {'gradgrad':24}"
+    header = f"{'kind':14} {'mutants':>7}  {'full':18} {'fast':18} {'gradgrad':24} {'bound-gradgrad':24}"
     lines += [header.rstrip(), "-" * len(header)]
     for t in result["totals"]:
         lines.append(f"{KIND_LABEL[t['kind']]:14} {t['mutants']:>7}  {total_cell(t['full']):18} "
-                     f"{total_cell(t['fast']):18} {total_cell(t['gradgrad']):24}".rstrip())
+                     f"{total_cell(t['fast']):18} {total_cell(t['gradgrad']):24} "
+                     f"{total_cell(t[M.BOUND_GRADGRAD]):24}".rstrip())
     lines += ["", "False alarms on random correct programs", ""]
-    header = f"{'checker':10} {'programs':>8} {'false alarms':>13}"
+    header = f"{'checker':14} {'programs':>8} {'false alarms':>13}"
     lines += [header, "-" * len(header)]
     for s in result["false_alarms"]:
-        lines.append(f"{s['checker']:10} {s['programs']:>8} {s['false_alarms']:>13}")
+        lines.append(f"{s['checker']:14} {s['programs']:>8} {s['false_alarms']:>13}")
         for alarm in s["alarms"][:3]:
             lines.append(f"    {alarm['outcome']}: {alarm['detail'][:200]}")
             lines += ["    " + line for line in alarm["program"].splitlines()]
     bad = sum(bool(r["baseline_failures"]) for r in rows)
-    inputs = sum(len(r["checkers"][c]["per_input"]) for r in rows for c in M.CHECKERS)
+    inputs = sum(len(r["checkers"][c]["per_input"]) for r in rows for c in TABLE_CHECKERS)
     lines += ["", f"Baseline: the correct table failed a checker on {bad} mutant program(s) "
                   f"({inputs} mutant checks in all)." if bad else
                   f"Baseline: the correct table passed every applicable checker on every mutant input "
@@ -288,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     rows = run_mutants(args.k)
     sweeps = [sweep_false_alarms("full", args.programs), sweep_false_alarms("fast", args.programs),
-              sweep_false_alarms("gradgrad", args.gradgrad_programs)]
+              sweep_false_alarms("gradgrad", args.gradgrad_programs),
+              sweep_false_alarms(M.BOUND_GRADGRAD, args.gradgrad_programs)]
     kills = sweep_kills(args.kill_programs) if args.kill_programs else None
     scaled = run_scaled(args.k)
     bound_sweeps = [sweep_false_alarms(c, args.bound_programs) for c in M.BOUND_CHECKERS]

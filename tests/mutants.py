@@ -46,12 +46,15 @@ import tinygrad_mnist as tg
 from tinygrad_mnist import Tensor, testing
 from tinygrad_mnist.core import graph
 from tinygrad_mnist.core import rules
-from tinygrad_mnist.autograd import GradcheckError, check_gradients, gradcheck, gradgradcheck
+from tinygrad_mnist.autograd import (
+    GradcheckError, check_gradients, check_second_derivatives, gradcheck, gradgradcheck,
+)
 from tinygrad_mnist.nn import functional as F
 
 K = 8  # inputs per mutant
 CHECKERS = ("full", "fast", "gradgrad")
 BOUND_CHECKERS = ("bound", "bound-fast")  # check_gradients, full and fast=True
+BOUND_GRADGRAD = "bound-gradgrad"  # check_second_derivatives: wherever gradgradcheck applies
 SCALED_CHECKERS = ("full", "fast", *BOUND_CHECKERS)  # the checkers run on the scaled mutants
 FIRST, SECOND, EQUIVALENT = "first", "second", "equivalent"
 
@@ -593,6 +596,8 @@ def run_checker(checker: str, program: Callable[..., Tensor], arrays: tuple[np.n
                 check_gradients(fn, tensors)
             elif checker == "bound-fast":
                 check_gradients(fn, tensors, fast=True, seed=seed)
+            elif checker == BOUND_GRADGRAD:
+                check_second_derivatives(fn, tensors, seed=seed)
             else:
                 raise ValueError(f"unknown checker {checker!r}")
     except GradcheckError as exc:
@@ -617,9 +622,15 @@ class Verdict:
         return self.outcome in (CAUGHT, CRASH)
 
 
+def applies(mutant: Mutant, checker: str) -> bool:
+    """Whether ``checker`` is meaningful on the mutant's inputs (the error-bounded second-order check goes
+    wherever gradgradcheck does)."""
+    return checker in mutant.checkers or (checker == BOUND_GRADGRAD and "gradgrad" in mutant.checkers)
+
+
 def evaluate(mutant: Mutant, checker: str, k: int = K, stop_early: bool = False) -> Verdict:
     """Run ``checker`` on the mutated program over ``k`` inputs (input i uses seed i)."""
-    if checker not in mutant.checkers:
+    if not applies(mutant, checker):
         return Verdict(mutant.name, checker, NOT_APPLICABLE)
     per_input, detail = [], ""
     for i, (arrays, params) in enumerate(examples(mutant.name, k)):
@@ -635,7 +646,7 @@ def evaluate(mutant: Mutant, checker: str, k: int = K, stop_early: bool = False)
 
 def baseline(mutant: Mutant, checker: str, k: int = K) -> list[tuple[str, str]]:
     """The same checker on the same inputs with the table left correct: must all pass."""
-    if checker not in mutant.checkers:
+    if not applies(mutant, checker):
         return []
     return [run_checker(checker, mutant.program, arrays, params, seed=i)
             for i, (arrays, params) in enumerate(examples(mutant.name, k))]

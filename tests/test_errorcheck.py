@@ -263,3 +263,13 @@ def test_cost_against_gradcheck() -> None:
         print(f"\nprogram {seed}: gradcheck {old * 1e3:.1f} ms, check_gradients {new * 1e3:.1f} ms "
               f"({new / old:.1f}x), fast {fast * 1e3:.1f} ms")
         assert new < 30 * old + 0.05
+
+
+def test_a_0d_input_is_named_by_its_element_not_as_a_directional_derivative(monkeypatch):
+    monkeypatch.setattr(rules.tanh, "vjps", (lambda g, out, a: 2 * g * (1 - out * out),))
+    result = check_gradients(Tensor.tanh, Tensor(np.array(0.3), requires_grad=True), raise_exception=False)
+    assert not result.passed
+    assert result.failures[0].describe().startswith("input 0 element () (output 0 element ()) [rev]")
+    fast = check_gradients(Tensor.tanh, Tensor(np.array(0.3), requires_grad=True), fast=True,
+                           raise_exception=False)
+    assert fast.failures[0].describe().startswith("input 0 u^T J v [fast rev]")

@@ -297,11 +297,11 @@ def worst_element(analytical, numerical, atol=1e-5, rtol=1e-3):
     return tuple(int(i) for i in np.unravel_index(np.argmax(excess), excess.shape))
 
 
-def test_wrong_vjp_is_caught_and_the_worst_element_named(monkeypatch):
+def test_wrong_vjp_is_caught_and_the_worst_element_named_with_tolerances(monkeypatch):
     monkeypatch.setattr(rules.tanh, "vjps", (wrong_tanh_vjp,))
     x = np.array([0.1, 0.5, -1.2, 3.0])
     with pytest.raises(AssertionError) as caught:
-        assert_grads_close(Tensor.tanh, x)
+        assert_grads_close(Tensor.tanh, x, atol=1e-5)
     error = caught.value
     assert isinstance(error, GradcheckError)
     t = np.tanh(x)
@@ -315,26 +315,56 @@ def test_wrong_vjp_is_caught_and_the_worst_element_named(monkeypatch):
     assert f"input element ({k},)" in message and f"output element ({k},)" in message
 
 
+def test_wrong_vjp_is_caught_by_default_with_the_element_named(monkeypatch):
+    monkeypatch.setattr(rules.tanh, "vjps", (wrong_tanh_vjp,))
+    x = np.array([0.1, 0.5, -1.2, 3.0])
+    with pytest.raises(AssertionError) as caught:
+        assert_grads_close(Tensor.tanh, x)
+    error = caught.value
+    assert isinstance(error, GradcheckError)
+    (k,) = error.input_element
+    assert error.output_element == (k,) and error.input_index == 0 and error.output_index == 0
+    t = np.tanh(x[k])
+    assert error.analytical == pytest.approx(t) and error.numerical == pytest.approx(1 - t * t, rel=1e-9)
+    assert str(error).startswith("check_gradients:") and f"input 0 element ({k},)" in str(error)
+
+
+def test_the_default_check_sees_an_error_the_tolerances_let_through(monkeypatch):
+    monkeypatch.setattr(rules.tanh, "vjps", (lambda g, out, a: g * (1 - out * out) * (1 + 1e-6),))
+    x = np.array([0.1, 0.5, -1.2])
+    assert_grads_close(Tensor.tanh, x, rtol=1e-3)  # PyTorch's tolerances: one part in a million passes
+    with pytest.raises(GradcheckError, match="outside their error bound"):
+        assert_grads_close(Tensor.tanh, x)
+
+
+def test_kinks_are_skipped_by_default_but_something_must_be_checked():
+    assert_grads_close(lambda t: t.relu(), np.array([0.0, 1.0]))  # element 0 skipped, element 1 checked
+    with pytest.raises(GradcheckError, match="no derivative could be checked; 1 skipped, first: non-differentiable"):
+        assert_grads_close(lambda t: t.relu(), np.array(0.0))
+    with pytest.raises(GradcheckError, match="analytical 0, numerical 0.5"):  # fixed tolerances judge the kink
+        assert_grads_close(lambda t: t.relu(), np.array(0.0), atol=1e-5)
+
+
 @given(arrays(SMALL, low=-2.0, high=2.0))
 def test_a_wrong_vjp_is_caught_on_every_drawn_input(x):
     # doubling the derivative: a difference of at least 2 * (1 - tanh(2)²) > 0.1 everywhere in [-2, 2]
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(rules.tanh, "vjps", (lambda g, out, a: 2 * g * (1 - out * out),))
-        with pytest.raises(GradcheckError, match="input element"):
+        with pytest.raises(GradcheckError, match="input 0 element"):
             assert_grads_close(Tensor.tanh, x)
 
 
 def test_the_failing_input_is_named(monkeypatch):
     right_for_a, _ = rules.mul.vjps
     monkeypatch.setattr(rules.mul, "vjps", (right_for_a, lambda g, out, a, b: g * b))  # should be g * a
-    with pytest.raises(GradcheckError, match="with respect to input 1") as caught:
+    with pytest.raises(GradcheckError, match="input 1 element") as caught:
         assert_grads_close(lambda a, b: a * b, np.array([1.0, 2.0]), np.array([[3.0], [-0.5]]))
     assert caught.value.input_index == 1
 
 
 def test_the_failing_output_is_named(monkeypatch):
     monkeypatch.setattr(rules.tanh, "vjps", (wrong_tanh_vjp,))
-    with pytest.raises(GradcheckError, match="for output 1") as caught:
+    with pytest.raises(GradcheckError, match=r"\(output 1 element") as caught:
         assert_grads_close(lambda x: (x.exp(), x.tanh()), np.array([0.2, -0.4]))
     assert caught.value.output_index == 1
 

@@ -16,10 +16,12 @@ from ..core.grad_mode import enable_grad, inference_mode, no_grad, set_grad_enab
 from ..core.hooks import RemovableHandle
 from . import forward_ad
 from .anomaly import AnomalyError, detect_anomaly
-from .errorcheck import GradientBoundError, GradientCheckResult, check_gradients
+from .checkresult import ElementReport, GradientBoundError, GradientCheckResult, SkippedElement
+from .errorcheck import check_gradients
 from .function import Function, FunctionCtx
 from .functional import backward, grad
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+from .second_order import check_second_derivatives
 from .trace import BackwardTrace, trace_backward
 
 if _TYPE_CHECKING:  # loaded on first use, below
@@ -29,15 +31,18 @@ from .transforms import hessian, hvp, jacobian, jvp, vjp
 __all__ = [
     "AnomalyError",
     "BackwardTrace",
+    "ElementReport",
     "Function",
     "FunctionCtx",
     "GradcheckError",
     "GradientBoundError",
     "GradientCheckResult",
     "RemovableHandle",
+    "SkippedElement",
     "backward",
     "check_gradients",
     "check_module",
+    "check_second_derivatives",
     "detect_anomaly",
     "enable_grad",
     "forward_ad",

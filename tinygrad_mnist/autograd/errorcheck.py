@@ -35,7 +35,7 @@ same estimates and, with both, checks ``u . (J v) == (J^T u) . v``. With
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -44,127 +44,17 @@ from ..core.grad_mode import no_grad
 from ..core.graph import backward
 from ..core.tensor import Tensor
 from . import forward_ad
+from .checkresult import ElementReport, GradientBoundError, GradientCheckResult, SkippedElement
 from .finite_differences import BASE_STEP, EPS, STEP_RATIO, STEPS, Estimate, estimate, ladder
-from .gradcheck import GradcheckError, analytical_jacobians
 from .gradcheck import _differentiable_inputs as differentiable_inputs
 from .gradcheck import _outputs as as_outputs
+from .gradcheck import analytical_jacobians
 
 __all__ = ["ElementReport", "GradientBoundError", "GradientCheckResult", "SkippedElement", "check_gradients"]
 
 MODES = ("rev", "fwd")
 ROUNDING_ULPS = 4.0  # the rounding error of one evaluation, in units of eps * |value|
 REFINEMENTS = 2  # continuations of the ladder to smaller steps where the first one left a derivative unresolved
-
-
-@dataclass(frozen=True)
-class ElementReport:
-    """One compared derivative: where it is, both values, the estimated error and ``ratio``.
-
-    ``ratio = |analytical - numerical| / bound`` with ``bound = safety * error +
-    atol``: the comparison fails when it exceeds 1. ``input_element`` is ``()``
-    and ``output_element`` is ``()`` in fast mode (a directional derivative).
-    """
-
-    input_index: int
-    input_name: str
-    input_element: tuple[int, ...]
-    output_index: int
-    output_element: tuple[int, ...]
-    mode: str
-    analytical: float
-    numerical: float
-    error: float
-    bound: float
-
-    @property
-    def ratio(self) -> float:
-        diff = abs(self.analytical - self.numerical)
-        return float("inf") if not np.isfinite(diff) else diff / self.bound if self.bound > 0 else (
-            float("inf") if diff > 0 else 0.0)
-
-    def describe(self) -> str:
-        """One line: where, both values, the difference and the bound."""
-        where = "u^T J v" if self.input_element == () and self.output_element == () else (
-            f"element {self.input_element} (output {self.output_index} element {self.output_element})")
-        return (f"{self.input_name} {where} [{self.mode}]: analytical {self.analytical:.17g}, numerical "
-                f"{self.numerical:.17g} (estimated error {self.error:.3g}); |difference| "
-                f"{abs(self.analytical - self.numerical):.3g} vs bound {self.bound:.3g} (ratio {self.ratio:.3g})")
-
-
-@dataclass(frozen=True)
-class SkippedElement:
-    """A derivative that could not be checked, and why (``"non-differentiable"`` or ``"not converged"``)."""
-
-    input_index: int
-    input_name: str
-    input_element: tuple[int, ...]
-    output_index: int
-    output_element: tuple[int, ...]
-    reason: str
-
-    def describe(self) -> str:
-        """E.g. ``non-differentiable at input 0 element (2,)``."""
-        where = "u^T J v" if self.input_element == () and self.output_element == () else (
-            f"element {self.input_element}")
-        return f"{self.reason} at {self.input_name} {where} (output {self.output_index} {self.output_element})"
-
-
-@dataclass
-class GradientCheckResult:
-    """What :func:`check_gradients` found: ``passed``, each input's worst element, counts and skips.
-
-    ``worst[name]`` is the comparison with the largest ratio for that input
-    (None when nothing of it could be checked); ``failures`` every comparison
-    over its bound; ``checked`` and ``skipped`` count derivatives (Jacobian
-    entries, or directional derivatives in fast mode) per mode;
-    ``consistency`` the relative ``u.(Jv)`` vs ``(J^T u).v`` discrepancy of each
-    input when both modes ran. A result is truthy when it passed.
-    """
-
-    passed: bool = True
-    worst: dict[str, ElementReport | None] = field(default_factory=dict)
-    failures: list[ElementReport] = field(default_factory=list)
-    skips: list[SkippedElement] = field(default_factory=list)
-    checked: int = 0
-    skipped: int = 0
-    consistency: dict[str, float] = field(default_factory=dict)
-    consistency_failures: list[str] = field(default_factory=list)
-
-    def __bool__(self) -> bool:
-        return self.passed
-
-    def summary(self) -> str:
-        """A readable multi-line report.
-
-        >>> import numpy as np
-        >>> from tinygrad_mnist import Tensor
-        >>> print(check_gradients(Tensor.abs, Tensor(np.array([0.0, 2.0]), requires_grad=True)).summary())
-        passed: 3 derivatives checked, 1 skipped, 0 over their bound
-          worst of input 0: input 0 element (0,) (output 0 element (1,)) [rev]: analytical 0, numerical 0 ...
-          non-differentiable at input 0 element (0,) (output 0 (0,))
-        """
-        head = (f"{'passed' if self.passed else 'FAILED'}: {self.checked} derivatives checked, "
-                f"{self.skipped} skipped, {len(self.failures)} over their bound")
-        lines = [head]
-        for name, report in self.worst.items():
-            lines.append(f"  worst of {name}: " + (report.describe() if report else "nothing checked"))
-        lines += ["  " + s.describe() for s in self.skips[:10]]
-        if len(self.skips) > 10:
-            lines.append(f"  ... and {len(self.skips) - 10} more skipped")
-        lines += ["  " + c for c in self.consistency_failures]
-        return "\n".join(lines)
-
-
-class GradientBoundError(GradcheckError):
-    """An analytical derivative lies outside the finite-difference estimate's error bound."""
-
-    def __init__(self, message: str, report: ElementReport) -> None:
-        super().__init__(message, input_index=report.input_index, output_index=report.output_index,
-                         input_element=report.input_element, output_element=report.output_element,
-                         analytical=report.analytical, numerical=report.numerical)
-        self.report = report
-        self.bound = report.bound
-        self.error_estimate = report.error
 
 
 def _flat_outputs(fn: Callable[..., Any], args: tuple[Any, ...]) -> np.ndarray:
@@ -237,9 +127,11 @@ class _Checker:
             if best is None:
                 best = est
             else:
-                usable = ~est.kink & est.converged & (est.flat_below == 0)
-                # a disagreeing estimate is replaced only when the smaller steps contradict it (aliasing)
-                contradicted = ~(np.abs(est.value - best.value) <= est.error + best.error)
+                usable = ~est.kink & est.converged
+                # a disagreeing estimate is replaced only when the smaller steps contradict it (aliasing, or a
+                # kink such as a tie that the larger steps straddle); a flat estimate (no change at any step)
+                # only bounds the derivative by ``flat_below``
+                contradicted = ~(np.abs(est.value - best.value) <= est.error + best.error + est.flat_below)
                 take = usable & ((best.kink | ~best.converged) | (self.unresolved(best, analytical) & contradicted))
                 best = Estimate(*(np.where(take, new, old) for new, old in zip(
                     (est.value, est.error, est.truncation, est.rounding, est.kink, est.converged, est.flat_below,
@@ -290,7 +182,7 @@ class _Checker:
         if reason:
             if count:
                 r.skipped += 1
-                r.skips.append(SkippedElement(i, self.names[i], element, o, out_el, reason))
+                r.skips.append(SkippedElement(i, self.names[i], element, o, out_el, reason, mode.startswith("fast")))
             return
         r.checked += count
         report = ElementReport(i, self.names[i], element, o, out_el, mode, analytical, value, err,

@@ -267,29 +267,10 @@ def gradgradcheck(
     """
     args = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
     chosen = _differentiable_inputs(args)
-    outputs = [o for o in _outputs(fn(*args)) if o.requires_grad]
-    rng = np.random.default_rng(seed)
-    if grad_outputs is None:
-        vectors = tuple(Tensor(rng.standard_normal(o.shape), requires_grad=True) for o in outputs)
-    else:
-        vectors = as_tensor_tuple(grad_outputs, "grad_outputs")
-        if len(vectors) != len(outputs):
-            raise ValueError(
-                f"gradgradcheck: got {len(vectors)} grad_outputs for {len(outputs)} differentiable outputs"
-            )
+    vectors = _grad_output_vectors(fn, args, grad_outputs, seed, "gradgradcheck")
     n_args = len(args)
-
-    def first_derivative(*values: Any) -> tuple[Tensor, ...]:
-        xs, vs = values[:n_args], values[n_args:]
-        with enable_grad():
-            outs = [o for o in _outputs(fn(*xs)) if o.requires_grad]
-            wrt = [xs[i] for i in chosen]
-            grads = grad(outs, wrt, grad_outputs=list(vs), create_graph=True, allow_unused=True) if outs else ()
-        return tuple(g if g is not None else Tensor(np.zeros(x.shape))
-                     for g, x in zip(grads or [None] * len(wrt), wrt, strict=True))
-
     try:
-        return gradcheck(first_derivative, (*args, *vectors), eps, atol, rtol, True, fast_mode, seed)
+        return gradcheck(_vjp_map(fn, n_args, chosen), (*args, *vectors), eps, atol, rtol, True, fast_mode, seed)
     except GradcheckError as failure:
         o, i = failure.output_index, failure.input_index
         wrt = f"input {i}" if i < n_args else f"grad_outputs[{i - n_args}]"
@@ -303,3 +284,31 @@ def gradgradcheck(
         if raise_exception:
             raise error from None
         return False
+
+
+def _grad_output_vectors(fn: Callable[..., Any], args: tuple[Any, ...], grad_outputs: Sequence[Any] | None,
+                         seed: int, caller: str) -> tuple[Tensor, ...]:
+    """The vectors ``v`` of ``v^T J``, one per differentiable output: given, or standard normal from ``seed``."""
+    outputs = [o for o in _outputs(fn(*args)) if o.requires_grad]
+    if grad_outputs is None:
+        rng = np.random.default_rng(seed)
+        return tuple(Tensor(rng.standard_normal(o.shape), requires_grad=True) for o in outputs)
+    vectors = as_tensor_tuple(grad_outputs, "grad_outputs")
+    if len(vectors) != len(outputs):
+        raise ValueError(f"{caller}: got {len(vectors)} grad_outputs for {len(outputs)} differentiable outputs")
+    return vectors
+
+
+def _vjp_map(fn: Callable[..., Any], n_args: int, chosen: list[int]) -> Callable[..., tuple[Tensor, ...]]:
+    """The map ``(*inputs, *v) -> v^T J`` (one gradient per chosen input), differentiable again."""
+
+    def first_derivative(*values: Any) -> tuple[Tensor, ...]:
+        xs, vs = values[:n_args], values[n_args:]
+        with enable_grad():
+            outs = [o for o in _outputs(fn(*xs)) if o.requires_grad]
+            wrt = [xs[i] for i in chosen]
+            grads = grad(outs, wrt, grad_outputs=list(vs), create_graph=True, allow_unused=True) if outs else ()
+        return tuple(g if g is not None else Tensor(np.zeros(x.shape))
+                     for g, x in zip(grads or [None] * len(wrt), wrt, strict=True))
+
+    return first_derivative

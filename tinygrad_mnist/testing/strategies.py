@@ -1,42 +1,12 @@
-"""Hypothesis strategies and a gradient assertion for property-testing your own ops.
+"""Hypothesis strategies: shapes, element domains clear of kinks, poles and ties, arrays, Tensors, operands.
 
-This module needs `hypothesis <https://hypothesis.readthedocs.io>`_, which is a
-test dependency, not a runtime one: install the dev extra
-(``pip install -e ".[dev]"``) or ``pip install hypothesis``. Importing
-:mod:`tinygrad_mnist` itself never imports hypothesis; only this module does.
-
-What is here:
-
-* :func:`shapes`, :func:`broadcastable_shapes`, :func:`matmul_shapes`: array shapes, 0-d included;
-* :func:`elements`, :func:`arrays` and :func:`tensors`: finite values in bounds
-  (``low``/``high``), optionally kept ``margin`` away from points where an op
-  has a kink or a pole (``avoid``, ``positive``), and pairwise apart
-  (``unique``) so that a finite-difference step never changes which element
-  is the largest;
-* :func:`grid`: values on a decimal grid, clear of kinks and ties placed on another grid;
-* :func:`operands`: one array per element strategy, for one draw of shapes;
-* :func:`assert_grads_close`: the engine's gradients against central finite
-  differences, on float64 copies of the inputs.
-
-A property test of ``log`` on positive inputs of any shape up to 3 x 3:
-
->>> import numpy as np
->>> from hypothesis import given, settings
->>> from tinygrad_mnist import Tensor
->>> @settings(max_examples=10, derandomize=True, database=None, deadline=None)
-... @given(arrays(shapes(max_dims=2, max_side=3), positive=True))
-... def test_log(x):
-...     np.testing.assert_allclose(Tensor(x).log().data, np.log(x))
-...     assert_grads_close(Tensor.log, x)
->>> test_log()
-
-The guide ``docs/testing.md`` walks through testing a new op step by step.
+Re-exported by :mod:`tinygrad_mnist.testing`, which documents them as a whole.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Literal, Union
 
 import numpy as np
@@ -51,14 +21,10 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
         "pip install hypothesis (or pip install -e '.[dev]')"
     ) from exc
 
-from ._float_domains import check_unique_room, decimal_grid, domain, float_dtype, power_of_two_grid
-from .autograd import GradcheckError, gradcheck
-from .core.tensor import Tensor
+from .._float_domains import check_unique_room, decimal_grid, domain, float_dtype, power_of_two_grid
+from ..core.tensor import Tensor
 
-__all__ = [
-    "arrays", "assert_grads_close", "broadcastable_shapes", "elements", "grid", "matmul_shapes", "operands", "shapes",
-    "tensors",
-]
+__all__ = ["arrays", "broadcastable_shapes", "elements", "grid", "matmul_shapes", "operands", "shapes", "tensors"]
 
 Shape = tuple[int, ...]
 ShapeLike = Union[int, Shape, "st.SearchStrategy[Shape]", None]
@@ -195,6 +161,7 @@ def grid(
 
     >>> import numpy as np
     >>> from hypothesis import given, settings
+    >>> from tinygrad_mnist.testing import assert_grads_close
     >>> @settings(max_examples=20, derandomize=True, database=None, deadline=None)
     ... @given(arrays((2, 3), elements=grid(0.2, 0.1, low=-1.9, high=1.9), unique=True))
     ... def test_max_of_clip(x):
@@ -324,6 +291,7 @@ def operands(
 
     >>> import numpy as np
     >>> from hypothesis import given, settings
+    >>> from tinygrad_mnist.testing import assert_grads_close
     >>> @settings(max_examples=20, derandomize=True, database=None, deadline=None)
     ... @given(operands(broadcastable_shapes(2, max_dims=3, max_side=3),
     ...                 elements(low=-2.0, high=2.0), elements(low=-2.0, high=2.0, avoid=0.0, margin=0.5)))
@@ -342,64 +310,3 @@ def operands(
         return st.tuples(*(arrays(s, dtype, elements=e, unique=unique) for s, e in zip(drawn, elements, strict=True)))
 
     return (shapes if isinstance(shapes, st.SearchStrategy) else st.just(tuple(shapes))).flatmap(fill)
-
-
-# ---- gradients ---------------------------------------------------------------------------
-def _float_array(value: Any) -> np.ndarray | None:
-    data = value.data if isinstance(value, Tensor) else value
-    if isinstance(data, (np.ndarray, np.generic)) and data.dtype.kind == "f":
-        return np.array(data, dtype=np.float64, copy=True)
-    return None
-
-
-def assert_grads_close(
-    fn: Callable[..., Any],
-    *inputs: Any,
-    eps: float = 1e-6,
-    atol: float = 1e-5,
-    rtol: float = 1e-3,
-) -> None:
-    """Assert that the engine's gradients of ``fn(*inputs)`` match central finite differences.
-
-    Every input that is a floating-point Tensor or numpy array (float32
-    included) is replaced by a new float64 leaf with ``requires_grad=True``,
-    holding a copy of its values, and the Jacobian of every output with
-    respect to it is checked by :func:`tinygrad_mnist.autograd.gradcheck`:
-    ``|analytical - numerical| <= atol + rtol * |numerical|`` element by
-    element. Other inputs (integer or boolean arrays, Python numbers, ...)
-    are passed to ``fn`` unchanged, as constants. The caller's inputs are
-    never modified.
-
-    Returns None when the gradients agree. Otherwise raises
-    :class:`~tinygrad_mnist.autograd.GradcheckError` (an ``AssertionError``)
-    whose message names the output, the input and the worst element, with
-    both values.
-
-    >>> import numpy as np
-    >>> assert_grads_close(lambda x: (x * x).sum(), np.array([1.0, 2.0]))
-    >>> assert_grads_close(lambda a, b: a @ b, np.ones((2, 3), np.float32), np.arange(3.0))
-    >>> try:
-    ...     assert_grads_close(lambda x: x.relu(), np.array([-1.0, 0.0, 2.0]))  # a kink at 0
-    ... except AssertionError as error:
-    ...     print(error)
-    gradcheck: Jacobian mismatch ... input element (1,): analytical 0, numerical 0.5 ...
-    """
-    __tracebackhide__ = True  # pytest reports the failure at the caller's line
-    args = []
-    checked = 0
-    for value in inputs:
-        array = _float_array(value)
-        if array is None:
-            args.append(value)
-        else:
-            args.append(Tensor(array, requires_grad=True))
-            checked += 1
-    if not checked:
-        kinds = ", ".join(type(v).__name__ for v in inputs) or "none"
-        raise ValueError(
-            f"assert_grads_close: no floating-point Tensor or numpy array among the inputs (got {kinds})"
-        )
-    try:
-        gradcheck(fn, args, eps=eps, atol=atol, rtol=rtol)
-    except GradcheckError as failure:
-        raise failure.with_traceback(None) from None  # where inside the checker it was found does not matter
