@@ -196,7 +196,9 @@ def test_evaluate_prints_accuracy_confusion_matrix_and_per_class_table(
     lines = result.stdout.splitlines()
 
     first = lines[0].split()
-    assert first[:2] == ["test", "accuracy"] and first[3:] == ["on", str(TEST_SIZE), "images"]
+    assert first[:2] == ["test", "accuracy"] and first[3:6] == ["on", str(TEST_SIZE), "images;"]
+    assert lines[0].endswith(f"; checkpoint {run_dir / 'checkpoint.npz'} (epoch 2, validation accuracy "
+                             f"{read_metrics(run_dir)['history'][-1]['val_accuracy']:.4f})")
     accuracy = float(first[2])
     assert accuracy == pytest.approx(read_metrics(run_dir)["test_accuracy"], abs=5e-5)
 
@@ -298,7 +300,8 @@ BAD_ARGUMENTS = [
     pytest.param(["train", "--optimizer", "foo"], ["--optimizer", "invalid choice", "'foo'"], id="unknown-optimizer"),
     pytest.param(["train", "--data", "{files}/no-such-dir", "--out", "{files}/run"], ["no-such-dir", "not found"],
                  id="missing-data-dir"),
-    pytest.param(["evaluate", "{files}/missing.npz"], ["missing.npz", "not found"], id="missing-checkpoint"),
+    pytest.param(["evaluate", "{files}/missing.npz"], ["argument PATH", "missing.npz", "does not exist"],
+                 id="missing-checkpoint"),
     pytest.param(["evaluate", "{files}/random-bytes.npz"], ["random-bytes.npz"], id="random-bytes-checkpoint"),
     pytest.param(["evaluate", "{files}/truncated.npz"], ["truncated.npz", "not a readable .npz"],
                  id="truncated-checkpoint"),

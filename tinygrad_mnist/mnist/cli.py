@@ -1,13 +1,17 @@
-"""The ``tinygrad-mnist`` command: train, evaluate, predict, data.
+"""The ``tinygrad-mnist`` command: train, evaluate, predict, data, plot, graph, backprop-compare.
 
 Bad arguments end with status 2 and one line naming the argument and what was
 expected; Ctrl-C during training saves a checkpoint and ends with status 130.
+evaluate, predict and plot take a run directory (the ``--out`` of train) or a
+checkpoint file; a run directory stands for its ``best.npz`` (its
+``checkpoint.npz`` when no epoch has completed).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import shlex
 import sys
 import time
 import warnings
@@ -19,7 +23,7 @@ import numpy as np
 
 from ..datasets import MNISTError
 from ..datasets.__main__ import verify
-from ..nn.module import StateDictError
+from ..nn.module import Module, StateDictError
 from ..viz import GraphvizMissingWarning, how_to_render
 from . import backprop_compare, graphs, metrics, plots
 from .checkpoint import CheckpointError, load_model
@@ -32,9 +36,13 @@ from .training import (
     Interrupted,
     TrainConfig,
     Trainer,
+    checkpoint_progress,
     load_split,
     predict_logits,
+    run_checkpoint,
 )
+
+RUN_OR_CHECKPOINT = "a run directory (the --out of train) or a checkpoint file written by train"
 
 
 class UsageError(Exception):
@@ -116,11 +124,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--dry-run", action="store_true", help="run 5 steps only (smoke test)")
 
     evaluate = sub.add_parser("evaluate", help="test accuracy, confusion matrix and per-class table")
-    evaluate.add_argument("checkpoint")
+    evaluate.add_argument("path", metavar="PATH",
+                          help="a run directory (the --out of train; its best.npz is evaluated, or checkpoint.npz "
+                               "when no epoch has completed) or a checkpoint file")
     evaluate.add_argument("--data", help="directory of IDX files named like MNIST's")
 
     predict = sub.add_parser("predict", help="the digit in one image, with the ten probabilities")
-    predict.add_argument("checkpoint")
+    predict.add_argument("checkpoint", metavar="PATH",
+                         help="a run directory (its best.npz is used) or a checkpoint file")
     source = predict.add_mutually_exclusive_group(required=True)
     source.add_argument("--index", type=non_negative_int, help="index of a test-set image")
     source.add_argument("image", nargs="?", help="a 28x28 image: .npy or .pgm")
@@ -148,10 +159,63 @@ def build_parser() -> argparse.ArgumentParser:
     graph.add_argument("--out", required=True, help="output file: .svg, .png, .pdf (needs Graphviz) or .dot")
 
     plot = sub.add_parser("plot", help="PNG figures of a run: curves, confusion matrix, first layer, mistakes")
-    plot.add_argument("run_dir", help="a directory written by train (metrics.json and best.npz or checkpoint.npz)")
+    plot.add_argument("path", metavar="PATH",
+                      help="a run directory (the --out of train: metrics.json with best.npz or checkpoint.npz; "
+                           "best.npz is drawn) or a checkpoint file in one (that checkpoint is drawn)")
     plot.add_argument("--out", help="where to write the PNGs (default: the run directory)")
     plot.add_argument("--data", help="IDX directory for the test set (default: the one the run was trained on)")
     return parser
+
+
+# ---- PATH: a run directory or a checkpoint file ----------------------------------------
+
+
+def _existing(text: str) -> Path:
+    path = Path(text)
+    if not path.exists():
+        raise UsageError(f"argument PATH: {path} does not exist; expected {RUN_OR_CHECKPOINT}")
+    return path
+
+
+def _run_checkpoint(run: Path) -> Path:
+    found = run_checkpoint(run)
+    if found is None:
+        raise UsageError(f"argument PATH: {run} is a directory without best.npz or checkpoint.npz, so not a run "
+                         f"directory; expected {RUN_OR_CHECKPOINT}")
+    return found
+
+
+def _checkpoint_file(text: str) -> Path:
+    """The checkpoint PATH names: the file itself, or the one that stands for a run directory."""
+    path = _existing(text)
+    return _run_checkpoint(path) if path.is_dir() else path
+
+
+def _load(path: Path) -> tuple[Module, dict[str, Any]]:
+    try:
+        return load_model(path)
+    except CheckpointError as exc:
+        raise UsageError(f"argument PATH: {exc}; expected {RUN_OR_CHECKPOINT}") from None
+    except StateDictError as exc:
+        raise UsageError(f"argument PATH: checkpoint {path}: its weights do not fit its architecture ({exc})") \
+            from None
+
+
+def _progress(progress: dict[str, Any]) -> str:
+    """:func:`checkpoint_progress` in words, e.g. "epoch 7, validation accuracy 0.9830"."""
+    if "epoch" not in progress:
+        return "no training state recorded"
+    if progress["mid_epoch"]:
+        where = f"step {progress['step']}, inside epoch {progress['epoch'] + 1}"
+    else:
+        where = f"epoch {progress['epoch']}"
+    val = progress["val_accuracy"]
+    if val is None:
+        return where
+    return f"{where}, " + ("no validation split" if math.isnan(val) else f"validation accuracy {val:.4f}")
+
+
+# ---- commands ----------------------------------------------------------------------------
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -180,16 +244,27 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"\ninterrupted at epoch {trainer.state.epoch + 1}, step {trainer.state.step}; "
               f"checkpoint saved to {stop.args[0]}\nresume with: tinygrad-mnist train --resume {stop.args[0]}")
         return 130
-    print(f"test accuracy {result['test_accuracy']:.4f} after {trainer.state.step} steps "
+    print(f"test accuracy {result['test_accuracy']:.4f} of the final weights, after {trainer.state.step} steps "
           f"({time.perf_counter() - started:.1f} s); run saved in {trainer.out}")
+    best = result.get("best_checkpoint")
+    if best:
+        role = "best checkpoint" if best["checkpoint"] == "best.npz" else \
+            "no best.npz (no epoch completed); last checkpoint"
+        print(f"{role} {trainer.out / best['checkpoint']} ({_progress(best)}): test accuracy "
+              f"{best['test_accuracy']:.4f}, as `tinygrad-mnist evaluate {shlex.quote(str(trainer.out))}` reports")
     return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    model, _ = load_model(args.checkpoint)
+    checkpoint = _checkpoint_file(args.path)
+    model, metadata = _load(checkpoint)
+    role = ""
+    if Path(args.path).is_dir():
+        role = ", the run's best" if checkpoint.name == "best.npz" else ", the run's last, as it has no best.npz"
     images, labels = load_split("test", args.data)
     predictions = predict_logits(model, images).argmax(axis=1)
-    print(f"test accuracy {metrics.accuracy(labels, predictions):.4f} on {len(labels)} images\n")
+    print(f"test accuracy {metrics.accuracy(labels, predictions):.4f} on {len(labels)} images; "
+          f"checkpoint {checkpoint}{role} ({_progress(checkpoint_progress(metadata))})\n")
     matrix = metrics.confusion_matrix(labels, predictions, num_classes=10)
     print("confusion matrix (rows: true digit, columns: predicted)")
     print("      " + " ".join(f"{k:5d}" for k in range(10)))
@@ -201,7 +276,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    model, _ = load_model(args.checkpoint)
+    model, _ = _load(_checkpoint_file(args.checkpoint))
     if args.index is not None:
         images, labels = load_split("test", args.data)
         if args.index >= len(images):
@@ -260,11 +335,26 @@ def cmd_graph(args: argparse.Namespace) -> int:
 
 def cmd_plot(args: argparse.Namespace) -> int:
     try:
-        paths = plots.plot_run(args.run_dir, out_dir=args.out, data=args.data)
+        import matplotlib  # noqa: F401  (said before any path is checked)
+    except ImportError:
+        raise UsageError(plots.INSTALL_HINT) from None
+    path = _existing(args.path)
+    if path.is_dir():
+        run, checkpoint = path, _run_checkpoint(path).name
+    else:
+        _load(path)  # a checkpoint at all? (said before where it lies)
+        run, checkpoint = path.parent, path.name
+    if not (run / "metrics.json").is_file():
+        where = f"{run} has no metrics.json" if path.is_dir() else \
+            f"checkpoint {path} is not in a run directory (no metrics.json beside it)"
+        raise UsageError(f"argument PATH: {where}; plot needs the run directory written by train (metrics.json "
+                         f"with best.npz or checkpoint.npz) or a checkpoint file in it")
+    try:
+        paths = plots.plot_run(run, out_dir=args.out, data=args.data, checkpoint=checkpoint)
     except (plots.MissingMatplotlib, plots.PlotError) as exc:
         raise UsageError(str(exc)) from None
-    for path in paths:
-        print(f"wrote {path}")
+    for written in paths:
+        print(f"wrote {written}")
     return 0
 
 

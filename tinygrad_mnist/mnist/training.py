@@ -26,13 +26,15 @@ from ..core.tensor import Tensor
 from ..datasets import DataLoader, load_mnist, train_val_split
 from ..nn import functional as F
 from ..nn.module import Module
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .checkpoint import CheckpointError, load_checkpoint, load_model, save_checkpoint
 from .models import build_model, cnn_architecture, mlp_architecture
 
 OPTIMIZERS = {"sgd": optim.SGD, "adam": optim.Adam, "adamw": optim.AdamW}
 MODELS = ("cnn", "mlp")
 # the CNN's own settings where they differ from TrainConfig's defaults, which are the MLP's
 _CNN_DEFAULTS: dict[str, Any] = {"epochs": 5, "batch_size": 64, "lr": 2e-3, "hidden": [128], "dropout": 0.25}
+# the checkpoints of a run directory, in the order ``tinygrad-mnist evaluate RUN_DIR`` looks for them
+RUN_CHECKPOINTS = ("best.npz", "checkpoint.npz")
 
 
 @dataclass
@@ -117,6 +119,58 @@ def model_accuracy(model: Module, images: np.ndarray, labels: np.ndarray) -> flo
     return float(np.mean(predict_logits(model, images).argmax(axis=1) == labels))
 
 
+def run_checkpoint(run_dir: str | Path) -> Path | None:
+    """The checkpoint that stands for a run directory: ``best.npz``, else ``checkpoint.npz``; None without either.
+
+    ``best.npz`` holds the weights of the best validation epoch; a run stopped
+    before its first epoch ended has only ``checkpoint.npz``.
+
+    >>> import tempfile
+    >>> run = Path(tempfile.mkdtemp())
+    >>> run_checkpoint(run) is None
+    True
+    >>> (run / "checkpoint.npz").touch()
+    >>> run_checkpoint(run).name
+    'checkpoint.npz'
+    >>> (run / "best.npz").touch()
+    >>> run_checkpoint(run).name
+    'best.npz'
+    """
+    for name in RUN_CHECKPOINTS:
+        path = Path(run_dir) / name
+        if path.is_file():
+            return path
+    return None
+
+
+def checkpoint_progress(metadata: dict[str, Any]) -> dict[str, Any]:
+    """How far training had gone when a checkpoint was saved, from its metadata; {} when it does not say.
+
+    Returns ``epoch`` (completed epochs), ``step``, ``mid_epoch`` (saved inside
+    an epoch) and ``val_accuracy`` (of the saved weights; None when they were
+    not validated, NaN when the run had no validation split).
+
+    >>> state = {"epoch": 2, "batch": 0, "step": 22,
+    ...          "history": [{"epoch": 1, "val_accuracy": 0.9}, {"epoch": 2, "val_accuracy": 0.95}]}
+    >>> checkpoint_progress({"state": state})
+    {'epoch': 2, 'step': 22, 'mid_epoch': False, 'val_accuracy': 0.95}
+    >>> checkpoint_progress({"state": dict(state, batch=3, step=25)})["val_accuracy"] is None
+    True
+    >>> checkpoint_progress({})
+    {}
+    """
+    state: Any = metadata.get("state")
+    try:
+        epoch, step, mid_epoch = int(state["epoch"]), int(state["step"]), bool(state.get("batch", 0))
+        history = state.get("history") or []
+        last = history[-1] if history else {}
+        validated = not mid_epoch and last.get("epoch") == epoch and last.get("val_accuracy") is not None
+        val_accuracy = float(last["val_accuracy"]) if validated else None
+    except (KeyError, TypeError, ValueError, AttributeError):  # not a training checkpoint's state
+        return {}
+    return {"epoch": epoch, "step": step, "mid_epoch": mid_epoch, "val_accuracy": val_accuracy}
+
+
 @dataclass
 class RunState:
     """Where a run is: next epoch and batch, counts, history, best validation accuracy."""
@@ -197,8 +251,28 @@ class Trainer:
     def evaluate(self, images: np.ndarray, labels: np.ndarray) -> float:
         return model_accuracy(self.model, images, labels)
 
+    def _score_run_checkpoint(self, images: np.ndarray, labels: np.ndarray) -> dict[str, Any] | None:
+        """The checkpoint that stands for the run directory (see :func:`run_checkpoint`), scored on ``images``.
+
+        Returns its file name, :func:`checkpoint_progress` and ``test_accuracy``
+        (computed from the saved file, as ``tinygrad-mnist evaluate`` does), or
+        None when the run directory holds no checkpoint.
+        """
+        path = run_checkpoint(self.out)
+        if path is None:
+            return None
+        model, metadata = load_model(path)
+        return {"checkpoint": path.name, **checkpoint_progress(metadata),
+                "test_accuracy": model_accuracy(model, images, labels)}
+
     def fit(self) -> dict[str, Any]:
-        """Train to the configured number of epochs; returns the final metrics record."""
+        """Train to the configured number of epochs; returns the final metrics record.
+
+        The record holds ``test_accuracy`` (of the final weights), ``steps`` and
+        ``best_checkpoint``: the checkpoint :func:`run_checkpoint` picks in the run
+        directory, with its file name, :func:`checkpoint_progress` and its own test
+        accuracy (None when the directory holds no checkpoint).
+        """
         # Ctrl-C only sets a flag, checked between steps; after the last step the run
         # is complete, so a late Ctrl-C lets the final evaluation and writes finish.
         previous = signal.signal(signal.SIGINT, self._on_sigint)
@@ -210,7 +284,8 @@ class Trainer:
             if self.state.batch:  # stopped inside an epoch by max_steps: keep that position too
                 self.save("checkpoint.npz")
             test_x, test_y = load_split("test", self.config.data)
-            result = {"test_accuracy": self.evaluate(test_x, test_y), "steps": self.state.step}
+            result = {"test_accuracy": self.evaluate(test_x, test_y), "steps": self.state.step,
+                      "best_checkpoint": self._score_run_checkpoint(test_x, test_y)}
             self.write_metrics(result)
         finally:
             signal.signal(signal.SIGINT, previous)
