@@ -1,4 +1,4 @@
-"""The value domains behind :mod:`tinygrad_mnist.testing`: float arithmetic only.
+"""The value domains behind [`tinygrad_mnist.testing`][tinygrad_mnist.testing]: float arithmetic only.
 
 A domain is ``[low, high]`` minus a hole of half-width ``margin`` around each
 point to avoid, as closed intervals whose ends are representable in the dtype.
@@ -7,7 +7,7 @@ order, so that ``abs(x - p) >= margin`` holds as float64 computes it.
 
 Grids are ranges of integers ``k`` with a map ``k -> value``: multiples of a
 power of two inside a domain (the values of ``unique`` arrays), and the
-decimal grids of :func:`tinygrad_mnist.testing.grid`.
+decimal grids of [`tinygrad_mnist.testing.grid`][tinygrad_mnist.testing.grid].
 """
 
 from __future__ import annotations

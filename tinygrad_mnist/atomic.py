@@ -3,12 +3,13 @@
 A reader (or a crash) never sees a half-written file under the final name: it
 either finds the old content or the complete new one.
 
->>> import os, tempfile
->>> path = os.path.join(tempfile.mkdtemp(), "note.txt")
->>> with atomic_write(path) as f:
-...     _ = f.write(b"done")
->>> open(path, "rb").read()
-b'done'
+Examples:
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "note.txt")
+    >>> with atomic_write(path) as f:
+    ...     _ = f.write(b"done")
+    >>> open(path, "rb").read()
+    b'done'
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
 """The framework's random generator: parameter initialisation, dropout and the random factories
 (``rand``, ``randn``, ``randint``, ``rand_like``, ``randn_like``) draw from it.
 
->>> import tinygrad_mnist as tm
->>> _ = tm.manual_seed(0); a = tm.random.generator().random()
->>> _ = tm.manual_seed(0); b = tm.random.generator().random()
->>> a == b
-True
+Examples:
+    >>> import tinygrad_mnist as tm
+    >>> _ = tm.manual_seed(0); a = tm.random.generator().random()
+    >>> _ = tm.manual_seed(0); b = tm.random.generator().random()
+    >>> a == b
+    True
 """
 
 from __future__ import annotations
@@ -37,5 +38,5 @@ def get_rng_state() -> dict[str, Any]:
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
-    """Restore a state returned by :func:`get_rng_state`."""
+    """Restore a state returned by [`get_rng_state`][tinygrad_mnist.random.get_rng_state]."""
     _generator.bit_generator.state = state

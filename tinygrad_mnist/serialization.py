@@ -16,17 +16,18 @@ gradients are not saved). A saved ``nn.Parameter`` loads as a Parameter, and a
 tensor or array that appears more than once loads as one object. Modules,
 optimizers, functions and other objects are refused: save their ``state_dict()``.
 
->>> import io
->>> import tinygrad_mnist as tm
->>> model = tm.nn.Linear(3, 2)
->>> buffer = io.BytesIO()
->>> tm.save({"model": model.state_dict(), "epoch": 3, "betas": (0.9, 0.999)}, buffer)
->>> _ = buffer.seek(0)
->>> state = tm.load(buffer)
->>> state["epoch"], state["betas"], sorted(state["model"])
-(3, (0.9, 0.999), ['bias', 'weight'])
->>> model.load_state_dict(state["model"])
-<All keys matched successfully>
+Examples:
+    >>> import io
+    >>> import tinygrad_mnist as tm
+    >>> model = tm.nn.Linear(3, 2)
+    >>> buffer = io.BytesIO()
+    >>> tm.save({"model": model.state_dict(), "epoch": 3, "betas": (0.9, 0.999)}, buffer)
+    >>> _ = buffer.seek(0)
+    >>> state = tm.load(buffer)
+    >>> state["epoch"], state["betas"], sorted(state["model"])
+    (3, (0.9, 0.999), ['bias', 'weight'])
+    >>> model.load_state_dict(state["model"])
+    <All keys matched successfully>
 """
 
 from __future__ import annotations
@@ -192,11 +193,12 @@ def save(obj: Any, f: FileLike) -> None:
             named by where it is (``obj['model']``), or ``f`` is neither a path nor a file object.
         ValueError: ``obj`` contains itself.
 
-    >>> import io, tinygrad_mnist as tm
-    >>> tm.save({"model": tm.nn.Linear(2, 2)}, io.BytesIO())
-    Traceback (most recent call last):
-        ...
-    TypeError: save: obj['model'] is a tinygrad_mnist.nn.layers.Linear, which is not saved as an object ...
+    Examples:
+        >>> import io, tinygrad_mnist as tm
+        >>> tm.save({"model": tm.nn.Linear(2, 2)}, io.BytesIO())
+        Traceback (most recent call last):
+            ...
+        TypeError: save: obj['model'] is a tinygrad_mnist.nn.layers.Linear, which is not saved as an object ...
     """
     encoder = _Encoder()
     tree = {"format": FORMAT, "version": VERSION, "object": encoder.encode(obj, "obj")}
@@ -278,7 +280,7 @@ class _Decoder:
 
 
 def load(f: FileLike, map_location: Any = None, *, weights_only: bool | None = True) -> Any:
-    """Read an object written by :func:`save` from a path or a binary file object.
+    """Read an object written by [`save`][tinygrad_mnist.serialization.save] from a path or a binary file object.
 
     ``map_location`` may be None, ``'cpu'``, a CPU device or a dict mapping
     locations to ``'cpu'``: every tensor loads on the CPU. ``weights_only`` is
@@ -287,7 +289,7 @@ def load(f: FileLike, map_location: Any = None, *, weights_only: bool | None = T
 
     Raises:
         FileNotFoundError: no file at the path.
-        SerializationError (a ValueError): the file is not one written by :func:`save`
+        SerializationError (a ValueError): the file is not one written by [`save`][tinygrad_mnist.serialization.save]
             (not a zip, truncated, a pickle, a PyTorch file, a checkpoint), named in the message.
         ValueError: a ``map_location`` other than the CPU.
     """

@@ -6,14 +6,15 @@ an array) and gives a float32 ``(C, H, W)`` tensor scaled to ``[0, 1]``.
 
 Each transform that can also runs on a whole stack of samples at once through
 ``batch(x)`` (``ToTensor.batch`` takes ``N x H x W[ x C]`` and gives
-``(N, C, H, W)``); :func:`batchable` tells whether a transform (a ``Compose``
+``(N, C, H, W)``); [`batchable`][tinygrad_mnist.transforms.batchable] tells whether a transform (a ``Compose``
 of them included) can; datasets such as ``datasets.MNIST`` use it to transform
 a batch in one step instead of sample by sample.
 
->>> import numpy as np
->>> t = Compose([ToTensor(), Normalize((0.5,), (0.5,))])
->>> t(np.array([[0, 255]], dtype=np.uint8)).tolist()
-[[[-1.0, 1.0]]]
+Examples:
+    >>> import numpy as np
+    >>> t = Compose([ToTensor(), Normalize((0.5,), (0.5,))])
+    >>> t(np.array([[0, 255]], dtype=np.uint8)).tolist()
+    [[[-1.0, 1.0]]]
 """
 
 from __future__ import annotations
@@ -42,10 +43,11 @@ class ToTensor:
 
     Arrays of other dtypes are transposed but not scaled (as torchvision).
 
-    >>> import numpy as np
-    >>> x = ToTensor()(np.full((2, 3), 51, dtype=np.uint8))
-    >>> x.shape, x.dtype, round(x.max().item(), 6)
-    ((1, 2, 3), dtype('float32'), 0.2)
+    Examples:
+        >>> import numpy as np
+        >>> x = ToTensor()(np.full((2, 3), 51, dtype=np.uint8))
+        >>> x.shape, x.dtype, round(x.max().item(), 6)
+        ((1, 2, 3), dtype('float32'), 0.2)
     """
 
     def __call__(self, pic: Any) -> Tensor:
@@ -71,9 +73,10 @@ class ToTensor:
 class Normalize:
     """``(x - mean[c]) / std[c]`` per channel of a float ``(..., C, H, W)`` tensor.
 
-    >>> import tinygrad_mnist as tm
-    >>> Normalize((1.0, 2.0), (2.0, 4.0))(tm.ones(2, 1, 1)).flatten().tolist()
-    [0.0, -0.25]
+    Examples:
+        >>> import tinygrad_mnist as tm
+        >>> Normalize((1.0, 2.0), (2.0, 4.0))(tm.ones(2, 1, 1)).flatten().tolist()
+        [0.0, -0.25]
     """
 
     def __init__(self, mean: Sequence[float], std: Sequence[float], inplace: bool = False) -> None:
@@ -106,8 +109,9 @@ class Normalize:
 class Compose:
     """Apply transforms one after the other.
 
-    >>> Compose([lambda x: x + 1, lambda x: x * 2])(3)
-    8
+    Examples:
+        >>> Compose([lambda x: x + 1, lambda x: x * 2])(3)
+        8
     """
 
     def __init__(self, transforms: Sequence[Callable[[Any], Any]]) -> None:
@@ -119,7 +123,7 @@ class Compose:
         return x
 
     def batch(self, x: Any) -> Any:
-        """The composed batch transforms (every member must be :func:`batchable`)."""
+        """The composed batch transforms (every member must be [`batchable`][tinygrad_mnist.transforms.batchable])."""
         for t in self.transforms:
             x = t.batch(x)  # type: ignore[attr-defined]
         return x
@@ -131,8 +135,9 @@ class Compose:
 class Lambda:
     """A user function as a transform (applied per sample).
 
-    >>> Lambda(lambda x: x * 10)(4)
-    40
+    Examples:
+        >>> Lambda(lambda x: x * 10)(4)
+        40
     """
 
     def __init__(self, lambd: Callable[[Any], Any]) -> None:

@@ -1,11 +1,12 @@
 """Differentiation as functions: gradients, Jacobians, Hessians, custom ops and checkers.
 
->>> from tinygrad_mnist import Tensor
->>> from tinygrad_mnist import autograd
->>> x = Tensor(3.0, requires_grad=True)
->>> (dy,) = autograd.grad(x ** 3, x, create_graph=True)
->>> dy.item(), autograd.grad(dy, x)[0].item()
-(27.0, 18.0)
+Examples:
+    >>> from tinygrad_mnist import Tensor
+    >>> from tinygrad_mnist import autograd
+    >>> x = Tensor(3.0, requires_grad=True)
+    >>> (dy,) = autograd.grad(x ** 3, x, create_graph=True)
+    >>> dy.item(), autograd.grad(dy, x)[0].item()
+    (27.0, 18.0)
 """
 
 from importlib import import_module as _import_module

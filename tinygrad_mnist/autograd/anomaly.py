@@ -1,4 +1,4 @@
-"""Re-export of :mod:`tinygrad_mnist.core.anomaly` under ``tinygrad_mnist.autograd``."""
+"""Re-export of ``tinygrad_mnist.core.anomaly`` under ``tinygrad_mnist.autograd``."""
 
 from ..core.anomaly import AnomalyError, detect_anomaly
 

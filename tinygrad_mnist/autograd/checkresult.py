@@ -1,4 +1,5 @@
-"""What :func:`~tinygrad_mnist.autograd.check_gradients` reports: each compared derivative, each skipped one,
+"""What [`check_gradients`][tinygrad_mnist.autograd.check_gradients] reports: each compared derivative, each skipped
+one,
 the whole result, and the error it raises."""
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ class SkippedElement:
 
 @dataclass
 class GradientCheckResult:
-    """What :func:`check_gradients` found: ``passed``, each input's worst element, counts and skips.
+    """What [`check_gradients`][tinygrad_mnist.autograd.check_gradients] found: ``passed``, each input's worst element,
+    counts and skips.
 
     ``worst[name]`` is the comparison with the largest ratio for that input
     (None when nothing of it could be checked); ``failures`` every comparison
@@ -93,13 +95,14 @@ class GradientCheckResult:
     def summary(self) -> str:
         """A readable multi-line report.
 
-        >>> import numpy as np
-        >>> from tinygrad_mnist import Tensor
-        >>> from tinygrad_mnist.autograd import check_gradients
-        >>> print(check_gradients(Tensor.abs, Tensor(np.array([0.0, 2.0]), requires_grad=True)).summary())
-        passed: 3 derivatives checked, 1 skipped, 0 over their bound
-          worst of input 0: input 0 element (0,) (output 0 element (1,)) [rev]: analytical 0, numerical 0 ...
-          non-differentiable at input 0 element (0,) (output 0 (0,))
+        Examples:
+            >>> import numpy as np
+            >>> from tinygrad_mnist import Tensor
+            >>> from tinygrad_mnist.autograd import check_gradients
+            >>> print(check_gradients(Tensor.abs, Tensor(np.array([0.0, 2.0]), requires_grad=True)).summary())
+            passed: 3 derivatives checked, 1 skipped, 0 over their bound
+              worst of input 0: input 0 element (0,) (output 0 element (1,)) [rev]: analytical 0, numerical 0 ...
+              non-differentiable at input 0 element (0,) (output 0 (0,))
         """
         head = (f"{'passed' if self.passed else 'FAILED'}: {self.checked} derivatives checked, "
                 f"{self.skipped} skipped, {len(self.failures)} over their bound")

@@ -1,9 +1,9 @@
 """``check_gradients``: analytical derivatives against finite differences that carry their own error bound.
 
-:func:`~tinygrad_mnist.autograd.gradcheck` compares with fixed tolerances
+[`gradcheck`][tinygrad_mnist.autograd.gradcheck.gradcheck] compares with fixed tolerances
 (PyTorch's ``atol=1e-5, rtol=1e-3``), so it lets through any gradient wrong by
 less than about 0.1 %. Here each finite-difference derivative comes with an
-estimate of its own error (:mod:`~tinygrad_mnist.autograd.finite_differences`):
+estimate of its own error ([`finite_differences`][tinygrad_mnist.autograd.finite_differences]):
 central differences along a ladder of steps, Richardson extrapolation, the
 truncation error from the spread of the tableau and the rounding error
 ``eps * |f| / h``. An element fails when
@@ -20,16 +20,17 @@ or where the extrapolation does not settle, are reported as *skipped*, never
 as passed or failed.
 
 Modes: ``"rev"`` checks the engine's reverse mode (VJPs); ``"fwd"`` checks
-forward mode (JVPs, :mod:`~tinygrad_mnist.autograd.forward_ad`) against the
+forward mode (JVPs, [`forward_ad`][tinygrad_mnist.autograd.forward_ad]) against the
 same estimates and, with both, checks ``u . (J v) == (J^T u) . v``. With
 ``fast=True`` only ``u^T J v`` is checked, for random unit vectors u and v.
 
->>> import numpy as np
->>> from tinygrad_mnist import Tensor
->>> x = Tensor(np.array([0.5, -1.0, 2.0]), requires_grad=True)
->>> result = check_gradients(lambda t: (t.tanh() * t.exp()).sum(), x)
->>> result.passed, result.checked, result.skipped
-(True, 3, 0)
+Examples:
+    >>> import numpy as np
+    >>> from tinygrad_mnist import Tensor
+    >>> x = Tensor(np.array([0.5, -1.0, 2.0]), requires_grad=True)
+    >>> result = check_gradients(lambda t: (t.tanh() * t.exp()).sum(), x)
+    >>> result.passed, result.checked, result.skipped
+    (True, 3, 0)
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ class _Settings:
 
 
 class _Checker:
-    """The state of one :func:`check_gradients` call."""
+    """The state of one [`check_gradients`][tinygrad_mnist.autograd.errorcheck.check_gradients] call."""
 
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], names: list[str], settings: _Settings,
                  result: GradientCheckResult) -> None:
@@ -273,17 +274,19 @@ def check_gradients(
     ``max_elements`` caps the elements checked per input (a random subset drawn
     from ``seed``; fast mode ignores it); ``names`` names the inputs in reports.
 
-    Returns a :class:`GradientCheckResult`; when it failed and
-    ``raise_exception`` is True, raises :class:`GradientBoundError` naming the
+    Returns a [`GradientCheckResult`][tinygrad_mnist.autograd.errorcheck.GradientCheckResult]; when it failed and
+    ``raise_exception`` is True, raises [`GradientBoundError`][tinygrad_mnist.autograd.errorcheck.GradientBoundError]
+    naming the
     input, the element, both values and the bound.
 
-    >>> import numpy as np
-    >>> from tinygrad_mnist import Tensor
-    >>> x = Tensor(np.array([0.3, 1.7]), requires_grad=True)
-    >>> bool(check_gradients(lambda t: (t.sin() @ t.exp()), x, modes=("rev", "fwd")))
-    True
-    >>> check_gradients(Tensor.relu, Tensor(np.array([0.0, 1.0]), requires_grad=True)).skips[0].describe()
-    'non-differentiable at input 0 element (0,) (output 0 (0,))'
+    Examples:
+        >>> import numpy as np
+        >>> from tinygrad_mnist import Tensor
+        >>> x = Tensor(np.array([0.3, 1.7]), requires_grad=True)
+        >>> bool(check_gradients(lambda t: (t.sin() @ t.exp()), x, modes=("rev", "fwd")))
+        True
+        >>> check_gradients(Tensor.relu, Tensor(np.array([0.0, 1.0]), requires_grad=True)).skips[0].describe()
+        'non-differentiable at input 0 element (0,) (output 0 (0,))'
     """
     unknown = [m for m in modes if m not in MODES]
     if unknown or not modes:

@@ -1,6 +1,6 @@
 """Central differences with an error estimate: a ladder of steps, Richardson extrapolation, kink detection.
 
-The estimator behind :mod:`tinygrad_mnist.autograd.errorcheck`. It sees only
+The estimator behind [`tinygrad_mnist.autograd.errorcheck`][tinygrad_mnist.autograd.errorcheck]. It sees only
 numbers: the function's values at ``x``, at ``x + h_j`` and at ``x - h_j`` for
 a decreasing ladder of steps ``h_j``, vectorised over the output elements.
 
@@ -19,13 +19,14 @@ a decreasing ladder of steps ``h_j``, vectorised over the output elements.
   smooth function ``(f(x+h) - 2 f(x) + f(x-h)) / h = f''(x) h`` shrinks with h
   (and rounding noise makes it grow like 1/h).
 
->>> import numpy as np
->>> h = ladder(1.0, 1.0)
->>> x = 0.5
->>> est = estimate(np.array([np.sin(x)]), np.sin(x + h)[:, None], np.sin(x - h)[:, None], h,
-...                noise=np.array([2.2e-16]))
->>> bool(abs(est.value[0] - np.cos(x)) < est.error[0] < 1e-9), bool(est.kink[0])
-(True, False)
+Examples:
+    >>> import numpy as np
+    >>> h = ladder(1.0, 1.0)
+    >>> x = 0.5
+    >>> est = estimate(np.array([np.sin(x)]), np.sin(x + h)[:, None], np.sin(x - h)[:, None], h,
+    ...                noise=np.array([2.2e-16]))
+    >>> bool(abs(est.value[0] - np.cos(x)) < est.error[0] < 1e-9), bool(est.kink[0])
+    (True, False)
 """
 
 from __future__ import annotations
@@ -75,8 +76,9 @@ def ladder(scale: float, base: float = BASE_STEP, steps: int = STEPS, ratio: flo
 
     ``x + h`` is rounded; callers divide by the step really taken, ``(x + h) - x``.
 
-    >>> ladder(3.0, base=0.01, ratio=4.0, steps=3).tolist()
-    [0.02, 0.005, 0.00125]
+    Examples:
+        >>> ladder(3.0, base=0.01, ratio=4.0, steps=3).tolist()
+        [0.02, 0.005, 0.00125]
     """
     if steps < 3:
         raise ValueError(f"ladder: at least 3 steps are needed for an error estimate, got {steps}")
@@ -96,11 +98,12 @@ def estimate(
     are not finite (a pole or a domain edge within a step) make every entry that
     uses them unusable (infinite error).
 
-    >>> import numpy as np
-    >>> h = ladder(1.0)
-    >>> est = estimate(np.zeros(1), np.abs(h)[:, None], np.abs(-h)[:, None], h, noise=np.zeros(1))
-    >>> bool(est.kink[0])       # |x| at 0
-    True
+    Examples:
+        >>> import numpy as np
+        >>> h = ladder(1.0)
+        >>> est = estimate(np.zeros(1), np.abs(h)[:, None], np.abs(-h)[:, None], h, noise=np.zeros(1))
+        >>> bool(est.kink[0])       # |x| at 0
+        True
     """
     n = len(steps)
     with np.errstate(all="ignore"):

@@ -1,20 +1,21 @@
 """Forward-mode automatic differentiation with PyTorch's ``torch.autograd.forward_ad`` API.
 
-Open a dual level, attach a tangent ``v`` to an input with :func:`make_dual`,
+Open a dual level, attach a tangent ``v`` to an input with [`make_dual`][tinygrad_mnist.autograd.forward_ad.make_dual],
 compute as usual, and read each result's tangent ``J v`` with
-:func:`unpack_dual`: one pass gives a Jacobian-vector product, where reverse
+[`unpack_dual`][tinygrad_mnist.autograd.forward_ad.unpack_dual]: one pass gives a Jacobian-vector product, where reverse
 mode would need one backward pass per output element to build the same
 column of the Jacobian. The tangents are pushed through each primitive by the
-JVP rule in its row of the table (:mod:`tinygrad_mnist.core.rules`).
+JVP rule in its row of the table (``tinygrad_mnist.core.rules``).
 
->>> import tinygrad_mnist as tm
->>> import tinygrad_mnist.autograd.forward_ad as fwAD
->>> x, v = tm.tensor([0.0, 1.0], dtype=tm.float64), tm.tensor([1.0, 1.0], dtype=tm.float64)
->>> with fwAD.dual_level():
-...     y = fwAD.make_dual(x, v).sin() * 2          # J v = 2 cos(x) * v
-...     primal, tangent = fwAD.unpack_dual(y)
->>> tangent
-Tensor([2.        , 1.08060461], dtype=float64)
+Examples:
+    >>> import tinygrad_mnist as tm
+    >>> import tinygrad_mnist.autograd.forward_ad as fwAD
+    >>> x, v = tm.tensor([0.0, 1.0], dtype=tm.float64), tm.tensor([1.0, 1.0], dtype=tm.float64)
+    >>> with fwAD.dual_level():
+    ...     y = fwAD.make_dual(x, v).sin() * 2          # J v = 2 cos(x) * v
+    ...     primal, tangent = fwAD.unpack_dual(y)
+    >>> tangent
+    Tensor([2.        , 1.08060461], dtype=float64)
 
 Tangents are Tensors made by recorded operations, so reverse mode goes
 through them (reverse-over-forward), and tangents flow through a backward pass
@@ -36,16 +37,19 @@ __all__ = ["UnpackedDualTensor", "dual_level", "enter_dual_level", "exit_dual_le
 
 
 class UnpackedDualTensor(NamedTuple):
-    """What :func:`unpack_dual` returns: the primal value and its tangent (None when there is none)."""
+    """What [`unpack_dual`][tinygrad_mnist.autograd.forward_ad.unpack_dual] returns: the primal value and its tangent
+    (None when there is none)."""
 
     primal: Tensor
     tangent: Tensor | None
 
 
 def enter_dual_level() -> int:
-    """Open a dual level and return its index; :func:`dual_level` is the usual way.
+    """Open a dual level and return its index; [`dual_level`][tinygrad_mnist.autograd.forward_ad.dual_level] is the
+    usual way.
 
-    >>> exit_dual_level(level=enter_dual_level())
+    Examples:
+        >>> exit_dual_level(level=enter_dual_level())
     """
     return enter_level()
 
@@ -59,11 +63,12 @@ def exit_dual_level(*, level: int | None = None) -> None:
 def dual_level() -> Iterator[int]:
     """A dual level for the ``with`` block: tangents exist inside it and are dropped at its end.
 
-    >>> import tinygrad_mnist as tm
-    >>> with dual_level():
-    ...     x = make_dual(tm.tensor([3.0]), tm.tensor([1.0]))
-    >>> unpack_dual(x).tangent is None      # the level has closed
-    True
+    Examples:
+        >>> import tinygrad_mnist as tm
+        >>> with dual_level():
+        ...     x = make_dual(tm.tensor([3.0]), tm.tensor([1.0]))
+        >>> unpack_dual(x).tangent is None      # the level has closed
+        True
     """
     index = enter_level()
     try:
@@ -89,11 +94,12 @@ def make_dual(tensor: Tensor, tangent: Tensor, *, level: int | None = None) -> T
     The result is a new tensor: gradients computed through it reach ``tensor``,
     which itself keeps no tangent.
 
-    >>> import tinygrad_mnist as tm
-    >>> with dual_level():
-    ...     x = make_dual(tm.tensor([1.0, 2.0]), tm.tensor([0.5, 0.5]))
-    ...     unpack_dual(x * 3).tangent
-    Tensor([1.5, 1.5])
+    Examples:
+        >>> import tinygrad_mnist as tm
+        >>> with dual_level():
+        ...     x = make_dual(tm.tensor([1.0, 2.0]), tm.tensor([0.5, 0.5]))
+        ...     unpack_dual(x * 3).tangent
+        Tensor([1.5, 1.5])
     """
     if FORWARD.level is None:
         raise RuntimeError("make_dual: no dual level is open; use it inside 'with forward_ad.dual_level():'")

@@ -7,51 +7,52 @@ per forward argument (None for arguments that need none). ``Fn.apply(...)``
 runs it and records it in the graph like any primitive, so ``gradcheck`` can
 verify the hand-written gradient.
 
->>> import numpy as np
->>> from tinygrad_mnist import Tensor
->>> from tinygrad_mnist.autograd import gradcheck
->>> class Cube(Function):
-...     @staticmethod
-...     def forward(ctx, x):
-...         ctx.save_for_backward(x)
-...         return x ** 3
-...     @staticmethod
-...     def backward(ctx, grad):
-...         (x,) = ctx.saved_tensors
-...         return grad * 3 * x ** 2
->>> x = Tensor(np.array([1.0, -2.0]), requires_grad=True)
->>> Cube.apply(x).sum().backward()
->>> x.grad
-Tensor([ 3., 12.], dtype=float64)
->>> gradcheck(Cube.apply, x)
-True
+Examples:
+    >>> import numpy as np
+    >>> from tinygrad_mnist import Tensor
+    >>> from tinygrad_mnist.autograd import gradcheck
+    >>> class Cube(Function):
+    ...     @staticmethod
+    ...     def forward(ctx, x):
+    ...         ctx.save_for_backward(x)
+    ...         return x ** 3
+    ...     @staticmethod
+    ...     def backward(ctx, grad):
+    ...         (x,) = ctx.saved_tensors
+    ...         return grad * 3 * x ** 2
+    >>> x = Tensor(np.array([1.0, -2.0]), requires_grad=True)
+    >>> Cube.apply(x).sum().backward()
+    >>> x.grad
+    Tensor([ 3., 12.], dtype=float64)
+    >>> gradcheck(Cube.apply, x)
+    True
 
-The backward works on numpy arrays, so the engine cannot differentiate it
-again: with ``create_graph=True`` a graph through a Function raises
-``RuntimeError`` rather than returning a silently wrong second derivative.
+    The backward works on numpy arrays, so the engine cannot differentiate it
+    again: with ``create_graph=True`` a graph through a Function raises
+    ``RuntimeError`` rather than returning a silently wrong second derivative.
 
-For forward mode, define ``jvp(ctx, *tangents)`` too: one tangent (a numpy
-array, zeros where the input has none; None for non-tensor arguments) per
-forward argument in, the output's tangent out:
+    For forward mode, define ``jvp(ctx, *tangents)`` too: one tangent (a numpy
+    array, zeros where the input has none; None for non-tensor arguments) per
+    forward argument in, the output's tangent out:
 
->>> from tinygrad_mnist.autograd import forward_ad as fwAD
->>> class Square(Function):
-...     @staticmethod
-...     def forward(ctx, x):
-...         ctx.save_for_forward(x)
-...         return x ** 2
-...     @staticmethod
-...     def backward(ctx, grad):
-...         (x,) = ctx.saved_tensors
-...         return grad * 2 * x
-...     @staticmethod
-...     def jvp(ctx, tangent):
-...         (x,) = ctx.saved_tensors
-...         return 2 * x * tangent
->>> with fwAD.dual_level():
-...     y = Square.apply(fwAD.make_dual(Tensor(np.array([3.0])), Tensor(np.array([1.0]))))
-...     fwAD.unpack_dual(y).tangent
-Tensor([6.], dtype=float64)
+    >>> from tinygrad_mnist.autograd import forward_ad as fwAD
+    >>> class Square(Function):
+    ...     @staticmethod
+    ...     def forward(ctx, x):
+    ...         ctx.save_for_forward(x)
+    ...         return x ** 2
+    ...     @staticmethod
+    ...     def backward(ctx, grad):
+    ...         (x,) = ctx.saved_tensors
+    ...         return grad * 2 * x
+    ...     @staticmethod
+    ...     def jvp(ctx, tangent):
+    ...         (x,) = ctx.saved_tensors
+    ...         return 2 * x * tangent
+    >>> with fwAD.dual_level():
+    ...     y = Square.apply(fwAD.make_dual(Tensor(np.array([3.0])), Tensor(np.array([1.0]))))
+    ...     fwAD.unpack_dual(y).tangent
+    Tensor([6.], dtype=float64)
 """
 
 from __future__ import annotations

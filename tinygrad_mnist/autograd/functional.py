@@ -44,10 +44,11 @@ def grad(
         allow_unused: return None for an input the outputs do not depend on,
             instead of raising.
 
-    >>> from tinygrad_mnist import Tensor
-    >>> a, b = Tensor(2.0, requires_grad=True), Tensor(5.0, requires_grad=True)
-    >>> grad(a * b, (a, b))
-    (Tensor(5.), Tensor(2.))
+    Examples:
+        >>> from tinygrad_mnist import Tensor
+        >>> a, b = Tensor(2.0, requires_grad=True), Tensor(5.0, requires_grad=True)
+        >>> grad(a * b, (a, b))
+        (Tensor(5.), Tensor(2.))
     """
     outs = as_tensor_tuple(outputs, "outputs")
     ins = as_tensor_tuple(inputs, "inputs")
@@ -81,11 +82,12 @@ def backward(
     """Add the gradients of ``tensors`` into ``.grad``: of every leaf, or with ``inputs`` of those only
     (leaves or not); ``tensor.backward(...)`` for one or several outputs at once.
 
-    >>> from tinygrad_mnist import Tensor
-    >>> a, b = Tensor(2.0, requires_grad=True), Tensor(5.0, requires_grad=True)
-    >>> backward(a * b, inputs=[a])
-    >>> a.grad, b.grad
-    (Tensor(5.), None)
+    Examples:
+        >>> from tinygrad_mnist import Tensor
+        >>> a, b = Tensor(2.0, requires_grad=True), Tensor(5.0, requires_grad=True)
+        >>> backward(a * b, inputs=[a])
+        >>> a.grad, b.grad
+        (Tensor(5.), None)
     """
     outs = as_tensor_tuple(tensors, "tensors")
     seeds = None

@@ -202,15 +202,16 @@ def gradcheck(
     forward passes per input instead of one per element. When that fails, the
     full check runs to name the element.
 
-    Returns True when all agree. Otherwise raises :class:`GradcheckError`
+    Returns True when all agree. Otherwise raises [`GradcheckError`][tinygrad_mnist.autograd.gradcheck.GradcheckError]
     naming the input, the output and the worst element with both values, or
     returns False when ``raise_exception=False``.
 
-    >>> import numpy as np
-    >>> from tinygrad_mnist import Tensor
-    >>> x = Tensor(np.array([0.5, 1.5]), requires_grad=True)
-    >>> gradcheck(lambda t: (t * t.exp()).sum(), x)
-    True
+    Examples:
+        >>> import numpy as np
+        >>> from tinygrad_mnist import Tensor
+        >>> x = Tensor(np.array([0.5, 1.5]), requires_grad=True)
+        >>> gradcheck(lambda t: (t * t.exp()).sum(), x)
+        True
     """
     args = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
     chosen = _differentiable_inputs(args)
@@ -251,7 +252,8 @@ def gradgradcheck(
     fast_mode: bool = False,
     seed: int = 0,
 ) -> bool:
-    """Check second derivatives: :func:`gradcheck` of the map (inputs, v) -> v^T J.
+    """Check second derivatives: [`gradcheck`][tinygrad_mnist.autograd.gradcheck.gradcheck] of the map (inputs, v) ->
+    v^T J.
 
     The vector-Jacobian product of ``fn`` with ``grad_outputs`` (random float64
     vectors from ``seed`` when omitted) is computed with ``create_graph=True``,
@@ -259,11 +261,12 @@ def gradgradcheck(
     are checked against finite differences. ``fast_mode`` checks along random
     directions (a random-direction, second-order check).
 
-    >>> import numpy as np
-    >>> from tinygrad_mnist import Tensor
-    >>> x = Tensor(np.array([0.3, -0.7]), requires_grad=True)
-    >>> gradgradcheck(lambda t: t.tanh() * t, x)
-    True
+    Examples:
+        >>> import numpy as np
+        >>> from tinygrad_mnist import Tensor
+        >>> x = Tensor(np.array([0.3, -0.7]), requires_grad=True)
+        >>> gradgradcheck(lambda t: t.tanh() * t, x)
+        True
     """
     args = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
     chosen = _differentiable_inputs(args)

@@ -1,6 +1,6 @@
 """``check_module``: the error-bounded gradient check of every parameter of a model, in one call.
 
-See :func:`~tinygrad_mnist.autograd.errorcheck.check_gradients` for the method.
+See [`check_gradients`][tinygrad_mnist.autograd.errorcheck.check_gradients] for the method.
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ def check_module(
     fast: bool = False,
     raise_exception: bool = True,
 ) -> GradientCheckResult:
-    """:func:`check_gradients` of ``loss_fn(model(*inputs))`` with respect to every parameter, in one call.
+    """[`check_gradients`][tinygrad_mnist.autograd.errorcheck.check_gradients] of ``loss_fn(model(*inputs))`` with
+    respect to every parameter, in one call.
 
     The check runs on a deep copy of ``model`` converted to float64 (the model
     itself is not touched), with float64 copies of the floating ``inputs``;
@@ -52,13 +53,14 @@ def check_module(
     evaluations per step per checked element). Put the model in ``eval()`` mode
     first if it has dropout: the loss must be a deterministic function.
 
-    >>> import numpy as np
-    >>> from tinygrad_mnist import Tensor, nn
-    >>> net = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))
-    >>> x = Tensor(np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32))
-    >>> result = check_module(net, lambda out: (out * out).mean(), x)
-    >>> result.passed, sorted(result.worst), net[0].weight.dtype
-    (True, ['0.bias', '0.weight', '2.bias', '2.weight'], dtype('float32'))
+    Examples:
+        >>> import numpy as np
+        >>> from tinygrad_mnist import Tensor, nn
+        >>> net = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))
+        >>> x = Tensor(np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32))
+        >>> result = check_module(net, lambda out: (out * out).mean(), x)
+        >>> result.passed, sorted(result.worst), net[0].weight.dtype
+        (True, ['0.bias', '0.weight', '2.bias', '2.weight'], dtype('float32'))
     """
     if not (hasattr(model, "named_parameters") and hasattr(model, "double")):
         raise TypeError(f"check_module: expected an nn.Module, got {type(model).__name__}")

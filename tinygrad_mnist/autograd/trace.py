@@ -1,35 +1,36 @@
 """A step-by-step record of one backward pass: what each VJP received and what it sent.
 
-:func:`trace_backward` runs reverse mode exactly like ``loss.backward()`` (the
+[`trace_backward`][tinygrad_mnist.autograd.trace_backward] runs reverse mode exactly like ``loss.backward()`` (the
 leaves' ``.grad`` are filled the same way) and lists, in the order the engine
 went through them, every node of the graph: its primitive, the gradient that
 arrived at its output, and the gradient it sent to each input. The newest node
 comes first, so the steps read the forward computation backwards.
 
->>> import numpy as np
->>> from tinygrad_mnist import Tensor
->>> a = Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
->>> b = Tensor(np.array([4.0, 5.0, 6.0]), requires_grad=True)
->>> a.name, b.name = "a", "b"
->>> trace = trace_backward((a * b + a).sum())
->>> [step.op for step in trace.steps]
-['sum', 'add', 'mul']
->>> trace.print()
-Backward trace: 3 steps, newest node first (the forward order reversed); |g| is an L2 norm.
-Each step takes the gradient arriving at an op's output (shaped like it) and sends one to each
-input that requires grad, summed over broadcast axes to that input's shape.
-step  op   out shape  |g| in  input             sent shape  |g| sent  note
-   1  sum  ()         1       x0 (from step 2)  (3,)        1.732
-   2  add  (3,)       1.732   x0 (from step 3)  (3,)        1.732
-                              x1 (leaf a)       (3,)        1.732     fan-out: 1st of 2, summed
-   3  mul  (3,)       1.732   x0 (leaf a)       (3,)        8.775     fan-out: 2nd of 2, summed
-                              x1 (leaf b)       (3,)        3.742
-Deposited into .grad (sum of the contributions above):
-leaf  shape  |grad|  from steps
-a     (3,)   10.49   2, 3
-b     (3,)   3.742   3
->>> a.grad
-Tensor([5., 6., 7.], dtype=float64)
+Examples:
+    >>> import numpy as np
+    >>> from tinygrad_mnist import Tensor
+    >>> a = Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    >>> b = Tensor(np.array([4.0, 5.0, 6.0]), requires_grad=True)
+    >>> a.name, b.name = "a", "b"
+    >>> trace = trace_backward((a * b + a).sum())
+    >>> [step.op for step in trace.steps]
+    ['sum', 'add', 'mul']
+    >>> trace.print()
+    Backward trace: 3 steps, newest node first (the forward order reversed); |g| is an L2 norm.
+    Each step takes the gradient arriving at an op's output (shaped like it) and sends one to each
+    input that requires grad, summed over broadcast axes to that input's shape.
+    step  op   out shape  |g| in  input             sent shape  |g| sent  note
+       1  sum  ()         1       x0 (from step 2)  (3,)        1.732
+       2  add  (3,)       1.732   x0 (from step 3)  (3,)        1.732
+                                  x1 (leaf a)       (3,)        1.732     fan-out: 1st of 2, summed
+       3  mul  (3,)       1.732   x0 (leaf a)       (3,)        8.775     fan-out: 2nd of 2, summed
+                                  x1 (leaf b)       (3,)        3.742
+    Deposited into .grad (sum of the contributions above):
+    leaf  shape  |grad|  from steps
+    a     (3,)   10.49   2, 3
+    b     (3,)   3.742   3
+    >>> a.grad
+    Tensor([5., 6., 7.], dtype=float64)
 """
 
 from __future__ import annotations
@@ -151,7 +152,7 @@ class BackwardTrace:
         return self.table()
 
     def print(self, file: IO[str] | None = None) -> None:
-        """Print :meth:`table`."""
+        """Print [`table`][tinygrad_mnist.autograd.BackwardTrace.table]."""
         print(self.table(), file=file)
 
 

@@ -3,15 +3,16 @@
 Each takes a function of Tensors and the point to evaluate at. Because the
 engine's gradients are Tensors recorded with ``create_graph=True``, second
 derivatives are reverse mode applied twice; ``jvp`` is true forward mode
-(:mod:`tinygrad_mnist.autograd.forward_ad`): one pass carrying the tangent.
+([`tinygrad_mnist.autograd.forward_ad`][tinygrad_mnist.autograd.forward_ad]): one pass carrying the tangent.
 
->>> import numpy as np
->>> from tinygrad_mnist import Tensor
->>> A = Tensor(np.array([[1.0, 2.0], [0.0, 3.0]]))
->>> x = Tensor(np.array([1.0, -1.0]))
->>> hessian(lambda x: x @ (A @ x), x)            # x^T A x  ->  A + A^T
-Tensor([[2., 2.],
-        [2., 6.]], dtype=float64)
+Examples:
+    >>> import numpy as np
+    >>> from tinygrad_mnist import Tensor
+    >>> A = Tensor(np.array([[1.0, 2.0], [0.0, 3.0]]))
+    >>> x = Tensor(np.array([1.0, -1.0]))
+    >>> hessian(lambda x: x @ (A @ x), x)            # x^T A x  ->  A + A^T
+    Tensor([[2., 2.],
+            [2., 6.]], dtype=float64)
 """
 
 from __future__ import annotations
@@ -79,10 +80,11 @@ def jacobian(fn: Callable[..., Any], inputs: Inputs, create_graph: bool = False)
     input.shape``; a tuple of inputs gives a tuple of blocks, and a tuple of
     outputs a tuple of those.
 
-    >>> x = Tensor(np.array([1.0, 2.0]))
-    >>> jacobian(lambda x: x * x, x)
-    Tensor([[2., 0.],
-            [0., 4.]], dtype=float64)
+    Examples:
+        >>> x = Tensor(np.array([1.0, 2.0]))
+        >>> jacobian(lambda x: x * x, x)
+        Tensor([[2., 0.],
+                [0., 4.]], dtype=float64)
     """
     xs, many_inputs = _prepare(inputs, create_graph)
     raw = _call(fn, xs)
@@ -141,9 +143,10 @@ def jvp(fn: Callable[..., Tensor], inputs: Inputs, v: Any, create_graph: bool = 
     level is opened for it). With ``create_graph`` both results stay connected
     to the graph of inputs that require grad.
 
-    >>> x = Tensor(np.array([1.0, 2.0]))
-    >>> jvp(lambda x: x * x, x, Tensor(np.array([1.0, 1.0])))[1]
-    Tensor([2., 4.], dtype=float64)
+    Examples:
+        >>> x = Tensor(np.array([1.0, 2.0]))
+        >>> jvp(lambda x: x * x, x, Tensor(np.array([1.0, 1.0])))[1]
+        Tensor([2., 4.], dtype=float64)
     """
     items = as_tensor_tuple(inputs, "inputs")
     for i, t in enumerate(items):

@@ -2,17 +2,18 @@
 
 Inside the context every operation remembers where in the user's code it was
 called; a forward that turns finite inputs into nan or inf, or a backward step
-that produces a non-finite gradient, raises :class:`AnomalyError` naming the
+that produces a non-finite gradient, raises [`AnomalyError`][tinygrad_mnist.autograd.AnomalyError] naming the
 primitive and that ``file:line``. Outside it, the engine pays one flag check.
 
->>> import numpy as np
->>> from tinygrad_mnist import Tensor
->>> x = Tensor(np.array([1.0, 0.0]), requires_grad=True)
->>> with np.errstate(divide="ignore"), detect_anomaly():
-...     y = x.log()  # doctest: +ELLIPSIS
-Traceback (most recent call last):
-...
-tinygrad_mnist.core.anomaly.AnomalyError: forward of log produced -inf from finite inputs, at ...
+Examples:
+    >>> import numpy as np
+    >>> from tinygrad_mnist import Tensor
+    >>> x = Tensor(np.array([1.0, 0.0]), requires_grad=True)
+    >>> with np.errstate(divide="ignore"), detect_anomaly():
+    ...     y = x.log()  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    tinygrad_mnist.core.anomaly.AnomalyError: forward of log produced -inf from finite inputs, at ...
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Batched arrays for ``func.vmap``: numpy arrays that carry whole batches but show one example's shape.
 
-A :class:`BatchedArray` is a numpy array whose leading axes are batch axes, one
+A ``BatchedArray`` is a numpy array whose leading axes are batch axes, one
 per active vmap *level* (the innermost level first), and whose ``shape``,
 ``ndim``, ``size`` and ``len`` report the logical, per-example shape. The few
 forwards, composites and VJPs that read ``.data`` directly (masks such as
@@ -9,12 +9,13 @@ one: its ufuncs align logical ranks, its reductions, reshapes and indexing
 shift axes past the batch axes, and results stay marked. A numpy function
 without such handling raises ``NotImplementedError`` naming it, never a silent
 wrong answer. The batching rules of the primitives are in
-:mod:`tinygrad_mnist.core.batching`.
+``tinygrad_mnist.core.batching``.
 
->>> import numpy as np
->>> b = mark(np.arange(6.0).reshape(2, 3), (0,))   # a batch of two 3-vectors at level 0
->>> b.shape, (b * np.ones(3)).sum(axis=0).view(np.ndarray).tolist()
-((3,), [3.0, 12.0])
+Examples:
+    >>> import numpy as np
+    >>> b = mark(np.arange(6.0).reshape(2, 3), (0,))   # a batch of two 3-vectors at level 0
+    >>> b.shape, (b * np.ones(3)).sum(axis=0).view(np.ndarray).tolist()
+    ((3,), [3.0, 12.0])
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def plain(a: Any) -> Any:
 
 def mark(array: np.ndarray, levels: Levels) -> Any:
     """``array`` (its leading ``len(levels)`` axes the batch axes of ``levels``, innermost first) as a
-    :class:`BatchedArray`; the array itself when ``levels`` is empty."""
+    ``BatchedArray``; the array itself when ``levels`` is empty."""
     if not levels:
         return array
     out = np.asarray(array).view(BatchedArray)
@@ -347,7 +348,7 @@ def physical_index(ndim: int, size: int, index: Any) -> tuple[tuple[Any, ...], A
     """A logical ``index`` of a tensor with ``ndim`` logical axes as the index of its physical array (one
     batch axis of ``size`` in front), and the axis move (``(from, to)`` or None) that brings numpy's result
     into the batched layout. Basic indexing and adjacent unbatched integer arrays just prepend a full
-    slice; batched integer arrays (:class:`BatchedArray`, batch axis in front) or separated arrays index the
+    slice; batched integer arrays (``BatchedArray``, batch axis in front) or separated arrays index the
     batch axis too, with ``arange(size)``."""
     items = _expand_index(index, ndim)
     if any(isinstance(i, BatchedArray) and i.dtype == bool for i in items):

@@ -3,7 +3,7 @@
 Inside ``vmap(f)(x)``, ``f`` sees tensors of the per-example (*logical*) shape,
 while each batched tensor physically holds the whole batch. The mark of
 batching lives on the array itself: a batched tensor is a plain ``Tensor``
-whose ``.data`` is a :class:`BatchedArray`, a numpy array whose leading axes
+whose ``.data`` is a ``BatchedArray``, a numpy array whose leading axes
 are batch axes, one per active vmap *level* (the innermost level first), and
 whose ``shape``, ``ndim``, ``size`` and ``len`` report the logical shape. So
 ``Tensor.shape``, the backward walk's shape checks (``sum_to_size`` of
@@ -12,10 +12,10 @@ are levels of the same mark.
 
 Two mechanisms keep batched values correct:
 
-1. **Batching rules** (the table :data:`RULES`, keyed by primitive name). While a
+1. **Batching rules** (the table ``RULES``, keyed by primitive name). While a
    vmap level is open, ``Primitive.__call__`` sends a call with a batched input
    (or a batched parameter: a ``where`` condition, an index, a max-pool
-   position) to :func:`call`. It folds every batched input's batch axes into
+   position) to ``call``. It folds every batched input's batch axes into
    one axis 0 (``None`` marks an unbatched input, as JAX's batch dims) and the
    rule returns the output with the batch on axis 0: elementwise rows broadcast
    after aligning ranks, reductions, transposes, reshapes, indexing and
@@ -26,7 +26,7 @@ Two mechanisms keep batched values correct:
    calling VJP rules whose primitives are batched in turn: per-example gradients.
 2. **Batched numpy**: the few forwards, composites and VJPs that read ``.data``
    directly (masks such as ``a.data > 0``, ``np.max(x.data, axis=...)``,
-   ``out.data.reshape(kept)``) get a :class:`BatchedArray`, whose ufuncs align
+   ``out.data.reshape(kept)``) get a ``BatchedArray``, whose ufuncs align
    logical ranks, whose reductions, reshapes and indexing shift axes past the
    batch axes, and whose result stays marked. A numpy function without such
    handling raises ``NotImplementedError`` naming it, never a silent wrong
@@ -34,11 +34,12 @@ Two mechanisms keep batched values correct:
    only choose between equivalent formulas), and ``bool()`` of a batched value
    is allowed only when every example agrees (data-dependent control flow).
 
-The batched arrays themselves are in :mod:`tinygrad_mnist.core.batched_array`.
+The batched arrays themselves are in ``tinygrad_mnist.core.batched_array``.
 
->>> import numpy as np
->>> sorted(RULES)[:4]
-['add', 'broadcast_to', 'cast', 'ceil']
+Examples:
+    >>> import numpy as np
+    >>> sorted(RULES)[:4]
+    ['add', 'broadcast_to', 'cast', 'ceil']
 """
 
 from __future__ import annotations

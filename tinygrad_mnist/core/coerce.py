@@ -1,11 +1,12 @@
 """Turning what users pass in (data, axes, shapes) into what numpy needs, with clear errors.
 
->>> as_array([1, 2]).dtype, as_array(np.arange(3)).dtype
-(dtype('float32'), dtype('int64'))
->>> normalize_axes(-1, 3), resolve_shape((2, -1), 6)
-((2,), (2, 3))
->>> to_dtype(float, "zeros"), get_default_dtype()
-(dtype('float64'), dtype('float32'))
+Examples:
+    >>> as_array([1, 2]).dtype, as_array(np.arange(3)).dtype
+    (dtype('float32'), dtype('int64'))
+    >>> normalize_axes(-1, 3), resolve_shape((2, -1), 6)
+    ((2,), (2, 3))
+    >>> to_dtype(float, "zeros"), get_default_dtype()
+    (dtype('float64'), dtype('float32'))
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ Axis = int | Sequence[int] | None
 
 def as_array(data: Any) -> np.ndarray:
     """The ``Tensor(...)`` constructor's dtype rules: numpy keeps its dtype, Python numbers (and lists of them)
-    become the default float dtype (float32 unless :func:`set_default_dtype` changed it); bools stay bool."""
+    become the default float dtype (float32 unless [`set_default_dtype`][tinygrad_mnist.core.coerce.set_default_dtype]
+    changed it); bools stay bool."""
     if isinstance(data, np.ndarray):
         array = data
     elif isinstance(data, np.generic):
@@ -52,8 +54,9 @@ def as_array(data: Any) -> np.ndarray:
 def get_default_dtype() -> np.dtype:
     """The floating dtype that Python floats (and, in ``Tensor(...)``, Python numbers) become.
 
-    >>> get_default_dtype()
-    dtype('float32')
+    Examples:
+        >>> get_default_dtype()
+        dtype('float32')
     """
     return np.dtype(DEFAULT_FLOAT)
 
@@ -61,9 +64,10 @@ def get_default_dtype() -> np.dtype:
 def set_default_dtype(dtype: Any) -> None:
     """Make ``dtype`` (float32 or float64) the default floating dtype of the factories and of ``Tensor(...)``.
 
-    >>> set_default_dtype(np.dtype("float64")); get_default_dtype()
-    dtype('float64')
-    >>> set_default_dtype(np.dtype("float32"))
+    Examples:
+        >>> set_default_dtype(np.dtype("float64")); get_default_dtype()
+        dtype('float64')
+        >>> set_default_dtype(np.dtype("float32"))
     """
     global DEFAULT_FLOAT
     if not isinstance(dtype, np.dtype) and not (isinstance(dtype, type) and issubclass(dtype, np.generic)):
@@ -141,8 +145,9 @@ def infer_array(data: Any, dtype: np.dtype | None, op: str) -> np.ndarray:
     """A new array from ``data`` with PyTorch's inferred dtype (or ``dtype``): Python bools give bool,
     ints int64, floats the default dtype; numpy arrays and scalars keep theirs.
 
-    >>> infer_array([[1, 2], [3, 4]], None, "tensor").dtype, infer_array([True, 2.5], None, "tensor").dtype
-    (dtype('int64'), dtype('float32'))
+    Examples:
+        >>> infer_array([[1, 2], [3, 4]], None, "tensor").dtype, infer_array([True, 2.5], None, "tensor").dtype
+        (dtype('int64'), dtype('float32'))
     """
     if isinstance(data, (np.ndarray, np.generic)):
         if data.dtype.kind not in "biuf":

@@ -1,16 +1,17 @@
 """Composite operations: differentiable functions written in the primitives of the rule table.
 
 This is the one place composites are written. ``Tensor`` methods (``x.mean()``,
-``x.softmax()``, ...) and :mod:`tinygrad_mnist.nn.functional` (``F.leaky_relu``,
+``x.softmax()``, ...) and [`tinygrad_mnist.nn.functional`][tinygrad_mnist.nn.functional] (``F.leaky_relu``,
 ``F.dropout``, ...) both call these functions; the image layers (convolution,
-padding, pooling) are in :mod:`tinygrad_mnist.core.convolution`. Nothing here
+padding, pooling) are in [`tinygrad_mnist.core.convolution`][tinygrad_mnist.core.convolution]. Nothing here
 has a hand-written gradient: every function is a chain of primitives (whose
 VJPs are in Tensor operations), so gradients of any order follow.
 
->>> from tinygrad_mnist import Tensor
->>> x = Tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
->>> mean(x, axes=(1,), keepdims=False)
-Tensor([1.5, 3.5], grad_fn=mul)
+Examples:
+    >>> from tinygrad_mnist import Tensor
+    >>> x = Tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    >>> mean(x, axes=(1,), keepdims=False)
+    Tensor([1.5, 3.5], grad_fn=mul)
 """
 
 from __future__ import annotations
@@ -35,9 +36,10 @@ def sum_to_size(x: Tensor, shape: tuple[int, ...]) -> Tensor:
     This undoes broadcasting for gradients: the walk calls it on every gradient
     shaped unlike its input.
 
-    >>> from tinygrad_mnist import Tensor
-    >>> sum_to_size(Tensor(np.ones((2, 3, 4))), (3, 1)).shape
-    (3, 1)
+    Examples:
+        >>> from tinygrad_mnist import Tensor
+        >>> sum_to_size(Tensor(np.ones((2, 3, 4))), (3, 1)).shape
+        (3, 1)
     """
     shape = tuple(shape)
     if x.data.shape == shape:
@@ -90,9 +92,10 @@ def amin(x: Tensor, axes: Axes, keepdims: bool) -> Tensor:
 def logsumexp(x: Tensor, axes: Axes, keepdims: bool) -> Tensor:
     """log(sum(exp(x))), shifted by the (constant) maximum so it never overflows.
 
-    >>> from tinygrad_mnist import Tensor
-    >>> round(logsumexp(Tensor(np.array([1e4, 1e4])), (0,), False).item() - 1e4, 6)  # log(2)
-    0.693147
+    Examples:
+        >>> from tinygrad_mnist import Tensor
+        >>> round(logsumexp(Tensor(np.array([1e4, 1e4])), (0,), False).item() - 1e4, 6)  # log(2)
+        0.693147
     """
     peak = np.max(x.data, axis=axes, keepdims=True)
     shift = x._wrap(np.where(np.isfinite(peak), peak, 0).astype(x.dtype))  # all -inf rows: -inf result

@@ -1,10 +1,11 @@
 """Metadata and conversions with PyTorch's meaning: ``size()``, ``dim()``, ``numel()``, ``to(dtype)``,
 ``long()``, ``tolist()``, ...
 
->>> from tinygrad_mnist import Tensor
->>> x = Tensor([[1.0, 2.0, 3.0]])
->>> x.size(), x.size(1), x.dim(), x.numel(), x.long().dtype
-((1, 3), 3, 2, 3, dtype('int64'))
+Examples:
+    >>> from tinygrad_mnist import Tensor
+    >>> x = Tensor([[1.0, 2.0, 3.0]])
+    >>> x.size(), x.size(1), x.dim(), x.numel(), x.long().dtype
+    ((1, 3), 3, 2, 3, dtype('int64'))
 """
 
 from __future__ import annotations
@@ -78,26 +79,32 @@ def type_as(x: Tensor, other: Tensor) -> Tensor:
 
 
 def half(x: Tensor) -> Tensor:
+    """``x.half()``: a copy converted to float16 (``x`` itself if it is float16 already)."""
     return convert(x, np.float16)
 
 
 def to_float(x: Tensor) -> Tensor:
+    """``x.float()``: a copy converted to float32 (``x`` itself if it is float32 already)."""
     return convert(x, np.float32)
 
 
 def double(x: Tensor) -> Tensor:
+    """``x.double()``: a copy converted to float64 (``x`` itself if it is float64 already)."""
     return convert(x, np.float64)
 
 
 def long(x: Tensor) -> Tensor:
+    """``x.long()``: a copy converted to int64 (``x`` itself if it is int64 already)."""
     return convert(x, np.int64)
 
 
 def to_int(x: Tensor) -> Tensor:
+    """``x.int()``: a copy converted to int32 (``x`` itself if it is int32 already)."""
     return convert(x, np.int32)
 
 
 def to_bool(x: Tensor) -> Tensor:
+    """``x.bool()``: a copy converted to bool; nonzero is True (``x`` itself if it is bool already)."""
     return convert(x, np.bool_)
 
 

@@ -1,16 +1,17 @@
 """Image layers as composites: convolution, padding and pooling of NCHW tensors.
 
-Like :mod:`tinygrad_mnist.core.composites`, every function here is a chain of
+Like ``tinygrad_mnist.core.composites``, every function here is a chain of
 primitives of the rule table (the convolution and max-pooling primitives, whose
-numpy kernels are in :mod:`tinygrad_mnist.core.kernels`, and indexing, adding
+numpy kernels are in ``tinygrad_mnist.core.kernels``, and indexing, adding
 and concatenating), so gradients of any order follow. ``nn.functional`` and the
 ``nn`` layers call these functions with PyTorch's arguments.
 
->>> import numpy as np
->>> from tinygrad_mnist import Tensor
->>> x = Tensor(np.arange(16.0).reshape(1, 1, 4, 4))
->>> max_pool2d(x, 2).shape, pad(x, (1, 1, 2, 0)).shape
-((1, 1, 2, 2), (1, 1, 6, 6))
+Examples:
+    >>> import numpy as np
+    >>> from tinygrad_mnist import Tensor
+    >>> x = Tensor(np.arange(16.0).reshape(1, 1, 4, 4))
+    >>> max_pool2d(x, 2).shape, pad(x, (1, 1, 2, 0)).shape
+    ((1, 1, 2, 2), (1, 1, 6, 6))
 """
 
 from __future__ import annotations
@@ -67,13 +68,14 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 
     that many independent convolutions. The output is
     (N, O, (H + 2 ph - dh (kh - 1) - 1) // sh + 1, likewise for W).
 
-    >>> from tinygrad_mnist import Tensor
-    >>> x = Tensor(np.arange(16.0).reshape(1, 1, 4, 4))
-    >>> conv2d(x, Tensor(np.ones((1, 1, 2, 2))), stride=2).numpy()[0, 0]
-    array([[10., 18.],
-           [42., 50.]])
-    >>> conv2d(x, Tensor(np.ones((1, 1, 2, 2))), padding="same").shape
-    (1, 1, 4, 4)
+    Examples:
+        >>> from tinygrad_mnist import Tensor
+        >>> x = Tensor(np.arange(16.0).reshape(1, 1, 4, 4))
+        >>> conv2d(x, Tensor(np.ones((1, 1, 2, 2))), stride=2).numpy()[0, 0]
+        array([[10., 18.],
+               [42., 50.]])
+        >>> conv2d(x, Tensor(np.ones((1, 1, 2, 2))), padding="same").shape
+        (1, 1, 4, 4)
     """
     extra = (0, 0)
     if isinstance(padding, str):
@@ -125,9 +127,10 @@ def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float | No
     'circular' (wrap around) pad the last 1, 2 or 3 dims of an input with one or two
     more dims. Every mode is slices and concatenations, differentiable to any order.
 
-    >>> from tinygrad_mnist import Tensor
-    >>> pad(Tensor([[1.0, 2.0, 3.0]]), (2, 1), mode="reflect")
-    Tensor([[3., 2., 1., 2., 3., 2.]])
+    Examples:
+        >>> from tinygrad_mnist import Tensor
+        >>> pad(Tensor([[1.0, 2.0, 3.0]]), (2, 1), mode="reflect")
+        Tensor([[3., 2., 1., 2., 3., 2.]])
     """
     pairs = _pad_pairs(x, pad)
     if mode == "constant":
@@ -198,14 +201,15 @@ def max_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0
     first maximum in row-major order within the window. ``return_indices`` also returns
     each maximum's flat index into H * W (int64).
 
-    >>> from tinygrad_mnist import Tensor
-    >>> x = Tensor(np.arange(16.0).reshape(1, 1, 4, 4))
-    >>> max_pool2d(x, 2).numpy()[0, 0]
-    array([[ 5.,  7.],
-           [13., 15.]])
-    >>> max_pool2d(x, 3, stride=2, ceil_mode=True, return_indices=True)[1].numpy()[0, 0]
-    array([[10, 11],
-           [14, 15]])
+    Examples:
+        >>> from tinygrad_mnist import Tensor
+        >>> x = Tensor(np.arange(16.0).reshape(1, 1, 4, 4))
+        >>> max_pool2d(x, 2).numpy()[0, 0]
+        array([[ 5.,  7.],
+               [13., 15.]])
+        >>> max_pool2d(x, 3, stride=2, ceil_mode=True, return_indices=True)[1].numpy()[0, 0]
+        array([[10, 11],
+               [14, 15]])
     """
     shape = x.shape
     x, unbatched = _one_image(x, "max_pool2d")
@@ -231,17 +235,18 @@ def avg_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0
                count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
     """Mean over kh x kw windows of ``x`` (N, C, H, W) or (C, H, W), ``stride`` apart (the kernel
     size when None), with zero ``padding`` (at most half the kernel) and ``ceil_mode`` as
-    :func:`max_pool2d`. The divisor is the window's size within the padded input
+    [`max_pool2d`][tinygrad_mnist.core.convolution.max_pool2d]. The divisor is the window's size within the padded input
     (``count_include_pad``), or its input cells only, or ``divisor_override``.
 
     One strided slice per window position, added up: its gradients of any order
     come from those of ``getitem`` and ``add``.
 
-    >>> from tinygrad_mnist import Tensor
-    >>> x = Tensor(np.arange(16.0).reshape(1, 1, 4, 4))
-    >>> avg_pool2d(x, 2).numpy()[0, 0]
-    array([[ 2.5,  4.5],
-           [10.5, 12.5]])
+    Examples:
+        >>> from tinygrad_mnist import Tensor
+        >>> x = Tensor(np.arange(16.0).reshape(1, 1, 4, 4))
+        >>> avg_pool2d(x, 2).numpy()[0, 0]
+        array([[ 2.5,  4.5],
+               [10.5, 12.5]])
     """
     shape = x.shape
     x, unbatched = _one_image(x, "avg_pool2d")
@@ -283,9 +288,10 @@ def adaptive_avg_pool2d(x: Tensor, output_size: Any) -> Tensor:
     As two matrix products with averaging matrices (one per axis), so any order of
     gradients follows from ``matmul``.
 
-    >>> from tinygrad_mnist import Tensor
-    >>> adaptive_avg_pool2d(Tensor(np.arange(5.0).reshape(1, 1, 1, 5)), (1, 2)).numpy()[0, 0]
-    array([[1., 3.]])
+    Examples:
+        >>> from tinygrad_mnist import Tensor
+        >>> adaptive_avg_pool2d(Tensor(np.arange(5.0).reshape(1, 1, 1, 5)), (1, 2)).numpy()[0, 0]
+        array([[1., 3.]])
     """
     x, unbatched = _one_image(x, "adaptive_avg_pool2d")
     out = x
@@ -302,12 +308,14 @@ def adaptive_avg_pool2d(x: Tensor, output_size: Any) -> Tensor:
 
 
 def adaptive_max_pool2d(x: Tensor, output_size: Any, return_indices: bool = False) -> Any:
-    """Maximum over the windows of :func:`adaptive_avg_pool2d`; the gradient goes to each window's first
+    """Maximum over the windows of [`adaptive_avg_pool2d`][tinygrad_mnist.core.convolution.adaptive_avg_pool2d]; the
+    gradient goes to each window's first
     maximum, and ``return_indices`` also gives its flat index into H * W (int64).
 
-    >>> from tinygrad_mnist import Tensor
-    >>> adaptive_max_pool2d(Tensor(np.arange(5.0).reshape(1, 1, 1, 5)), (1, 2)).numpy()[0, 0]
-    array([[2., 4.]])
+    Examples:
+        >>> from tinygrad_mnist import Tensor
+        >>> adaptive_max_pool2d(Tensor(np.arange(5.0).reshape(1, 1, 1, 5)), (1, 2)).numpy()[0, 0]
+        array([[2., 4.]])
     """
     x, unbatched = _one_image(x, "adaptive_max_pool2d")
     (oh, ow), (n, c, h, w) = _adaptive_size("adaptive_max_pool2d", x, output_size), x.shape

@@ -4,14 +4,15 @@ Scripts written for PyTorch ask which accelerator they may use before they
 move a model and its data there. The answers here are PyTorch's answers on a
 machine without one, so such scripts choose the CPU and run unchanged:
 
->>> import tinygrad_mnist as tg
->>> tg.cuda.is_available(), tg.backends.mps.is_available(), tg.accelerator.is_available()
-(False, False, False)
->>> dev = tg.device("cuda" if tg.cuda.is_available() else "cpu")
->>> dev, str(dev), dev.type
-(device(type='cpu'), 'cpu', 'cpu')
->>> tg.ones(2).to(dev).device
-device(type='cpu')
+Examples:
+    >>> import tinygrad_mnist as tg
+    >>> tg.cuda.is_available(), tg.backends.mps.is_available(), tg.accelerator.is_available()
+    (False, False, False)
+    >>> dev = tg.device("cuda" if tg.cuda.is_available() else "cpu")
+    >>> dev, str(dev), dev.type
+    (device(type='cpu'), 'cpu', 'cpu')
+    >>> tg.ones(2).to(dev).device
+    device(type='cpu')
 
 A device object for another type can be made (as in PyTorch), but moving a
 tensor or a module there raises ``ValueError`` naming it.
@@ -35,8 +36,9 @@ class device:
     compares equal to another device of the same type and index; ``str()``
     gives the name that ``Tensor.to`` and ``Module.to`` accept.
 
-    >>> device("cpu") == device("cpu"), device("cuda", 1)
-    (True, device(type='cuda', index=1))
+    Examples:
+        >>> device("cpu") == device("cpu"), device("cuda", 1)
+        (True, device(type='cuda', index=1))
     """
 
     __slots__ = ("index", "type")

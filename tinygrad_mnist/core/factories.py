@@ -1,15 +1,17 @@
 """Making tensors, with PyTorch's names and dtype rules: ``tensor``, ``zeros``, ``arange``, ``rand``...
 
 ``tensor(data)`` infers the dtype as PyTorch does: Python bools give ``bool``, Python
-ints ``int64``, Python floats the default dtype (:func:`get_default_dtype`, float32
+ints ``int64``, Python floats the default dtype ([`get_default_dtype`][tinygrad_mnist.core.coerce.get_default_dtype],
+float32
 unless changed), numpy arrays and numpy scalars keep theirs. The random factories
-draw from the framework generator, so :func:`~tinygrad_mnist.manual_seed` reproduces them.
+draw from the framework generator, so [`manual_seed`][tinygrad_mnist.random.manual_seed] reproduces them.
 
->>> import tinygrad_mnist as tm
->>> tm.tensor([[1, 2], [3, 4]]).dtype, tm.tensor([0.5]).dtype, tm.tensor(True).dtype
-(dtype('int64'), dtype('float32'), dtype('bool'))
->>> tm.arange(3), tm.full((2,), 7)
-(Tensor([0, 1, 2], dtype=int64), Tensor([7, 7], dtype=int64))
+Examples:
+    >>> import tinygrad_mnist as tm
+    >>> tm.tensor([[1, 2], [3, 4]]).dtype, tm.tensor([0.5]).dtype, tm.tensor(True).dtype
+    (dtype('int64'), dtype('float32'), dtype('bool'))
+    >>> tm.arange(3), tm.full((2,), 7)
+    (Tensor([0, 1, 2], dtype=int64), Tensor([7, 7], dtype=int64))
 """
 
 from __future__ import annotations
@@ -91,10 +93,11 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     The dtype is inferred as in PyTorch unless ``dtype`` is given; ``requires_grad``
     is allowed for floating dtypes only.
 
-    >>> tensor([1, 2.5]), tensor([[True], [False]]).dtype
-    (Tensor([1. , 2.5]), dtype('bool'))
-    >>> tensor(np.arange(3, dtype=np.int32)).dtype, tensor(3, dtype=float).dtype
-    (dtype('int32'), dtype('float64'))
+    Examples:
+        >>> tensor([1, 2.5]), tensor([[True], [False]]).dtype
+        (Tensor([1. , 2.5]), dtype('bool'))
+        >>> tensor(np.arange(3, dtype=np.int32)).dtype, tensor(3, dtype=float).dtype
+        (dtype('int32'), dtype('float64'))
     """
     want = None if dtype is None else to_dtype(dtype, "tensor")
     source = data.data if isinstance(data, Tensor) else data
@@ -104,10 +107,11 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
 def as_tensor(data: Any, dtype: Any = None) -> Tensor:
     """``data`` as a tensor, without copying when it already is one (or a numpy array) of that dtype.
 
-    >>> a = np.zeros(2); t = as_tensor(a); a[0] = 5.0; t
-    Tensor([5., 0.], dtype=float64)
-    >>> as_tensor(t) is t, as_tensor([1, 2]).dtype
-    (True, dtype('int64'))
+    Examples:
+        >>> a = np.zeros(2); t = as_tensor(a); a[0] = 5.0; t
+        Tensor([5., 0.], dtype=float64)
+        >>> as_tensor(t) is t, as_tensor([1, 2]).dtype
+        (True, dtype('int64'))
     """
     want = None if dtype is None else to_dtype(dtype, "as_tensor")
     if isinstance(data, Tensor):
@@ -120,8 +124,9 @@ def as_tensor(data: Any, dtype: Any = None) -> Tensor:
 def from_numpy(array: np.ndarray) -> Tensor:
     """A tensor sharing ``array``'s memory and dtype (changes to one show in the other).
 
-    >>> a = np.arange(3); t = from_numpy(a); a[0] = 7; t
-    Tensor([7, 1, 2], dtype=int64)
+    Examples:
+        >>> a = np.arange(3); t = from_numpy(a); a[0] = 7; t
+        Tensor([7, 1, 2], dtype=int64)
     """
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy: expected a numpy array, got {type(array).__name__}")
@@ -134,8 +139,9 @@ def from_numpy(array: np.ndarray) -> Tensor:
 def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros; ``size`` as integers or one sequence.
 
-    >>> zeros(2, 3).shape, zeros((2,), dtype=int64).dtype
-    ((2, 3), dtype('int64'))
+    Examples:
+        >>> zeros(2, 3).shape, zeros((2,), dtype=int64).dtype
+        ((2, 3), dtype('int64'))
     """
     return _finish(np.zeros(_size(size, "zeros"), _dtype(dtype, "zeros")), requires_grad)
 
@@ -143,8 +149,9 @@ def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
 def ones(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of ones; ``size`` as integers or one sequence.
 
-    >>> ones(2)
-    Tensor([1., 1.])
+    Examples:
+        >>> ones(2)
+        Tensor([1., 1.])
     """
     return _finish(np.ones(_size(size, "ones"), _dtype(dtype, "ones")), requires_grad)
 
@@ -152,8 +159,9 @@ def ones(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
 def empty(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor whose values are not initialised (whatever the memory held).
 
-    >>> empty(2, 3).shape
-    (2, 3)
+    Examples:
+        >>> empty(2, 3).shape
+        (2, 3)
     """
     return _finish(np.empty(_size(size, "empty"), _dtype(dtype, "empty")), requires_grad)
 
@@ -183,8 +191,9 @@ def _filled(shape: tuple[int, ...], fill_value: Any, dtype: np.dtype, op: str) -
 def full(size: Sequence[int], fill_value: Any, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of shape ``size`` (a sequence) filled with ``fill_value``; the dtype follows the value.
 
-    >>> full((2,), 1.5), full([1], True).dtype
-    (Tensor([1.5, 1.5]), dtype('bool'))
+    Examples:
+        >>> full((2,), 1.5), full([1], True).dtype
+        (Tensor([1.5, 1.5]), dtype('bool'))
     """
     shape = _size((size,), "full", varargs=False)
     want = _dtype(dtype, "full", _fill_dtype(fill_value, "full"))
@@ -194,9 +203,10 @@ def full(size: Sequence[int], fill_value: Any, *, dtype: Any = None, requires_gr
 def eye(n: int, m: int | None = None, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """The ``n`` x ``m`` (default ``n`` x ``n``) identity matrix.
 
-    >>> eye(2, 3)
-    Tensor([[1., 0., 0.],
-            [0., 1., 0.]])
+    Examples:
+        >>> eye(2, 3)
+        Tensor([[1., 0., 0.],
+                [0., 1., 0.]])
     """
     rows = _int(n, "eye", "n")
     cols = rows if m is None else _int(m, "eye", "m")
@@ -221,8 +231,9 @@ def arange(start: Any, end: Any = None, step: Any = 1, *, dtype: Any = None, req
 
     int64 when all arguments are integers, else the default float dtype.
 
-    >>> arange(1, 7, 2), arange(0, 1, 0.25)
-    (Tensor([1, 3, 5], dtype=int64), Tensor([0.  , 0.25, 0.5 , 0.75]))
+    Examples:
+        >>> arange(1, 7, 2), arange(0, 1, 0.25)
+        (Tensor([1, 3, 5], dtype=int64), Tensor([0.  , 0.25, 0.5 , 0.75]))
     """
     if end is None:
         start, end = 0, start
@@ -247,8 +258,9 @@ def arange(start: Any, end: Any = None, step: Any = 1, *, dtype: Any = None, req
 def linspace(start: Any, end: Any, steps: int, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """``steps`` evenly spaced values from ``start`` to ``end``, both included.
 
-    >>> linspace(0, 1, 5)
-    Tensor([0.  , 0.25, 0.5 , 0.75, 1.  ])
+    Examples:
+        >>> linspace(0, 1, 5)
+        Tensor([0.  , 0.25, 0.5 , 0.75, 1.  ])
     """
     lo, hi = _real(start, "linspace", "start"), _real(end, "linspace", "end")
     count = _int(steps, "linspace", "steps")
@@ -277,8 +289,9 @@ def _normal(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
 def rand(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1) from the framework generator (see ``manual_seed``).
 
-    >>> x = rand(100); rand(2, 3).shape, 0 <= x.min().item() <= x.max().item() < 1
-    ((2, 3), True)
+    Examples:
+        >>> x = rand(100); rand(2, 3).shape, 0 <= x.min().item() <= x.max().item() < 1
+        ((2, 3), True)
     """
     want = _float_only(_dtype(dtype, "rand"), "rand")
     return _finish(_uniform(_size(size, "rand"), want), requires_grad)
@@ -287,8 +300,9 @@ def rand(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
 def randn(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples from the framework generator (see ``manual_seed``).
 
-    >>> randn(4, dtype=float64).dtype
-    dtype('float64')
+    Examples:
+        >>> randn(4, dtype=float64).dtype
+        dtype('float64')
     """
     want = _float_only(_dtype(dtype, "randn"), "randn")
     return _finish(_normal(_size(size, "randn"), want), requires_grad)
@@ -299,8 +313,9 @@ def randint(*args: Any, size: Any = None, low: Any = None, high: Any = None,
     """Integers uniform in [low, high): ``randint(high, size)`` or ``randint(low, high, size)``
     (``size`` a sequence; keywords as in PyTorch); int64 unless ``dtype`` is given.
 
-    >>> t = randint(3, 6, (100,)); t.dtype, 3 <= t.min().item() <= t.max().item() < 6
-    (dtype('int64'), True)
+    Examples:
+        >>> t = randint(3, 6, (100,)); t.dtype, 3 <= t.min().item() <= t.max().item() < 6
+        (dtype('int64'), True)
     """
     positional = list(args)
     if size is None and positional and isinstance(positional[-1], (tuple, list)):
@@ -332,8 +347,9 @@ def randint(*args: Any, size: Any = None, low: Any = None, high: Any = None,
 def zeros_like(input: Tensor, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Zeros shaped like ``input``, with its dtype unless ``dtype`` is given.
 
-    >>> zeros_like(tensor([1, 2]))
-    Tensor([0, 0], dtype=int64)
+    Examples:
+        >>> zeros_like(tensor([1, 2]))
+        Tensor([0, 0], dtype=int64)
     """
     x = _like(input, "zeros_like")
     return _finish(np.zeros(x.shape, _dtype(dtype, "zeros_like", x.dtype)), requires_grad)
@@ -342,8 +358,9 @@ def zeros_like(input: Tensor, *, dtype: Any = None, requires_grad: bool = False)
 def ones_like(input: Tensor, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Ones shaped like ``input``, with its dtype unless ``dtype`` is given.
 
-    >>> ones_like(tensor([1, 2]), dtype=float32)
-    Tensor([1., 1.])
+    Examples:
+        >>> ones_like(tensor([1, 2]), dtype=float32)
+        Tensor([1., 1.])
     """
     x = _like(input, "ones_like")
     return _finish(np.ones(x.shape, _dtype(dtype, "ones_like", x.dtype)), requires_grad)
@@ -352,8 +369,9 @@ def ones_like(input: Tensor, *, dtype: Any = None, requires_grad: bool = False) 
 def empty_like(input: Tensor, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """An uninitialised tensor shaped like ``input``.
 
-    >>> empty_like(zeros(2, 3)).shape
-    (2, 3)
+    Examples:
+        >>> empty_like(zeros(2, 3)).shape
+        (2, 3)
     """
     x = _like(input, "empty_like")
     return _finish(np.empty(x.shape, _dtype(dtype, "empty_like", x.dtype)), requires_grad)
@@ -362,8 +380,9 @@ def empty_like(input: Tensor, *, dtype: Any = None, requires_grad: bool = False)
 def full_like(input: Tensor, fill_value: Any, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """``fill_value`` shaped like ``input``, converted to its dtype (or ``dtype``).
 
-    >>> full_like(tensor([1, 2]), 2.7)
-    Tensor([2, 2], dtype=int64)
+    Examples:
+        >>> full_like(tensor([1, 2]), 2.7)
+        Tensor([2, 2], dtype=int64)
     """
     x = _like(input, "full_like")
     return _finish(_filled(x.shape, fill_value, _dtype(dtype, "full_like", x.dtype), "full_like"), requires_grad)
@@ -372,8 +391,9 @@ def full_like(input: Tensor, fill_value: Any, *, dtype: Any = None, requires_gra
 def rand_like(input: Tensor, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform [0, 1) samples shaped like ``input`` (a floating dtype).
 
-    >>> rand_like(zeros(3)).shape
-    (3,)
+    Examples:
+        >>> rand_like(zeros(3)).shape
+        (3,)
     """
     x = _like(input, "rand_like")
     want = _float_only(_dtype(dtype, "rand_like", x.dtype), "rand_like")
@@ -383,8 +403,9 @@ def rand_like(input: Tensor, *, dtype: Any = None, requires_grad: bool = False) 
 def randn_like(input: Tensor, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples shaped like ``input`` (a floating dtype).
 
-    >>> randn_like(zeros(3, dtype=float64)).dtype
-    dtype('float64')
+    Examples:
+        >>> randn_like(zeros(3, dtype=float64)).dtype
+        dtype('float64')
     """
     x = _like(input, "randn_like")
     want = _float_only(_dtype(dtype, "randn_like", x.dtype), "randn_like")

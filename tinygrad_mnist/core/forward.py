@@ -4,7 +4,7 @@ Inside a dual level (``autograd.forward_ad.dual_level()``), a tensor may carry
 a *tangent*: a direction ``v`` of the same shape. Every primitive called on
 such inputs also computes the tangent of its output, the Jacobian-vector
 product ``J v``, from the JVP rule in its row of the table
-(:mod:`~tinygrad_mnist.core.rules`). So one forward pass gives both ``f(x)`` and
+(``rules``). So one forward pass gives both ``f(x)`` and
 ``J_f(x) v``: the dual-number picture, ``x + v e`` with ``e^2 = 0``.
 
 The tangents live in this module, not on the tensors: a table of the active
@@ -15,13 +15,14 @@ reverse-mode recording as usual (so reverse-over-forward works) and with
 tangent propagation switched off (the rule works on primal values; levels do
 not nest, as in PyTorch).
 
->>> import tinygrad_mnist as tm
->>> from tinygrad_mnist.autograd import forward_ad as fwAD
->>> with fwAD.dual_level():
-...     x = fwAD.make_dual(tm.tensor([1.0, 2.0]), tm.tensor([1.0, 0.0]))
-...     y = (x * x).sum()                       # d/dx sum(x^2) = 2x, along (1, 0)
-...     fwAD.unpack_dual(y).tangent
-Tensor(2.)
+Examples:
+    >>> import tinygrad_mnist as tm
+    >>> from tinygrad_mnist.autograd import forward_ad as fwAD
+    >>> with fwAD.dual_level():
+    ...     x = fwAD.make_dual(tm.tensor([1.0, 2.0]), tm.tensor([1.0, 0.0]))
+    ...     y = (x * x).sum()                       # d/dx sum(x^2) = 2x, along (1, 0)
+    ...     fwAD.unpack_dual(y).tangent
+    Tensor(2.)
 """
 
 from __future__ import annotations

@@ -2,12 +2,13 @@
 function forms of the methods (``transpose(x, 0, 1)`` is ``x.transpose(0, 1)``, ``sum(x, dim=0)`` is
 ``x.sum(dim=0)``, ...): one function serves both.
 
->>> from tinygrad_mnist import Tensor, stack
->>> stack([Tensor([1.0, 2.0]), Tensor([3.0, 4.0])], dim=1)
-Tensor([[1., 3.],
-        [2., 4.]])
->>> transpose(Tensor([[1.0, 2.0]]), 0, 1).shape
-(2, 1)
+Examples:
+    >>> from tinygrad_mnist import Tensor, stack
+    >>> stack([Tensor([1.0, 2.0]), Tensor([3.0, 4.0])], dim=1)
+    Tensor([[1., 3.],
+            [2., 4.]])
+    >>> transpose(Tensor([[1.0, 2.0]]), 0, 1).shape
+    (2, 1)
 """
 
 from __future__ import annotations
@@ -104,8 +105,9 @@ __all__ = [
 def stack(tensors: Sequence[ArrayLike], dim: int = 0, *, axis: int | None = None) -> Tensor:
     """Join same-shaped tensors along a new dimension ``dim``; each gets its slice of the gradient.
 
-    >>> stack([Tensor([1.0, 2.0]), Tensor([3.0, 4.0])]).shape
-    (2, 2)
+    Examples:
+        >>> stack([Tensor([1.0, 2.0]), Tensor([3.0, 4.0])]).shape
+        (2, 2)
     """
     items = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
     if not items:
@@ -118,8 +120,9 @@ def cat(tensors: Sequence[ArrayLike], dim: int = 0, *, axis: int | None = None) 
     """Join tensors along an existing dimension ``dim``; each gets its slice of the gradient
     (``concatenate`` and ``concat`` are aliases).
 
-    >>> concatenate([Tensor([[1.0, 2.0]]), Tensor([[3.0]])], axis=1)
-    Tensor([[1., 2., 3.]])
+    Examples:
+        >>> concatenate([Tensor([[1.0, 2.0]]), Tensor([[3.0]])], axis=1)
+        Tensor([[1., 2., 3.]])
     """
     items = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
     if not items:

@@ -4,12 +4,13 @@ While recording is off, operations on tensors compute their values but build no
 graph, so nothing can be differentiated through them and nothing is kept alive
 for a backward pass. Each switch is both a context manager and a decorator.
 
->>> from tinygrad_mnist import Tensor, no_grad
->>> x = Tensor([1.0, 2.0], requires_grad=True)
->>> with no_grad():
-...     y = x * 2
->>> y.requires_grad
-False
+Examples:
+    >>> from tinygrad_mnist import Tensor, no_grad
+    >>> x = Tensor([1.0, 2.0], requires_grad=True)
+    >>> with no_grad():
+    ...     y = x * 2
+    >>> y.requires_grad
+    False
 """
 
 from __future__ import annotations
@@ -44,16 +45,17 @@ class set_grad_enabled:
     is switched on again); used with ``with`` or as a decorator, the previous
     setting is restored on exit, also when an exception escapes.
 
-    >>> from tinygrad_mnist import Tensor, is_grad_enabled
-    >>> _ = set_grad_enabled(False)
-    >>> is_grad_enabled()
-    False
-    >>> _ = set_grad_enabled(True)
-    >>> with set_grad_enabled(False):
-    ...     is_grad_enabled()
-    False
-    >>> is_grad_enabled()
-    True
+    Examples:
+        >>> from tinygrad_mnist import Tensor, is_grad_enabled
+        >>> _ = set_grad_enabled(False)
+        >>> is_grad_enabled()
+        False
+        >>> _ = set_grad_enabled(True)
+        >>> with set_grad_enabled(False):
+        ...     is_grad_enabled()
+        False
+        >>> is_grad_enabled()
+        True
     """
 
     def __init__(self, mode: bool = True) -> None:
@@ -91,12 +93,13 @@ class set_grad_enabled:
 class no_grad(set_grad_enabled):
     """Compute without recording a graph (inference, parameter updates).
 
-    >>> from tinygrad_mnist import Tensor, no_grad
-    >>> @no_grad()
-    ... def predict(x):
-    ...     return x * 3
-    >>> predict(Tensor([1.0], requires_grad=True)).requires_grad
-    False
+    Examples:
+        >>> from tinygrad_mnist import Tensor, no_grad
+        >>> @no_grad()
+        ... def predict(x):
+        ...     return x * 3
+        >>> predict(Tensor([1.0], requires_grad=True)).requires_grad
+        False
     """
 
     def __init__(self) -> None:
@@ -119,11 +122,12 @@ class enable_grad(set_grad_enabled):
 class inference_mode(set_grad_enabled):
     """Compute without recording: here the same as ``no_grad`` (``inference_mode(False)`` changes nothing).
 
-    >>> from tinygrad_mnist import Tensor
-    >>> with inference_mode():
-    ...     y = Tensor([1.0], requires_grad=True) * 2
-    >>> y.requires_grad
-    False
+    Examples:
+        >>> from tinygrad_mnist import Tensor
+        >>> with inference_mode():
+        ...     y = Tensor([1.0], requires_grad=True) * 2
+        >>> y.requires_grad
+        False
     """
 
     def __init__(self, mode: bool = True) -> None:

@@ -1,17 +1,17 @@
 """Reverse mode in one file, to be read top to bottom.
 
-1. :class:`Primitive`: the format of a row of the rule table (:mod:`~tinygrad_mnist.core.rules`).
-2. Calling a primitive runs its numpy forward; :func:`record` wraps the result
-   and, while recording and if an input requires grad, hangs a :class:`Node` on it
+1. ``Primitive``: the format of a row of the rule table (``rules``).
+2. Calling a primitive runs its numpy forward; ``record`` wraps the result
+   and, while recording and if an input requires grad, hangs a ``Node`` on it
    (and, inside a dual level, pushes the inputs' tangents through the row's JVP:
-   forward mode, in :mod:`~tinygrad_mnist.core.forward`).
-3. :func:`reverse_order`: THE walk, each tensor after every tensor made from it
+   forward mode, in ``forward``).
+3. ``reverse_order``: THE walk, each tensor after every tensor made from it
    (``backward``, ``autograd.grad``, ``trace_backward``, the checkers and
-   ``to_dot`` all use it, directly or through :func:`toposort`).
-4. :func:`backward`: seed the roots, send each node's gradient through its VJPs,
+   ``to_dot`` all use it, directly or through ``toposort``).
+4. ``backward``: seed the roots, send each node's gradient through its VJPs,
    sum what meets at a tensor (fan-out), release the node, fill the leaves' ``.grad``.
    The walk refuses a node whose input or output was changed in place after the
-   node was recorded (its ``_changed_at``, set by :mod:`~tinygrad_mnist.core.inplace`,
+   node was recorded (its ``_changed_at``, set by ``inplace``,
    exceeds the node's number) if the rule reads that value (``Primitive.reads``);
    the inputs are compared only for nodes older than the latest in-place change.
 
@@ -214,7 +214,7 @@ def backward(roots: Sequence[Tensor], gradients: Sequence[Any] | None, retain_gr
     ``.grad``; otherwise nothing is written and the gradients with respect to
     ``inputs`` (leaves or not) are returned, None where one is unused; with
     ``accumulate`` they are also added into those inputs' ``.grad`` (and only theirs).
-    Hooks (:mod:`~tinygrad_mnist.core.hooks`) see each gradient once it is complete and may replace it.
+    Hooks (``hooks``) see each gradient once it is complete and may replace it.
     ``create_graph`` records the VJPs themselves, for higher derivatives.
     """
     if retain_graph is None:

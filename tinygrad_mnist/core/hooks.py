@@ -4,14 +4,15 @@ The registry lives outside the tensors (which have fixed slots) and is empty
 unless hooks are used, so the walk pays one truth test per tensor for it.
 ``retain_grad()`` is the hook that stores a non-leaf's gradient in its ``.grad``.
 
->>> from tinygrad_mnist import Tensor
->>> x = Tensor([1.0, 2.0], requires_grad=True)
->>> y = x * 3
->>> handle = y.register_hook(lambda g: g * 10)
->>> y.sum().backward()
->>> x.grad
-Tensor([30., 30.])
->>> handle.remove()
+Examples:
+    >>> from tinygrad_mnist import Tensor
+    >>> x = Tensor([1.0, 2.0], requires_grad=True)
+    >>> y = x * 3
+    >>> handle = y.register_hook(lambda g: g * 10)
+    >>> y.sum().backward()
+    >>> x.grad
+    Tensor([30., 30.])
+    >>> handle.remove()
 """
 
 from __future__ import annotations

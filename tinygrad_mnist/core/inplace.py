@@ -1,6 +1,6 @@
 """In-place operations on tensors (``add_``, ``mul_``, ``zero_``, ``copy_``, ``+=``...), made safe.
 
-:class:`InPlaceMethods` is a base class of ``Tensor``: the methods that change
+``InPlaceMethods`` is a base class of ``Tensor``: the methods that change
 a tensor where it is, with PyTorch's rules:
 
 * under ``no_grad``, or on tensors that need no gradient, the data changes in
@@ -28,13 +28,14 @@ Optimizers count their updates the same way, so a graph recorded before
 share memory (``y = x.reshape(...)`` changed in place under ``no_grad`` does not
 count as a change of ``x``, where PyTorch's views share one counter).
 
->>> from tinygrad_mnist import Tensor, no_grad
->>> w = Tensor([1.0, 2.0], requires_grad=True)
->>> (w * w).sum().backward()
->>> with no_grad():
-...     w -= 0.5 * w.grad
->>> w, w.requires_grad, w._version
-(Tensor([0., 0.], requires_grad=True), True, 1)
+Examples:
+    >>> from tinygrad_mnist import Tensor, no_grad
+    >>> w = Tensor([1.0, 2.0], requires_grad=True)
+    >>> (w * w).sum().backward()
+    >>> with no_grad():
+    ...     w -= 0.5 * w.grad
+    >>> w, w.requires_grad, w._version
+    (Tensor([0., 0.], requires_grad=True), True, 1)
 """
 
 from __future__ import annotations
@@ -122,12 +123,13 @@ def apply_in_place(self: Tensor, name: str, compute: Callable[..., Tensor], *ope
 class InPlaceMethods:
     """The in-place methods of ``Tensor``: each changes the tensor and returns it.
 
-    >>> from tinygrad_mnist import Tensor
-    >>> x = Tensor([1.0, -2.0, 3.0])
-    >>> x.add_(1).mul_(2).clamp_(0, 5)
-    Tensor([4., 0., 5.])
-    >>> x.zero_()._version
-    4
+    Examples:
+        >>> from tinygrad_mnist import Tensor
+        >>> x = Tensor([1.0, -2.0, 3.0])
+        >>> x.add_(1).mul_(2).clamp_(0, 5)
+        Tensor([4., 0., 5.])
+        >>> x.zero_()._version
+        4
     """
 
     __slots__ = ()
@@ -207,13 +209,14 @@ class InPlaceMethods:
         """Call ``hook(grad)`` whenever backward completes this tensor's gradient; a Tensor it
         returns replaces the gradient (for the leaves' ``.grad`` and the rest of the walk).
 
-        >>> from tinygrad_mnist import Tensor
-        >>> w = Tensor([1.0, 2.0], requires_grad=True)
-        >>> handle = w.register_hook(lambda g: g.clip(max=0.5))
-        >>> (w * w).sum().backward()
-        >>> w.grad
-        Tensor([0.5, 0.5])
-        >>> handle.remove()
+        Examples:
+            >>> from tinygrad_mnist import Tensor
+            >>> w = Tensor([1.0, 2.0], requires_grad=True)
+            >>> handle = w.register_hook(lambda g: g.clip(max=0.5))
+            >>> (w * w).sum().backward()
+            >>> w.grad
+            Tensor([0.5, 0.5])
+            >>> handle.remove()
         """
         if not self.requires_grad:
             raise RuntimeError("register_hook: this tensor does not require grad, so no gradient will reach "
@@ -225,13 +228,14 @@ class InPlaceMethods:
     def retain_grad(self: Any) -> None:
         """Have backward fill the ``.grad`` of this non-leaf too (leaves keep theirs anyway).
 
-        >>> from tinygrad_mnist import Tensor
-        >>> x = Tensor([1.0, 2.0], requires_grad=True)
-        >>> y = x * x
-        >>> y.retain_grad()
-        >>> (y * 3).sum().backward()
-        >>> y.grad, y.retains_grad
-        (Tensor([3., 3.]), True)
+        Examples:
+            >>> from tinygrad_mnist import Tensor
+            >>> x = Tensor([1.0, 2.0], requires_grad=True)
+            >>> y = x * x
+            >>> y.retain_grad()
+            >>> (y * 3).sum().backward()
+            >>> y.grad, y.retains_grad
+            (Tensor([3., 3.]), True)
         """
         if not self.requires_grad:
             raise RuntimeError("retain_grad: this tensor does not require grad, so it has no gradient to keep")

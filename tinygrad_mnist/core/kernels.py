@@ -6,7 +6,7 @@ multiplies it by the weights in one matrix product (one per group when the
 channels are split into groups); the transposed convolution (the input's
 gradient) adds one slice per kernel offset, never looping over pixels.
 Max-pooling works on one strided view per window position. The VJPs that tie
-them together are in the table of :mod:`tinygrad_mnist.core.rules`.
+them together are in the table of ``tinygrad_mnist.core.rules``.
 
 Strides, paddings, dilations and kernel sizes are (height, width) pairs; an int
 stands for the same number on both axes.
@@ -296,7 +296,7 @@ def window_scatter_forward(g: np.ndarray, position: np.ndarray, kernel_size: Any
 
 def window_gather_forward(x: np.ndarray, position: np.ndarray, kernel_size: Any, stride: Any,
                           dilation: Any = 1) -> np.ndarray:
-    """``x``'s element at ``position`` in each window: the transpose of :func:`window_scatter_forward`."""
+    """``x``'s element at ``position`` in each window: the transpose of ``window_scatter_forward``."""
     slices = _window_slices(x, kernel_size, stride, dilation)
     out = slices[0].copy()
     for p, view in enumerate(slices[1:], start=1):

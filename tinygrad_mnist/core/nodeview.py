@@ -3,13 +3,14 @@
 A node names its primitive and lists where each input's gradient goes next:
 ``(node, 0)`` for a tensor made by an operation, ``(AccumulateGrad, 0)`` for a
 leaf that requires grad (its ``.variable`` is the leaf) and ``(None, 0)`` for a
-constant. :class:`NodeView` is a base class of :class:`~tinygrad_mnist.core.graph.Node`.
+constant. ``NodeView`` is a base class of ``Node``.
 
->>> from tinygrad_mnist import Tensor
->>> x = Tensor([1.0, 2.0], requires_grad=True)
->>> node = (x * 2.0)._ctx
->>> node.name(), [f if f is None else f.name() for f, _ in node.next_functions]
-('mul', ['AccumulateGrad', None])
+Examples:
+    >>> from tinygrad_mnist import Tensor
+    >>> x = Tensor([1.0, 2.0], requires_grad=True)
+    >>> node = (x * 2.0)._ctx
+    >>> node.name(), [f if f is None else f.name() for f, _ in node.next_functions]
+    ('mul', ['AccumulateGrad', None])
 """
 
 from __future__ import annotations

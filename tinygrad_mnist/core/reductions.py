@@ -4,10 +4,11 @@
 Each function takes the tensor first, so it serves both as a top-level function
 (``sum(x, dim=0)``) and as a method (``x.sum(dim=0)``).
 
->>> from tinygrad_mnist import Tensor
->>> x = Tensor([[1.0, 5.0], [4.0, 2.0]])
->>> x.max(dim=1).indices.tolist(), x.sum(dim=0).tolist()
-([1, 0], [5.0, 7.0])
+Examples:
+    >>> from tinygrad_mnist import Tensor
+    >>> x = Tensor([[1.0, 5.0], [4.0, 2.0]])
+    >>> x.max(dim=1).indices.tolist(), x.sum(dim=0).tolist()
+    ([1, 0], [5.0, 7.0])
 """
 
 from __future__ import annotations
@@ -71,9 +72,10 @@ def sum(x: Tensor, dim: Dim = None, keepdim: bool = False, *, dtype: Any = None,
         axis: Dim = None, keepdims: bool | None = None) -> Tensor:
     """Sum over ``dim`` (all dimensions when None).
 
-    >>> from tinygrad_mnist import Tensor
-    >>> Tensor([[1.0, 2.0], [3.0, 4.0]]).sum(dim=1, keepdim=True).tolist()
-    [[3.0], [7.0]]
+    Examples:
+        >>> from tinygrad_mnist import Tensor
+        >>> Tensor([[1.0, 2.0], [3.0, 4.0]]).sum(dim=1, keepdim=True).tolist()
+        [[3.0], [7.0]]
     """
     x = x if dtype is None else x.to(dtype)
     axes = dims("sum", dim, axis, x.ndim)
@@ -127,9 +129,10 @@ def max(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
     """Without ``dim``: the maximum of all elements (tied maxima share the gradient evenly).
     With ``dim``: ``(values, indices)`` along it; the gradient goes to the index returned.
 
-    >>> from tinygrad_mnist import Tensor
-    >>> Tensor([[1.0, 5.0], [4.0, 2.0]]).max(1)
-    ValuesIndices(values=Tensor([5., 4.]), indices=Tensor([1, 0], dtype=int64))
+    Examples:
+        >>> from tinygrad_mnist import Tensor
+        >>> Tensor([[1.0, 5.0], [4.0, 2.0]]).max(1)
+        ValuesIndices(values=Tensor([5., 4.]), indices=Tensor([1, 0], dtype=int64))
     """
     if dim is None and axis is None:
         return amax(x)
@@ -138,7 +141,7 @@ def max(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
 
 def min(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
         keepdims: bool | None = None) -> Any:
-    """Like :func:`max`, for the minimum."""
+    """Like [`max`][tinygrad_mnist.core.functions.max], for the minimum."""
     if dim is None and axis is None:
         return amin(x)
     return _select("min", x, dim, axis, _keep(keepdim, keepdims), False)
@@ -187,10 +190,11 @@ def logsumexp(x: Tensor, dim: Dim = None, keepdim: bool = False, *, axis: Dim = 
               keepdims: bool | None = None) -> Tensor:
     """log(sum(exp(x))) over ``dim``, shifted by the (constant) maximum so it never overflows.
 
-    >>> from tinygrad_mnist import Tensor
-    >>> x = Tensor(np.array([1e4, 1e4]))
-    >>> round(x.logsumexp(0).item() - 1e4, 6)  # log(2)
-    0.693147
+    Examples:
+        >>> from tinygrad_mnist import Tensor
+        >>> x = Tensor(np.array([1e4, 1e4]))
+        >>> round(x.logsumexp(0).item() - 1e4, 6)  # log(2)
+        0.693147
     """
     if dim is None and axis is None:
         raise TypeError("logsumexp: missing the dim argument (a dimension or a tuple of them)")
@@ -211,9 +215,10 @@ def _softmax_dim(op: str, x: Tensor, dim: Any, axis: Any) -> int:
 def softmax(x: Tensor, dim: Any = None, *, axis: Any = None, dtype: Any = None) -> Tensor:
     """exp(x) / sum(exp(x)) along ``dim``.
 
-    >>> from tinygrad_mnist import Tensor
-    >>> Tensor([0.0, 0.0]).softmax(dim=0).tolist()
-    [0.5, 0.5]
+    Examples:
+        >>> from tinygrad_mnist import Tensor
+        >>> Tensor([0.0, 0.0]).softmax(dim=0).tolist()
+        [0.5, 0.5]
     """
     x = x if dtype is None else x.to(dtype)
     d = _softmax_dim("softmax", x, dim, axis)

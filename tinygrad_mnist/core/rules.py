@@ -1,7 +1,7 @@
 """THE table of primitives: each one's forward (numpy) beside its vector-Jacobian products.
 
 Each row is ``name = Primitive("name", forward, vjp for input 0, vjp for input 1, ...)``
-(the format is :class:`~tinygrad_mnist.core.graph.Primitive`). A VJP receives
+(the format is ``Primitive``). A VJP receives
 the incoming gradient ``g`` (shaped like the output), the output ``out`` and
 the inputs, all as Tensors, plus the primitive's parameters and what its
 forward saved, as keywords; it returns the gradient for its input. VJPs are
@@ -13,17 +13,18 @@ like the broadcast output and the engine sums it down to the input's shape.
 
 Everything else (``mean``, ``softmax``, ``logsumexp``, ``abs``, ``clip``,
 pooling by averages, ...) is a composite of these rows, in
-:mod:`tinygrad_mnist.core.composites`. Two rows are fusions kept for speed,
+``tinygrad_mnist.core.composites``. Two rows are fusions kept for speed,
 each with its own VJPs in Tensor ops: ``linear`` (x @ w.T + b) and ``log_softmax``.
 The Python names ``reduce_sum``, ``reduce_max`` and ``power`` keep clear of
 Python's own ``sum``, ``max`` and ``pow``; the primitives are called "sum",
 "max" and "pow".
 
->>> from tinygrad_mnist import Tensor
->>> x = Tensor([0.5, 2.0], requires_grad=True)
->>> y = exp(x)
->>> y.grad_fn.name()
-'exp'
+Examples:
+    >>> from tinygrad_mnist import Tensor
+    >>> x = Tensor([0.5, 2.0], requires_grad=True)
+    >>> y = exp(x)
+    >>> y.grad_fn.name()
+    'exp'
 """
 
 from __future__ import annotations

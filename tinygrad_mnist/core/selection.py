@@ -4,10 +4,11 @@
 All are written in primitives of the rule table (gathers are integer-array
 ``getitem``, whose gradient adds up repeated indices), so gradients of any order follow.
 
->>> from tinygrad_mnist import Tensor
->>> x = Tensor([[1.0, 5.0, 3.0]])
->>> x.topk(2).indices.tolist(), x.gather(1, Tensor(np.array([[2, 0]]))).tolist()
-([[1, 2]], [[3.0, 1.0]])
+Examples:
+    >>> from tinygrad_mnist import Tensor
+    >>> x = Tensor([[1.0, 5.0, 3.0]])
+    >>> x.topk(2).indices.tolist(), x.gather(1, Tensor(np.array([[2, 0]]))).tolist()
+    ([[1, 2]], [[3.0, 1.0]])
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def var(x: Tensor, dim: Dim = None, unbiased: bool | None = None, keepdim: bool 
 
 def std(x: Tensor, dim: Dim = None, unbiased: bool | None = None, keepdim: bool = False, *,
         correction: float | None = None) -> Tensor:
-    """Standard deviation: the square root of :func:`var` (same arguments)."""
+    """Standard deviation: the square root of [`var`][tinygrad_mnist.core.functions.var] (same arguments)."""
     return composites.sqrt(var(x, dim, unbiased, keepdim, correction=correction))
 
 
@@ -119,11 +120,19 @@ def cumsum(x: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
 
 
 def any(x: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
+    """Whether any element is true (nonzero), over ``dim`` (all dimensions by default): a bool tensor.
+
+    Examples:
+        >>> from tinygrad_mnist import tensor
+        >>> tensor([[0, 1], [0, 0]]).any(dim=1)
+        Tensor([ True, False], dtype=bool)
+    """
     axes = dims("any", dim, None, x.ndim)
     return x._wrap(np.asanyarray(np.any(x.data, axis=axes, keepdims=keepdim)))
 
 
 def all(x: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
+    """Whether every element is true (nonzero), over ``dim`` (all dimensions by default): a bool tensor."""
     axes = dims("all", dim, None, x.ndim)
     return x._wrap(np.asanyarray(np.all(x.data, axis=axes, keepdims=keepdim)))
 
@@ -147,6 +156,13 @@ def sort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = Fals
 
 
 def argsort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+    """The indices that sort ``x`` along ``dim`` (ascending unless ``descending``), as ``sort(...).indices``.
+
+    Examples:
+        >>> from tinygrad_mnist import tensor
+        >>> tensor([3.0, 1.0, 2.0]).argsort().tolist()
+        [1, 2, 0]
+    """
     return sort(x, dim, descending, stable).indices
 
 

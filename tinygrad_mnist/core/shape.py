@@ -4,10 +4,11 @@ Each function takes the tensor first, so it serves both as a top-level function
 (``transpose(x, 0, 1)``) and as a method (``x.transpose(0, 1)``). Everything is
 written in primitives of the rule table, so gradients of any order follow.
 
->>> from tinygrad_mnist import Tensor
->>> x = Tensor(np.zeros((2, 3, 4)))
->>> x.transpose(0, 2).shape, x.permute(2, 0, 1).shape, x.flatten(1).shape
-((4, 3, 2), (4, 2, 3), (2, 12))
+Examples:
+    >>> from tinygrad_mnist import Tensor
+    >>> x = Tensor(np.zeros((2, 3, 4)))
+    >>> x.transpose(0, 2).shape, x.permute(2, 0, 1).shape, x.flatten(1).shape
+    ((4, 3, 2), (4, 2, 3), (2, 12))
 """
 
 from __future__ import annotations
@@ -47,9 +48,10 @@ def dim_index(op: str, dim: Any, ndim: int) -> int:
 def permute(x: Tensor, *dims: int | Sequence[int]) -> Tensor:
     """The tensor with its dimensions reordered: dimension ``i`` of the result is ``dims[i]`` of ``x``.
 
-    >>> from tinygrad_mnist import Tensor
-    >>> Tensor(np.zeros((2, 3, 4))).permute(1, 2, 0).shape
-    (3, 4, 2)
+    Examples:
+        >>> from tinygrad_mnist import Tensor
+        >>> Tensor(np.zeros((2, 3, 4))).permute(1, 2, 0).shape
+        (3, 4, 2)
     """
     order = tuple(dim_index("permute", d, x.ndim) for d in shape_arguments(dims))
     if len(order) != x.ndim or sorted(order) != list(range(x.ndim)):
@@ -63,9 +65,10 @@ def permute(x: Tensor, *dims: int | Sequence[int]) -> Tensor:
 def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
     """The tensor with dimensions ``dim0`` and ``dim1`` swapped.
 
-    >>> from tinygrad_mnist import Tensor
-    >>> Tensor(np.zeros((2, 3, 4))).transpose(0, 1).shape
-    (3, 2, 4)
+    Examples:
+        >>> from tinygrad_mnist import Tensor
+        >>> Tensor(np.zeros((2, 3, 4))).transpose(0, 1).shape
+        (3, 2, 4)
     """
     a, b = dim_index("transpose", dim0, x.ndim), dim_index("transpose", dim1, x.ndim)
     if x.ndim == 0:
@@ -98,9 +101,10 @@ def matrix_transpose(x: Tensor) -> Tensor:
 def reshape(x: Tensor, *shape: int | Sequence[int]) -> Tensor:
     """The same elements in a new shape (one size may be -1, inferred).
 
-    >>> from tinygrad_mnist import Tensor
-    >>> Tensor(np.arange(6.0)).reshape(2, -1).shape
-    (2, 3)
+    Examples:
+        >>> from tinygrad_mnist import Tensor
+        >>> Tensor(np.arange(6.0)).reshape(2, -1).shape
+        (2, 3)
     """
     target = shape_arguments(shape)
     if sum(n == -1 for n in target) > 1 or any(n < -1 for n in target):
@@ -116,9 +120,10 @@ def view(x: Tensor, *shape: int | Sequence[int]) -> Tensor:
     layout in memory does not allow the new shape (after ``transpose``, say); ``reshape`` or
     ``contiguous().view(...)`` then do it.
 
-    >>> from tinygrad_mnist import Tensor
-    >>> Tensor(np.zeros((2, 3))).view(3, 2).shape
-    (3, 2)
+    Examples:
+        >>> from tinygrad_mnist import Tensor
+        >>> Tensor(np.zeros((2, 3))).view(3, 2).shape
+        (3, 2)
     """
     target = resolve_shape(shape_arguments(shape), x.data.size)
     probe = x.data.view()
@@ -161,9 +166,10 @@ def squeeze(x: Tensor, dim: int | Sequence[int] | None = None) -> Tensor:
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Dimensions ``start_dim`` to ``end_dim`` (inclusive) merged into one; a 0-d tensor becomes 1-d.
 
-    >>> from tinygrad_mnist import Tensor
-    >>> Tensor(np.zeros((2, 3, 4))).flatten(0, 1).shape
-    (6, 4)
+    Examples:
+        >>> from tinygrad_mnist import Tensor
+        >>> Tensor(np.zeros((2, 3, 4))).flatten(0, 1).shape
+        (6, 4)
     """
     if x.ndim == 0:
         dim_index("flatten", start_dim, 0), dim_index("flatten", end_dim, 0)
@@ -225,7 +231,7 @@ def clone(x: Tensor) -> Tensor:
 
 def contiguous(x: Tensor) -> Tensor:
     """The tensor itself when its elements lie in row-major order, else a row-major copy
-    (differentiable, like :func:`clone`)."""
+    (differentiable, like [`clone`][tinygrad_mnist.core.functions.clone])."""
     if x.data.flags.c_contiguous:
         return x
     out = clone(x)

@@ -6,15 +6,16 @@ computation graph (the primitive and its inputs); ``backward()`` walks those
 nodes in reverse and leaves gradients in the ``.grad`` of the leaves.
 
 Every method here is either a call of one primitive of the rule table
-(:mod:`tinygrad_mnist.core.rules`) or of a composite written in such calls
-(:mod:`tinygrad_mnist.core.composites`), so everything is differentiable to any order.
+(``tinygrad_mnist.core.rules``) or of a composite written in such calls
+(``tinygrad_mnist.core.composites``), so everything is differentiable to any order.
 
->>> from tinygrad_mnist import Tensor
->>> x = Tensor([1.0, 2.0, 3.0], requires_grad=True)
->>> y = (x * x).sum()
->>> y.backward()
->>> x.grad
-Tensor([2., 4., 6.])
+Examples:
+    >>> from tinygrad_mnist import Tensor
+    >>> x = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    >>> y = (x * x).sum()
+    >>> y.backward()
+    >>> x.grad
+    Tensor([2., 4., 6.])
 """
 
 from __future__ import annotations
@@ -44,18 +45,30 @@ class Tensor(InPlaceMethods):
         requires_grad: record operations on this tensor so that ``backward()``
             can fill its ``.grad``. Only floating-point tensors can require grad.
 
-    >>> Tensor([[1, 2], [3, 4]]).dtype
-    dtype('float32')
-    >>> Tensor(np.zeros(3)).dtype
-    dtype('float64')
+    Examples:
+        >>> Tensor([[1, 2], [3, 4]]).dtype
+        dtype('float32')
+        >>> Tensor(np.zeros(3)).dtype
+        dtype('float64')
     """
 
-    __slots__ = ("__weakref__", "_changed_at", "_ctx", "_version", "data", "grad", "name", "requires_grad")
+    __slots__ = {  # the values are the slots' docstrings (help(Tensor.data))
+        "__weakref__": None, "_changed_at": None, "_ctx": None, "_version": None,
+        "data": "The values, a numpy array (shared: changing it changes the tensor, unrecorded).",
+        "grad": "The accumulated gradient, filled by ``backward()`` in leaves that require grad; None before.",
+        "name": "An optional label (None by default), shown in graph pictures and traces.",
+        "requires_grad": "Whether operations on this tensor are recorded so that gradients can reach it.",
+    }
     __array_ufunc__ = None  # so that ndarray OP Tensor defers to Tensor's reflected operator
 
     data: np.ndarray
+    """The values, a numpy array (shared: changing it changes the tensor, unrecorded)."""
     grad: Tensor | None
+    """The accumulated gradient, filled by ``backward()`` in leaves that require grad; None before."""
+    name: str | None
+    """An optional label (None by default), shown in graph pictures and traces."""
     requires_grad: bool
+    """Whether operations on this tensor are recorded so that gradients can reach it."""
 
     def __init__(self, data: ArrayLike, requires_grad: bool = False) -> None:
         self.data = data.data if isinstance(data, Tensor) else _as_array(data)
@@ -85,14 +98,17 @@ class Tensor(InPlaceMethods):
     # ---- properties -------------------------------------------------------------
     @property
     def shape(self) -> tuple[int, ...]:
+        """The size of each dimension, a tuple of ints (``()`` for a 0-d tensor)."""
         return self.data.shape
 
     @property
     def dtype(self) -> np.dtype:
+        """The numpy dtype of the values (float32 by default)."""
         return self.data.dtype
 
     @property
     def ndim(self) -> int:
+        """The number of dimensions, ``len(shape)``."""
         return self.data.ndim
 
     size = conversions.size
@@ -101,6 +117,7 @@ class Tensor(InPlaceMethods):
     numel = conversions.numel
     nelement = conversions.numel
     device = conversions.DEVICE
+    """The device the values live on: always the CPU (``device(type='cpu')``)."""
     to = conversions.to
     type_as = conversions.type_as
     tolist = conversions.tolist
@@ -115,9 +132,10 @@ class Tensor(InPlaceMethods):
         """The node that recorded this tensor (None for a leaf), as in PyTorch: ``grad_fn.name()``
         is its primitive, ``grad_fn.next_functions`` where each input's gradient goes next.
 
-        >>> y = Tensor([1.0, 2.0], requires_grad=True).exp()
-        >>> y.grad_fn, y.grad_fn.name()
-        (<exp>, 'exp')
+        Examples:
+            >>> y = Tensor([1.0, 2.0], requires_grad=True).exp()
+            >>> y.grad_fn, y.grad_fn.name()
+            (<exp>, 'exp')
         """
         return self._ctx
 
@@ -165,10 +183,11 @@ class Tensor(InPlaceMethods):
                 can be differentiated again (grad of grad, Hessian-vector products).
             inputs: accumulate into the ``.grad`` of these tensors only (leaves or not).
 
-        >>> a, b = Tensor(2.0, requires_grad=True), Tensor(5.0, requires_grad=True)
-        >>> (a * b).backward(inputs=[a])
-        >>> a.grad, b.grad
-        (Tensor(5.), None)
+        Examples:
+            >>> a, b = Tensor(2.0, requires_grad=True), Tensor(5.0, requires_grad=True)
+            >>> (a * b).backward(inputs=[a])
+            >>> a.grad, b.grad
+            (Tensor(5.), None)
         """
         seeds = None if gradient is None else (gradient,)
         if inputs is None:
@@ -276,12 +295,13 @@ class Tensor(InPlaceMethods):
         return rules.maximum(self, _lift(other, self))
 
     def minimum(self, other: ArrayLike) -> Tensor:
+        """Elementwise minimum; at ties each side gets half the gradient."""
         return composites.minimum(self, _lift(other, self))
 
     clamp = clip = selection.clamp
 
     def where(self, condition: ArrayLike, other: ArrayLike) -> Tensor:
-        """``self`` where ``condition`` holds, else ``other`` (see :func:`where`)."""
+        """``self`` where ``condition`` holds, else ``other`` (see [`where`][tinygrad_mnist.core.tensor.where])."""
         return where(condition, self, other)
 
     # ---- reductions and selection (functions of core.reductions and core.selection) ----
@@ -305,7 +325,9 @@ class Tensor(InPlaceMethods):
     permute = shaping.permute
     t = shaping.t
     T = property(shaping.reversed_dims, doc="All dimensions reversed (the transpose of a matrix).")
+    """All dimensions reversed (the transpose of a matrix)."""
     mT = property(shaping.matrix_transpose, doc="The last two dimensions swapped.")
+    """The last two dimensions swapped."""
     unsqueeze = shaping.unsqueeze
     squeeze = shaping.squeeze
     expand = shaping.expand
@@ -319,17 +341,21 @@ class Tensor(InPlaceMethods):
     chunk = shaping.chunk
 
     def swapaxes(self, axis1: int, axis2: int) -> Tensor:
+        """Dimensions ``axis1`` and ``axis2`` exchanged, as ``transpose(axis1, axis2)``."""
         return shaping.transpose(self, axis1, axis2)
 
     def broadcast_to(self, shape: Sequence[int]) -> Tensor:
+        """Repeated along size-1 or new leading dimensions to ``shape`` (numpy's broadcasting rules); the
+        gradient is summed back."""
         return rules.broadcast_to(self, shape=tuple(shape))
 
     def sum_to_size(self, *size: int | Sequence[int]) -> Tensor:
         """Sum over the axes that broadcasting to this shape would add or stretch, giving ``size``
         (``size`` must broadcast to ``self.shape``); how gradients undo broadcasting.
 
-        >>> Tensor(np.ones((2, 3))).sum_to_size(1, 3)
-        Tensor([[2., 2., 2.]], dtype=float64)
+        Examples:
+            >>> Tensor(np.ones((2, 3))).sum_to_size(1, 3)
+            Tensor([[2., 2., 2.]], dtype=float64)
         """
         return composites.sum_to_size(self, shape_arguments(size))
 
@@ -337,6 +363,7 @@ class Tensor(InPlaceMethods):
         return rules.getitem(self, index=index_arrays(index))
 
     def matmul(self, other: ArrayLike) -> Tensor:
+        """The matrix product ``self @ other``, with numpy's rules for 1-d and batched operands."""
         return self @ other
 
     def astype(self, dtype: Any) -> Tensor:
@@ -389,8 +416,9 @@ def _raw(value: Any) -> Any:
 def where(condition: ArrayLike, x: ArrayLike, y: ArrayLike) -> Tensor:
     """Choose ``x`` where ``condition`` is true and ``y`` elsewhere; gradients follow the choice.
 
-    >>> where(Tensor([1.0, -1.0]) > 0, Tensor([1.0, 2.0]), 0.0)
-    Tensor([1., 0.])
+    Examples:
+        >>> where(Tensor([1.0, -1.0]) > 0, Tensor([1.0, 2.0]), 0.0)
+        Tensor([1., 0.])
     """
     cond = np.asanyarray(_raw(condition), dtype=bool)
     like = x if isinstance(x, Tensor) else y if isinstance(y, Tensor) else Tensor(x)

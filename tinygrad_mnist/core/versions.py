@@ -1,8 +1,8 @@
 """The check behind in-place safety: a node refuses to run on a tensor changed after it was recorded.
 
 Every in-place change stamps the tensor with the graph's creation count
-(``_changed_at``, see :mod:`~tinygrad_mnist.core.inplace`); a node whose number
-is smaller was recorded before the change. The walk calls :func:`check_unchanged`
+(``_changed_at``, see ``inplace``); a node whose number
+is smaller was recorded before the change. The walk calls ``check_unchanged``
 only for nodes older than the latest change anywhere, so a training step pays
 nothing for it. Whether a change matters depends on what the node's rule reads
 (``Primitive.reads``: the inputs and/or the output).

@@ -1,10 +1,11 @@
 """MNIST: the bundled files, the IDX parser, verified loading, downloads and batching.
 
->>> from tinygrad_mnist.datasets import load_mnist, DataLoader
->>> images, labels = load_mnist("test")
->>> x, y = next(iter(DataLoader(images, labels, batch_size=32)))
->>> x.shape, y.shape
-((32, 784), (32,))
+Examples:
+    >>> from tinygrad_mnist.datasets import load_mnist, DataLoader
+    >>> images, labels = load_mnist("test")
+    >>> x, y = next(iter(DataLoader(images, labels, batch_size=32)))
+    >>> x.shape, y.shape
+    ((32, 784), (32,))
 """
 
 from .download import DEFAULT_MIRRORS, download_file

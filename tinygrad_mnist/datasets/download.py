@@ -2,9 +2,9 @@
 
 A file is streamed into a temporary file beside its destination, checked
 (decompressed and hashed), and only then moved to its final name
-(:func:`tinygrad_mnist.atomic.atomic_write`), so an interrupted or corrupt download never sits under the
+(``tinygrad_mnist.atomic.atomic_write``), so an interrupted or corrupt download never sits under the
 final name. When a mirror fails (HTTP error, time-out, bad data) the next one
-is tried; when all fail, one :class:`MNISTError` lists what each did.
+is tried; when all fail, one [`MNISTError`][tinygrad_mnist.datasets.MNISTError] lists what each did.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ DEFAULT_MIRRORS: tuple[str, ...] = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
 )
+"""The base addresses tried in turn by a download of the MNIST files (the library itself never downloads
+unless asked: the package ships its own copy)."""
 MIRRORS_ENV = "TINYGRAD_MNIST_MIRRORS"  # comma-separated URL prefixes, tried in order
 _CHUNK = 1 << 16
 
@@ -78,7 +80,7 @@ def download_file(
         filename: the name to append to each mirror prefix (also the local name).
         directory: where the file goes; created if missing.
         sha256: the expected digest of the decompressed payload.
-        mirrors: URL prefixes tried in order (default: :func:`mirrors_from_env`).
+        mirrors: URL prefixes tried in order (default: ``mirrors_from_env``).
         timeout: seconds to wait for each connection and read.
         progress: show a progress bar.
 

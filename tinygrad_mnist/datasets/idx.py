@@ -3,10 +3,11 @@
 An IDX file is a 4-byte magic number (two zero bytes, a type code, the number
 of dimensions), one big-endian uint32 per dimension, then the values in C order.
 
->>> import numpy as np
->>> header = bytes([0, 0, 0x08, 1]) + (3).to_bytes(4, "big")
->>> parse_idx(header + bytes([7, 8, 9]))
-array([7, 8, 9], dtype=uint8)
+Examples:
+    >>> import numpy as np
+    >>> header = bytes([0, 0, 0x08, 1]) + (3).to_bytes(4, "big")
+    >>> parse_idx(header + bytes([7, 8, 9]))
+    array([7, 8, 9], dtype=uint8)
 """
 
 from __future__ import annotations
@@ -93,11 +94,13 @@ def parse_idx(payload: bytes, source: str = "<bytes>", magic: int | None = None)
 
 
 def write_idx(array: np.ndarray, compress: bool = False) -> bytes:
-    """The IDX bytes of ``array`` (uint8 or another IDX type): the inverse of :func:`parse_idx`.
+    """The IDX bytes of ``array`` (uint8 or another IDX type): the inverse of
+    [`parse_idx`][tinygrad_mnist.datasets.parse_idx].
 
-    >>> a = np.arange(6, dtype=np.uint8).reshape(2, 3)
-    >>> bool((parse_idx(write_idx(a)) == a).all())
-    True
+    Examples:
+        >>> a = np.arange(6, dtype=np.uint8).reshape(2, 3)
+        >>> bool((parse_idx(write_idx(a)) == a).all())
+        True
     """
     codes = {dtype.newbyteorder(">") if dtype.itemsize > 1 else dtype: code for code, dtype in IDX_TYPES.items()}
     big_endian = array.dtype.newbyteorder(">") if array.dtype.itemsize > 1 else array.dtype

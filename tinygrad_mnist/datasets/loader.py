@@ -3,15 +3,16 @@
 Each batch is one fancy-index gather from the uint8 images followed by one
 conversion to float32 in [0, 1]; there is no per-sample Python work.
 
->>> import numpy as np
->>> images = np.arange(10 * 4, dtype=np.uint8).reshape(10, 2, 2)
->>> labels = np.arange(10, dtype=np.uint8)
->>> loader = DataLoader(images, labels, batch_size=4, shuffle=True, seed=0)
->>> [len(y) for x, y in loader]
-[4, 4, 2]
->>> x, y = next(iter(loader))
->>> x.shape, x.dtype, y.dtype
-((4, 4), dtype('float32'), dtype('int64'))
+Examples:
+    >>> import numpy as np
+    >>> images = np.arange(10 * 4, dtype=np.uint8).reshape(10, 2, 2)
+    >>> labels = np.arange(10, dtype=np.uint8)
+    >>> loader = DataLoader(images, labels, batch_size=4, shuffle=True, seed=0)
+    >>> [len(y) for x, y in loader]
+    [4, 4, 2]
+    >>> x, y = next(iter(loader))
+    >>> x.shape, x.dtype, y.dtype
+    ((4, 4), dtype('float32'), dtype('int64'))
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ class DataLoader:
         flatten: yield x as (B, pixels) rather than (B, 28, 28).
 
     ``x`` is float32 scaled to [0, 1]; ``y`` is int64. Iterating starts the
-    next epoch; :meth:`batches` gives any epoch from any batch on.
+    next epoch; [`batches`][tinygrad_mnist.datasets.DataLoader.batches] gives any epoch from any batch on.
     """
 
     def __init__(
@@ -94,10 +95,11 @@ def train_val_split(
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Split off ``val_size`` random samples (deterministic for a seed) for validation.
 
-    >>> x, y = np.zeros((10, 2)), np.arange(10)
-    >>> (xt, yt), (xv, yv) = train_val_split(x, y, val_size=3, seed=1)
-    >>> len(yt), len(yv), sorted(np.concatenate([yt, yv]).tolist()) == list(range(10))
-    (7, 3, True)
+    Examples:
+        >>> x, y = np.zeros((10, 2)), np.arange(10)
+        >>> (xt, yt), (xv, yv) = train_val_split(x, y, val_size=3, seed=1)
+        >>> len(yt), len(yv), sorted(np.concatenate([yt, yv]).tolist()) == list(range(10))
+        (7, 3, True)
     """
     n = len(images)
     if not 0 <= val_size < n:

@@ -29,13 +29,14 @@ FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
-# SHA-256 of each decompressed file: the canonical MNIST digests.
+"""The canonical IDX file names (without ``.gz``) of each split: ``(images, labels)``."""
 DIGESTS = {
     "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
     "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
     "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
     "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
 }
+"""The SHA-256 digest of each canonical MNIST file (decompressed), against which the files are verified."""
 _verified: set[tuple[str, int, int, str]] = set()  # (path, size, mtime_ns, digest) already checked
 
 
@@ -118,9 +119,10 @@ def load_mnist(
         ValueError: an unknown split.
         MNISTError: a file is missing, malformed or fails its checksum.
 
-    >>> images, labels = load_mnist("test")
-    >>> images.shape, images.dtype, labels.shape, int(labels.max())
-    ((10000, 28, 28), dtype('uint8'), (10000,), 9)
+    Examples:
+        >>> images, labels = load_mnist("test")
+        >>> images.shape, images.dtype, labels.shape, int(labels.max())
+        ((10000, 28, 28), dtype('uint8'), (10000,), 9)
     """
     if split not in FILES:
         raise ValueError(f"load_mnist: split must be 'train' or 'test', got {split!r}")

@@ -1,4 +1,5 @@
-"""``MNIST``: torchvision's dataset class over the bundled files (see :func:`load_mnist`).
+"""``MNIST``: torchvision's dataset class over the bundled files (see
+[`load_mnist`][tinygrad_mnist.datasets.load_mnist]).
 
 Samples are ``(image, label)``; the image handed to ``transform`` is the uint8
 ``(28, 28)`` numpy array (torchvision hands a PIL image; there is no image library
@@ -10,11 +11,12 @@ When the transform is batchable (``transforms.batchable``: ``ToTensor``,
 ``target_transform``, ``__getitems__`` gathers a whole batch and transforms it
 at once, so ``utils.data.DataLoader`` costs one step per batch, not per sample.
 
->>> from tinygrad_mnist import transforms
->>> ds = MNIST(train=False, transform=transforms.ToTensor())
->>> image, label = ds[0]
->>> len(ds), image.shape, image.dtype, label
-(10000, (1, 28, 28), dtype('float32'), 7)
+Examples:
+    >>> from tinygrad_mnist import transforms
+    >>> ds = MNIST(train=False, transform=transforms.ToTensor())
+    >>> image, label = ds[0]
+    >>> len(ds), image.shape, image.dtype, label
+    (10000, (1, 28, 28), dtype('float32'), 7)
 """
 
 from __future__ import annotations

@@ -6,10 +6,11 @@ A transform takes a function of Tensors and returns a new function (``grad``,
 ``grad(grad(f))`` and ``jacfwd(jacrev(f))``, and ``functional_call`` runs a
 module with other parameters, so that a loss becomes a function of them.
 
->>> import tinygrad_mnist as tm
->>> from tinygrad_mnist import func
->>> func.grad(func.grad(lambda x: x.sin()))(tm.tensor(0.0))  # -sin(0)
-Tensor(-0.)
+Examples:
+    >>> import tinygrad_mnist as tm
+    >>> from tinygrad_mnist import func
+    >>> func.grad(func.grad(lambda x: x.sin()))(tm.tensor(0.0))  # -sin(0)
+    Tensor(-0.)
 """
 
 from .forward_mode import hessian, jacfwd, jvp

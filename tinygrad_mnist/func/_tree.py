@@ -1,8 +1,8 @@
 """The plumbing shared by the transforms: nested containers of tensors, ``argnums``, the checks.
 
 A *pytree* is a Tensor, or a tuple, list or dict (namedtuples and dict subclasses
-included) of pytrees. :func:`flatten` lists its tensors in a fixed order and
-returns a :class:`Spec` that :func:`unflatten` uses to rebuild the same
+included) of pytrees. ``flatten`` lists its tensors in a fixed order and
+returns a ``Spec`` that ``unflatten`` uses to rebuild the same
 structure around other leaves: that is how a transform gives its result the
 structure of its argument.
 """
@@ -159,7 +159,7 @@ _PRIVATE: dict[int, tuple[weakref.ref[Tensor], int]] = {}
 
 
 def open_scope() -> int:
-    """Number a transform's call and mark it running; :func:`close_scope` when its func has returned."""
+    """Number a transform's call and mark it running; ``close_scope`` when its func has returned."""
     number = next(_numbers)
     _ACTIVE.add(number)
     return number

@@ -1,6 +1,6 @@
 """Forward-mode transforms: ``jvp``, ``jacfwd`` and ``hessian`` (forward over reverse).
 
-``jvp`` opens a dual level (:mod:`tinygrad_mnist.autograd.forward_ad`), gives
+``jvp`` opens a dual level ([`tinygrad_mnist.autograd.forward_ad`][tinygrad_mnist.autograd.forward_ad]), gives
 each primal its tangent with ``make_dual``, calls the function once, and reads
 the outputs' tangents: one forward pass gives ``f(x)`` and ``J v`` together.
 ``jacfwd`` builds the Jacobian a column at a time, one such pass per input
@@ -9,10 +9,11 @@ the recorded backward pass of ``jacrev``. Dual levels do not nest, so neither
 do the forward-mode transforms (``jacfwd(jacfwd(f))`` raises); reverse mode
 nests inside and outside them.
 
->>> import tinygrad_mnist as tm
->>> from tinygrad_mnist.func import jvp
->>> jvp(lambda x: x * x, (tm.tensor([1.0, 2.0]),), (tm.tensor([1.0, 0.0]),))
-(Tensor([1., 4.]), Tensor([2., 0.]))
+Examples:
+    >>> import tinygrad_mnist as tm
+    >>> from tinygrad_mnist.func import jvp
+    >>> jvp(lambda x: x * x, (tm.tensor([1.0, 2.0]),), (tm.tensor([1.0, 0.0]),))
+    (Tensor([1., 4.]), Tensor([2., 0.]))
 """
 
 from __future__ import annotations
@@ -83,10 +84,11 @@ def jvp(func: Callable[..., Any], primals: Any, tangents: Any, *, strict: bool =
     them) and ``tangents`` has the same structure, shapes and dtypes. The tangent
     output has the structure of the output. ``strict=True`` is not supported.
 
-    >>> import tinygrad_mnist as tm
-    >>> x, y = tm.tensor([1.0, 2.0]), tm.tensor([3.0, 4.0])
-    >>> jvp(lambda x, y: x * y, (x, y), (tm.ones(2), tm.zeros(2)))[1]   # d/dx (x y) = y
-    Tensor([3., 4.])
+    Examples:
+        >>> import tinygrad_mnist as tm
+        >>> x, y = tm.tensor([1.0, 2.0]), tm.tensor([3.0, 4.0])
+        >>> jvp(lambda x, y: x * y, (x, y), (tm.ones(2), tm.zeros(2)))[1]   # d/dx (x y) = y
+        Tensor([3., 4.])
     """
     check_callable("jvp", func)
     check_bool("jvp", "strict", strict)
@@ -125,15 +127,16 @@ def jacfwd(func: Callable[..., Any], argnums: int | tuple[int, ...] = 0, has_aux
            randomness: str = "error") -> Callable[..., Any]:
     """A function returning the Jacobian of ``func`` by forward mode: one JVP per input element (a column).
 
-    Blocks are shaped ``output.shape + input.shape`` and nest like :func:`jacrev`'s.
+    Blocks are shaped ``output.shape + input.shape`` and nest like [`jacrev`][tinygrad_mnist.func.jacrev]'s.
     The columns come from separate calls of ``func``, so ``randomness`` says what
     random draws inside it may do: ``"error"`` (raise if it draws), ``"different"``
     (each column draws anew) or ``"same"`` (every column sees the same draws).
 
-    >>> import tinygrad_mnist as tm
-    >>> jacfwd(lambda x: x ** 2)(tm.tensor([1.0, 3.0]))
-    Tensor([[2., 0.],
-            [0., 6.]])
+    Examples:
+        >>> import tinygrad_mnist as tm
+        >>> jacfwd(lambda x: x ** 2)(tm.tensor([1.0, 3.0]))
+        Tensor([[2., 0.],
+                [0., 6.]])
     """
     check_callable("jacfwd", func)
     check_argnums("jacfwd", argnums)
@@ -209,10 +212,11 @@ def hessian(func: Callable[..., Any], argnums: int | tuple[int, ...] = 0) -> Cal
     """A function returning the second derivatives of the scalar ``func``: ``jacfwd(jacrev(func))``,
     forward mode over reverse mode. For one input the result has shape ``input.shape * 2``.
 
-    >>> import tinygrad_mnist as tm
-    >>> hessian(lambda x: (x ** 3).sum())(tm.tensor([1.0, 2.0]))      # diag(6 x)
-    Tensor([[ 6.,  0.],
-            [ 0., 12.]])
+    Examples:
+        >>> import tinygrad_mnist as tm
+        >>> hessian(lambda x: (x ** 3).sum())(tm.tensor([1.0, 2.0]))      # diag(6 x)
+        Tensor([[ 6.,  0.],
+                [ 0., 12.]])
     """
     check_callable("hessian", func)
     check_argnums("hessian", argnums)

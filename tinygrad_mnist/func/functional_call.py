@@ -140,12 +140,13 @@ def functional_call(module: Any, parameter_and_buffer_dicts: Mapping[str, Tensor
     and buffer must be given, and no other name. The module's own tensors are
     back in place when the call returns or raises.
 
-    >>> import tinygrad_mnist as tm
-    >>> from tinygrad_mnist import nn
-    >>> layer = nn.Linear(2, 1)
-    >>> ones = {"weight": tm.ones(1, 2), "bias": tm.zeros(1)}
-    >>> functional_call(layer, ones, (tm.tensor([[1.0, 2.0]]),))
-    Tensor([[3.]])
+    Examples:
+        >>> import tinygrad_mnist as tm
+        >>> from tinygrad_mnist import nn
+        >>> layer = nn.Linear(2, 1)
+        >>> ones = {"weight": tm.ones(1, 2), "bias": tm.zeros(1)}
+        >>> functional_call(layer, ones, (tm.tensor([[1.0, 2.0]]),))
+        Tensor([[3.]])
     """
     _check_module(module)
     for argument, flag in (("tie_weights", tie_weights), ("strict", strict)):

@@ -1,7 +1,7 @@
 """Reverse-mode transforms: ``grad``, ``grad_and_value``, ``vjp``, ``jacrev``.
 
 Each call of a transformed function gives every tensor of the differentiated
-arguments a fresh *alias* (a recorded view, see :func:`~._tree.alias`), calls
+arguments a fresh *alias* (a recorded view, see ``alias``), calls
 ``func`` on the aliases and runs reverse mode back to them. Gradients are taken
 with respect to the aliases only, so a transform nested inside another never
 mixes its variable up with the outer one's ("perturbation confusion"), while
@@ -11,11 +11,12 @@ someone outside can differentiate the result: an enclosing transform, the
 caller's own graph (an argument or a captured tensor that requires grad) or an
 open dual level (forward mode over reverse mode).
 
->>> import tinygrad_mnist as tm
->>> from tinygrad_mnist.func import grad
->>> x = tm.tensor(2.0)
->>> grad(lambda x: x ** 3)(x), grad(grad(lambda x: x ** 3))(x)
-(Tensor(12.), Tensor(12.))
+Examples:
+    >>> import tinygrad_mnist as tm
+    >>> from tinygrad_mnist.func import grad
+    >>> x = tm.tensor(2.0)
+    >>> grad(lambda x: x ** 3)(x), grad(grad(lambda x: x ** 3))(x)
+    (Tensor(12.), Tensor(12.))
 """
 
 from __future__ import annotations
@@ -155,10 +156,11 @@ def grad_and_value(func: Callable[..., Any], argnums: int | tuple[int, ...] = 0,
     a tuple, list or dict of Tensors, and the gradient has its structure), or a
     tuple of gradients for a tuple of ``argnums``.
 
-    >>> import tinygrad_mnist as tm
-    >>> g, value = grad_and_value(lambda x: (x * x).sum())(tm.tensor([1.0, 2.0]))
-    >>> g, value
-    (Tensor([2., 4.]), Tensor(5.))
+    Examples:
+        >>> import tinygrad_mnist as tm
+        >>> g, value = grad_and_value(lambda x: (x * x).sum())(tm.tensor([1.0, 2.0]))
+        >>> g, value
+        (Tensor([2., 4.]), Tensor(5.))
     """
     _check_transform("grad_and_value", func, argnums, has_aux)
 
@@ -174,9 +176,10 @@ def grad(func: Callable[..., Any], argnums: int | tuple[int, ...] = 0, has_aux: 
     With ``has_aux``, ``func`` returns ``(scalar, aux)`` and the new function
     ``(gradient, aux)``. Transforms nest: ``grad(grad(f))`` is the second derivative.
 
-    >>> import tinygrad_mnist as tm
-    >>> grad(lambda x, y: (x * y).sum(), argnums=(0, 1))(tm.tensor([1.0, 2.0]), tm.tensor([3.0, 4.0]))
-    (Tensor([3., 4.]), Tensor([1., 2.]))
+    Examples:
+        >>> import tinygrad_mnist as tm
+        >>> grad(lambda x, y: (x * y).sum(), argnums=(0, 1))(tm.tensor([1.0, 2.0]), tm.tensor([3.0, 4.0]))
+        (Tensor([3., 4.]), Tensor([1., 2.]))
     """
     _check_transform("grad", func, argnums, has_aux)
 
@@ -194,10 +197,11 @@ def vjp(func: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple
     output and returns a tuple with one ``cotangents^T J`` per primal (shaped like
     it); it may be called any number of times.
 
-    >>> import tinygrad_mnist as tm
-    >>> out, vjp_fn = vjp(lambda x: x * x, tm.tensor([1.0, 2.0]))
-    >>> vjp_fn(tm.tensor([1.0, 10.0]))
-    (Tensor([ 2., 40.]),)
+    Examples:
+        >>> import tinygrad_mnist as tm
+        >>> out, vjp_fn = vjp(lambda x: x * x, tm.tensor([1.0, 2.0]))
+        >>> vjp_fn(tm.tensor([1.0, 10.0]))
+        (Tensor([ 2., 40.]),)
     """
     check_callable("vjp", func)
     check_bool("vjp", "has_aux", has_aux)
@@ -235,10 +239,11 @@ def jacrev(func: Callable[..., Any], argnums: int | tuple[int, ...] = 0, *, has_
     ``chunk_size`` is accepted for compatibility (a positive int or None); the
     rows are computed one at a time whatever it is.
 
-    >>> import tinygrad_mnist as tm
-    >>> jacrev(lambda x: x.sin())(tm.tensor([0.0, 0.0]))
-    Tensor([[1., 0.],
-            [0., 1.]])
+    Examples:
+        >>> import tinygrad_mnist as tm
+        >>> jacrev(lambda x: x.sin())(tm.tensor([0.0, 0.0]))
+        Tensor([[1., 0.],
+                [0., 1.]])
     """
     _check_transform("jacrev", func, argnums, has_aux)
     if chunk_size is not None and (not isinstance(chunk_size, int) or isinstance(chunk_size, bool)

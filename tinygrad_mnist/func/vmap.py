@@ -2,7 +2,7 @@
 
 ``vmap(f, in_dims, out_dims)(*args)`` moves each batched argument's ``in_dims``
 axis to the front of its array and marks it as a batch axis of a new *level*
-(:mod:`~tinygrad_mnist.core.batching`): ``f`` then sees tensors of the
+(``batching``): ``f`` then sees tensors of the
 per-example shape, and every primitive it calls runs once for the whole batch
 through its batching rule. On the way out the batch axis moves to
 ``out_dims``. Levels nest (``vmap(vmap(f))``), and the other transforms compose
@@ -13,12 +13,13 @@ Differentiating *through* a vmap from outside (``grad(vmap(f))``,
 ``backward()`` on a vmap's output) is not supported and raises when the
 gradient reaches the vmap; take gradients inside instead.
 
->>> import tinygrad_mnist as tm
->>> from tinygrad_mnist.func import grad, vmap
->>> x = tm.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=tm.float64)
->>> vmap(grad(lambda v: (v * v).sum()))(x)      # one gradient 2v per row
-Tensor([[2., 4.],
-        [6., 8.]], dtype=float64)
+Examples:
+    >>> import tinygrad_mnist as tm
+    >>> from tinygrad_mnist.func import grad, vmap
+    >>> x = tm.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=tm.float64)
+    >>> vmap(grad(lambda v: (v * v).sum()))(x)      # one gradient 2v per row
+    Tensor([[2., 4.],
+            [6., 8.]], dtype=float64)
 """
 
 from __future__ import annotations
@@ -157,12 +158,13 @@ def vmap(func: Callable[..., Any], in_dims: Any = 0, out_dims: Any = 0, randomne
     inside raise), 'different' (independent draws per example) or 'same' (one draw shared by all).
     Keyword arguments are passed unbatched. ``chunk_size`` must be None (the whole batch at once).
 
-    >>> import tinygrad_mnist as tm
-    >>> from tinygrad_mnist.func import vmap
-    >>> w = tm.tensor([[1.0, 0.0], [0.0, 2.0]])
-    >>> vmap(lambda v: w @ v, in_dims=1, out_dims=1)(tm.tensor([[1.0, 2.0], [3.0, 4.0]]))
-    Tensor([[1., 2.],
-            [6., 8.]])
+    Examples:
+        >>> import tinygrad_mnist as tm
+        >>> from tinygrad_mnist.func import vmap
+        >>> w = tm.tensor([[1.0, 0.0], [0.0, 2.0]])
+        >>> vmap(lambda v: w @ v, in_dims=1, out_dims=1)(tm.tensor([[1.0, 2.0], [3.0, 4.0]]))
+        Tensor([[1., 2.],
+                [6., 8.]])
     """
     check_callable("vmap", func)
     if randomness not in _RANDOMNESS:

@@ -1,20 +1,21 @@
 """Backpropagation three ways, measured: the Jacobian chain, the closed form and the engine.
 
-The same float64 MLP (built by :func:`tinygrad_mnist.mnist.models.build_mlp`) and the
-same MNIST test images go through :func:`.reference.jacobian_chain.backward`
-(dense per-sample Jacobians), :func:`.reference.closed_form.backward` (the
+The same float64 MLP (built by `tinygrad_mnist.mnist.models.build_mlp`) and the
+same MNIST test images go through `reference.jacobian_chain.backward`
+(dense per-sample Jacobians), `reference.closed_form.backward` (the
 column-major equations) and the engine (``loss.backward()``). For each batch
 size this records the wall time, the peak memory allocated during the call
 (``tracemalloc``, which sees numpy's array buffers as well as Python objects)
 and the largest absolute difference of each method's gradients from the
 closed form's. It backs ``tinygrad-mnist backprop-compare``.
 
->>> rows = compare([2], hidden=[4], skip_chain=True, images=np.zeros((2, 28, 28), np.uint8),
-...                labels=np.array([3, 7]))
->>> [(row.batch, row.method) for row in rows]
-[(2, 'closed form'), (2, 'engine')]
->>> rows[1].max_abs_diff < 1e-12
-True
+Examples:
+    >>> rows = compare([2], hidden=[4], skip_chain=True, images=np.zeros((2, 28, 28), np.uint8),
+    ...                labels=np.array([3, 7]))
+    >>> [(row.batch, row.method) for row in rows]
+    [(2, 'closed form'), (2, 'engine')]
+    >>> rows[1].max_abs_diff < 1e-12
+    True
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def chain_bytes_per_sample(hidden: Sequence[int]) -> int:
 
 
 def check_chain_size(hidden: Sequence[int], limit: float = DEFAULT_CHAIN_LIMIT) -> None:
-    """Raise :class:`ChainTooLarge` if one sample's Jacobians would take more than ``limit`` bytes."""
+    """Raise `ChainTooLarge` if one sample's Jacobians would take more than ``limit`` bytes."""
     needed = chain_bytes_per_sample(hidden)
     if needed > limit:
         dims = "-".join(map(str, layer_sizes(hidden)))
@@ -155,7 +156,7 @@ def compare(batch_sizes: Sequence[int], hidden: Sequence[int] = (32,), activatio
     """Measure every method on the first ``b`` images for each ``b`` in ``batch_sizes``.
 
     ``images`` (N, 28, 28) uint8 and ``labels`` default to the bundled MNIST test set.
-    Raises :class:`ChainTooLarge` (unless ``skip_chain``) and :class:`BatchTooLarge`.
+    Raises `ChainTooLarge` (unless ``skip_chain``) and `BatchTooLarge`.
     """
     if not skip_chain:
         check_chain_size(hidden, chain_limit)

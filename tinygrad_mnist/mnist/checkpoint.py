@@ -5,14 +5,15 @@ Saving writes a temporary file beside the target and moves it into place with
 under the final name. Loading uses ``allow_pickle=False`` and refuses object
 arrays.
 
->>> import tempfile, os
->>> from tinygrad_mnist import nn
->>> model = nn.Linear(3, 2)
->>> path = os.path.join(tempfile.mkdtemp(), "model.npz")
->>> save_checkpoint(path, model, metadata={"epoch": 1})
->>> ckpt = load_checkpoint(path)
->>> ckpt.metadata["epoch"], sorted(ckpt.model_state)
-(1, ['bias', 'weight'])
+Examples:
+    >>> import tempfile, os
+    >>> from tinygrad_mnist import nn
+    >>> model = nn.Linear(3, 2)
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.npz")
+    >>> save_checkpoint(path, model, metadata={"epoch": 1})
+    >>> ckpt = load_checkpoint(path)
+    >>> ckpt.metadata["epoch"], sorted(ckpt.model_state)
+    (1, ['bias', 'weight'])
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ def save_checkpoint(
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
-    """Read a checkpoint written by :func:`save_checkpoint`.
+    """Read a checkpoint written by `save_checkpoint`.
 
     Raises:
         CheckpointError: the file is missing, not an npz archive, holds object

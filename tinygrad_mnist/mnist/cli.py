@@ -202,7 +202,7 @@ def _load(path: Path) -> tuple[Module, dict[str, Any]]:
 
 
 def _progress(progress: dict[str, Any]) -> str:
-    """:func:`checkpoint_progress` in words, e.g. "epoch 7, validation accuracy 0.9830"."""
+    """`checkpoint_progress` in words, e.g. "epoch 7, validation accuracy 0.9830"."""
     if "epoch" not in progress:
         return "no training state recorded"
     if progress["mid_epoch"]:

@@ -1,6 +1,6 @@
-"""The training graphs of the MNIST models, drawn with :mod:`tinygrad_mnist.viz`.
+"""The training graphs of the MNIST models, drawn with `tinygrad_mnist.viz`.
 
-``tinygrad-mnist graph`` calls :func:`write_graph`: one training step's forward
+``tinygrad-mnist graph`` calls `write_graph`: one training step's forward
 pass (model, cross-entropy loss) on a small random batch, drawn as DOT/SVG.
 """
 
@@ -26,24 +26,26 @@ def mlp_training_graph(
     """The cross-entropy loss of an MLP on a small random batch, and the model.
 
     The graph behind the loss is one training step's forward pass, ready for
-    :func:`~tinygrad_mnist.viz.to_dot` (pass the model as ``params`` to name its parameters). The
+    `to_dot` (pass the model as ``params`` to name its parameters). The
     framework's random generator is restored afterwards.
 
-    >>> loss, model = mlp_training_graph(hidden=(8,), batch=2)
-    >>> loss.shape, loss.grad_fn.name(), [name for name, _ in model.named_parameters()]
-    ((), 'sum', ['0.weight', '0.bias', '2.weight', '2.bias'])
+    Examples:
+        >>> loss, model = mlp_training_graph(hidden=(8,), batch=2)
+        >>> loss.shape, loss.grad_fn.name(), [name for name, _ in model.named_parameters()]
+        ((), 'sum', ['0.weight', '0.bias', '2.weight', '2.bias'])
     """
     return training_graph(mlp_architecture(hidden=list(hidden), activation=activation), batch=batch, seed=seed)
 
 
 def training_graph(architecture: dict[str, Any], batch: int = 4, seed: int = 0) -> tuple[Tensor, Module]:
-    """Like :func:`mlp_training_graph`, for any architecture dict of :mod:`tinygrad_mnist.mnist.models`.
+    """Like `mlp_training_graph`, for any architecture dict of `tinygrad_mnist.mnist.models`.
 
-    >>> from tinygrad_mnist.mnist.models import cnn_architecture
-    >>> loss, model = training_graph(cnn_architecture([4], [8]), batch=2)
-    >>> names = [name for name, _ in model.named_parameters()]
-    >>> names[0], names[1]
-    ('2.weight', '2.bias')
+    Examples:
+        >>> from tinygrad_mnist.mnist.models import cnn_architecture
+        >>> loss, model = training_graph(cnn_architecture([4], [8]), batch=2)
+        >>> names = [name for name, _ in model.named_parameters()]
+        >>> names[0], names[1]
+        ('2.weight', '2.bias')
     """
     if not isinstance(batch, (int, np.integer)) or batch < 1:
         raise ValueError(f"training_graph: batch must be a positive integer, got {batch!r}")
@@ -76,8 +78,8 @@ def write_graph(
     """Draw the training graph of the MLP ``hidden``/``activation`` (or of ``architecture``) into ``out``.
 
     Returns the path written: ``out`` itself, or ``out`` with the suffix
-    ``.dot`` when the ``dot`` program is missing (see :func:`~tinygrad_mnist.viz.render`, whose
-    warning carries :func:`~tinygrad_mnist.viz.how_to_render`'s message). With ``show_grads`` a
+    ``.dot`` when the ``dot`` program is missing (see `render`, whose
+    warning carries `how_to_render`'s message). With ``show_grads`` a
     backward pass runs first and the parameters show their gradients' norms.
     """
     if architecture is None:

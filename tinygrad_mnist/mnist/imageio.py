@@ -1,11 +1,12 @@
 """Reading a single digit image for ``predict``: ``.npy`` arrays and PGM (P2/P5) files.
 
->>> import numpy as np, tempfile, os
->>> path = os.path.join(tempfile.mkdtemp(), "digit.pgm")
->>> _ = open(path, "wb").write(b"P5\\n# a comment\\n28 28\\n255\\n" + bytes(range(28)) * 28)
->>> image = read_image(path)
->>> image.shape, image.dtype, int(image[0, 27])
-((28, 28), dtype('uint8'), 27)
+Examples:
+    >>> import numpy as np, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "digit.pgm")
+    >>> _ = open(path, "wb").write(b"P5\\n# a comment\\n28 28\\n255\\n" + bytes(range(28)) * 28)
+    >>> image = read_image(path)
+    >>> image.shape, image.dtype, int(image[0, 27])
+    ((28, 28), dtype('uint8'), 27)
 """
 
 from __future__ import annotations

@@ -1,14 +1,15 @@
 """Classification metrics: accuracy, confusion matrix, per-class precision / recall / F1.
 
->>> import numpy as np
->>> y_true = np.array([0, 0, 1, 1, 2])
->>> y_pred = np.array([0, 1, 1, 1, 0])
->>> accuracy(y_true, y_pred)
-0.6
->>> confusion_matrix(y_true, y_pred, num_classes=3)
-array([[1, 1, 0],
-       [0, 2, 0],
-       [1, 0, 0]])
+Examples:
+    >>> import numpy as np
+    >>> y_true = np.array([0, 0, 1, 1, 2])
+    >>> y_pred = np.array([0, 1, 1, 1, 0])
+    >>> accuracy(y_true, y_pred)
+    0.6
+    >>> confusion_matrix(y_true, y_pred, num_classes=3)
+    array([[1, 1, 0],
+           [0, 2, 0],
+           [1, 0, 0]])
 """
 
 from __future__ import annotations
@@ -80,9 +81,10 @@ def classification_report(
 ) -> ClassificationReport:
     """Precision = TP / predicted, recall = TP / actual, F1 their harmonic mean (0 where undefined).
 
-    >>> report = classification_report(np.array([0, 0, 1]), np.array([0, 1, 1]))
-    >>> report.precision.tolist(), report.recall.tolist()
-    ([1.0, 0.5], [0.5, 1.0])
+    Examples:
+        >>> report = classification_report(np.array([0, 0, 1]), np.array([0, 1, 1]))
+        >>> report.precision.tolist(), report.recall.tolist()
+        ([1.0, 0.5], [0.5, 1.0])
     """
     matrix = confusion_matrix(y_true, y_pred, num_classes)
     tp = np.diag(matrix).astype(np.float64)

@@ -93,7 +93,7 @@ def build_cnn(channels: list[int], hidden: list[int], kernel_size: int, activati
               normalize: list[float] | None, image_size: int, classes: int) -> nn.Sequential:
     """(N, image_size**2) rows -> (N, 1, H, W) -> conv blocks -> flatten -> dense layers.
 
-    See :func:`cnn_architecture`.
+    See `cnn_architecture`.
     """
     make_activation = _activation(activation)
     layers: list[nn.Module] = [nn.Unflatten(1, (1, image_size, image_size))]
@@ -124,8 +124,9 @@ def _cnn_features(channels: list[int], kernel_size: int, image_size: int) -> int
 def describe(architecture: dict[str, Any]) -> str:
     """A one-line name such as ``784-512-10 relu MLP`` or ``conv 32-64 3x3, 1600-128-10 relu CNN``.
 
-    >>> describe(cnn_architecture())
-    'conv 32-64 3x3, 1600-128-10 relu CNN'
+    Examples:
+        >>> describe(cnn_architecture())
+        'conv 32-64 3x3, 1600-128-10 relu CNN'
     """
     arch = {**architecture}
     kind = arch.pop("kind", "mlp")
@@ -148,7 +149,7 @@ BUILDERS: dict[str, tuple[Callable[..., dict[str, Any]], Callable[..., nn.Sequen
 
 
 def build_model(architecture: dict[str, Any]) -> nn.Module:
-    """A freshly initialised model for ``architecture`` (see :func:`mlp_architecture`, :func:`cnn_architecture`)."""
+    """A freshly initialised model for ``architecture`` (see `mlp_architecture`, `cnn_architecture`)."""
     kind = architecture.get("kind", "mlp")
     if kind not in BUILDERS:
         raise ValueError(f"unknown model kind {kind!r}; expected one of {sorted(BUILDERS)}")

@@ -2,15 +2,16 @@
 
 matplotlib is optional (``pip install 'tinygrad_mnist[viz]'``) and imported
 only when a figure is drawn; without it every function raises
-:class:`MissingMatplotlib`. Figures are drawn on matplotlib's Agg canvas
+`MissingMatplotlib`. Figures are drawn on matplotlib's Agg canvas
 (no display, no pyplot state) at a fixed size and resolution, so each PNG
-always has the same pixel dimensions (see :data:`SIZES`), and each file is
+always has the same pixel dimensions (see `SIZES`), and each file is
 written atomically: a reader never sees a half-written image.
 
->>> sorted(SIZES)
-['confusion', 'curves', 'first_layer', 'misclassified']
->>> pixel_size("curves")
-(1000, 400)
+Examples:
+    >>> sorted(SIZES)
+    ['confusion', 'curves', 'first_layer', 'misclassified']
+    >>> pixel_size("curves")
+    (1000, 400)
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ class PlotError(ValueError):
 
 
 def pixel_size(kind: str) -> tuple[int, int]:
-    """(width, height) in pixels of the PNG drawn for ``kind`` (a key of :data:`SIZES`)."""
+    """(width, height) in pixels of the PNG drawn for ``kind`` (a key of `SIZES`)."""
     width, height = SIZES[kind]
     return round(width * DPI), round(height * DPI)
 
@@ -117,11 +118,11 @@ def plot_curves(history: Sequence[Mapping[str, Any]], path: str | Path,
         history: one mapping per epoch with ``epoch``, ``train_loss``,
             ``train_accuracy`` and ``val_accuracy`` (NaN when there was no
             validation split).
-        path: the PNG to write (:func:`pixel_size` ``("curves")`` pixels).
+        path: the PNG to write (`pixel_size` ``("curves")`` pixels).
         test_accuracy: drawn as a horizontal line when given.
 
     Returns:
-        ``path`` as a :class:`~pathlib.Path`.
+        ``path`` as a `Path`.
     """
     figure = _new_figure("curves")
     if not history:
@@ -161,8 +162,8 @@ def plot_confusion(matrix: np.ndarray, path: str | Path) -> Path:
 
     Args:
         matrix: square array of counts, ``matrix[i, j]`` = samples of class i
-            predicted as j (see :func:`tinygrad_mnist.mnist.metrics.confusion_matrix`).
-        path: the PNG to write (:func:`pixel_size` ``("confusion")`` pixels).
+            predicted as j (see `tinygrad_mnist.mnist.metrics.confusion_matrix`).
+        path: the PNG to write (`pixel_size` ``("confusion")`` pixels).
     """
     counts = np.asarray(matrix)
     if counts.ndim != 2 or counts.shape[0] != counts.shape[1] or counts.shape[0] == 0:
@@ -202,7 +203,7 @@ def plot_first_layer(weight: np.ndarray, path: str | Path, max_units: int = 64) 
     Args:
         weight: (units, 784) as in ``Linear.weight``, or (filters, 1, k, k) as
             in the ``Conv2d.weight`` of a layer reading one-channel images.
-        path: the PNG to write (:func:`pixel_size` ``("first_layer")`` pixels).
+        path: the PNG to write (`pixel_size` ``("first_layer")`` pixels).
         max_units: draw the first this many units.
     """
     array = np.asarray(weight, dtype=np.float64)
@@ -240,7 +241,7 @@ def plot_misclassified(images: np.ndarray, true: np.ndarray, predicted: np.ndarr
     Args:
         images: (N, 28, 28) or (N, 784) pixels (any range; uint8 0..255 as in MNIST).
         true, predicted: (N,) integer labels.
-        path: the PNG to write (:func:`pixel_size` ``("misclassified")`` pixels).
+        path: the PNG to write (`pixel_size` ``("misclassified")`` pixels).
         max_images: the most digits drawn.
     """
     pixels = _images("images", images)
@@ -297,7 +298,7 @@ def _checkpoint_path(run: Path, checkpoint: str | Path) -> Path:
 
 
 def first_layer_weight(model: Module) -> np.ndarray:
-    """The weight of the first :class:`~tinygrad_mnist.nn.Linear` or :class:`~tinygrad_mnist.nn.Conv2d` in ``model``."""
+    """The weight of the first `Linear` or `Conv2d` in ``model``."""
     for module in model.modules():
         if isinstance(module, (Linear, Conv2d)):
             return np.asarray(module.weight.data)

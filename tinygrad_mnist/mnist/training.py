@@ -64,7 +64,7 @@ class TrainConfig:
 
     @classmethod
     def for_model(cls, model: str = "mlp", **settings: Any) -> TrainConfig:
-        """A config for ``model`` ("mlp" or "cnn"): its defaults from :data:`MODEL_DEFAULTS`, then ``settings``."""
+        """A config for ``model`` ("mlp" or "cnn"): its defaults from `MODEL_DEFAULTS`, then ``settings``."""
         return cls(model=model, **{**MODEL_DEFAULTS.get(model, {}), **settings})
 
     def architecture(self) -> dict[str, Any]:
@@ -125,16 +125,17 @@ def run_checkpoint(run_dir: str | Path) -> Path | None:
     ``best.npz`` holds the weights of the best validation epoch; a run stopped
     before its first epoch ended has only ``checkpoint.npz``.
 
-    >>> import tempfile
-    >>> run = Path(tempfile.mkdtemp())
-    >>> run_checkpoint(run) is None
-    True
-    >>> (run / "checkpoint.npz").touch()
-    >>> run_checkpoint(run).name
-    'checkpoint.npz'
-    >>> (run / "best.npz").touch()
-    >>> run_checkpoint(run).name
-    'best.npz'
+    Examples:
+        >>> import tempfile
+        >>> run = Path(tempfile.mkdtemp())
+        >>> run_checkpoint(run) is None
+        True
+        >>> (run / "checkpoint.npz").touch()
+        >>> run_checkpoint(run).name
+        'checkpoint.npz'
+        >>> (run / "best.npz").touch()
+        >>> run_checkpoint(run).name
+        'best.npz'
     """
     for name in RUN_CHECKPOINTS:
         path = Path(run_dir) / name
@@ -150,14 +151,15 @@ def checkpoint_progress(metadata: dict[str, Any]) -> dict[str, Any]:
     an epoch) and ``val_accuracy`` (of the saved weights; None when they were
     not validated, NaN when the run had no validation split).
 
-    >>> state = {"epoch": 2, "batch": 0, "step": 22,
-    ...          "history": [{"epoch": 1, "val_accuracy": 0.9}, {"epoch": 2, "val_accuracy": 0.95}]}
-    >>> checkpoint_progress({"state": state})
-    {'epoch': 2, 'step': 22, 'mid_epoch': False, 'val_accuracy': 0.95}
-    >>> checkpoint_progress({"state": dict(state, batch=3, step=25)})["val_accuracy"] is None
-    True
-    >>> checkpoint_progress({})
-    {}
+    Examples:
+        >>> state = {"epoch": 2, "batch": 0, "step": 22,
+        ...          "history": [{"epoch": 1, "val_accuracy": 0.9}, {"epoch": 2, "val_accuracy": 0.95}]}
+        >>> checkpoint_progress({"state": state})
+        {'epoch': 2, 'step': 22, 'mid_epoch': False, 'val_accuracy': 0.95}
+        >>> checkpoint_progress({"state": dict(state, batch=3, step=25)})["val_accuracy"] is None
+        True
+        >>> checkpoint_progress({})
+        {}
     """
     state: Any = metadata.get("state")
     try:
@@ -252,9 +254,9 @@ class Trainer:
         return model_accuracy(self.model, images, labels)
 
     def _score_run_checkpoint(self, images: np.ndarray, labels: np.ndarray) -> dict[str, Any] | None:
-        """The checkpoint that stands for the run directory (see :func:`run_checkpoint`), scored on ``images``.
+        """The checkpoint that stands for the run directory (see `run_checkpoint`), scored on ``images``.
 
-        Returns its file name, :func:`checkpoint_progress` and ``test_accuracy``
+        Returns its file name, `checkpoint_progress` and ``test_accuracy``
         (computed from the saved file, as ``tinygrad-mnist evaluate`` does), or
         None when the run directory holds no checkpoint.
         """
@@ -269,8 +271,8 @@ class Trainer:
         """Train to the configured number of epochs; returns the final metrics record.
 
         The record holds ``test_accuracy`` (of the final weights), ``steps`` and
-        ``best_checkpoint``: the checkpoint :func:`run_checkpoint` picks in the run
-        directory, with its file name, :func:`checkpoint_progress` and its own test
+        ``best_checkpoint``: the checkpoint `run_checkpoint` picks in the run
+        directory, with its file name, `checkpoint_progress` and its own test
         accuracy (None when the directory holds no checkpoint).
         """
         # Ctrl-C only sets a flag, checked between steps; after the last step the run

@@ -1,10 +1,11 @@
 """Neural-network building blocks with PyTorch's names.
 
->>> from tinygrad_mnist import nn, Tensor, manual_seed
->>> _ = manual_seed(0)
->>> model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 10))
->>> sum(p.numel() for p in model.parameters())
-407050
+Examples:
+    >>> from tinygrad_mnist import nn, Tensor, manual_seed
+    >>> _ = manual_seed(0)
+    >>> model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 10))
+    >>> sum(p.numel() for p in model.parameters())
+    407050
 """
 
 from . import activation, dropout, functional, init, normalization, sparse, utils

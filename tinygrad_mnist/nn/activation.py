@@ -1,14 +1,16 @@
-"""Activation layers: each the module form of a function of :mod:`tinygrad_mnist.nn.functional`,
+"""Activation layers: each the module form of a function of
+[`tinygrad_mnist.nn.functional`][tinygrad_mnist.nn.functional],
 with PyTorch's constructor arguments and printed form.
 
->>> import numpy as np
->>> from tinygrad_mnist import Tensor
->>> ReLU()(Tensor([-1.0, 2.0]))
-Tensor([0., 2.])
->>> ELU(), Softmax(dim=1), ReLU6(inplace=True), GELU(approximate="tanh")
-(ELU(alpha=1.0), Softmax(dim=1), ReLU6(inplace=True), GELU(approximate='tanh'))
->>> CosineSimilarity(dim=0)(Tensor([1.0, 0.0]), Tensor([2.0, 0.0]))
-Tensor(1.)
+Examples:
+    >>> import numpy as np
+    >>> from tinygrad_mnist import Tensor
+    >>> ReLU()(Tensor([-1.0, 2.0]))
+    Tensor([0., 2.])
+    >>> ELU(), Softmax(dim=1), ReLU6(inplace=True), GELU(approximate="tanh")
+    (ELU(alpha=1.0), Softmax(dim=1), ReLU6(inplace=True), GELU(approximate='tanh'))
+    >>> CosineSimilarity(dim=0)(Tensor([1.0, 0.0]), Tensor([2.0, 0.0]))
+    Tensor(1.)
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ class _InPlaceActivation(Module):
 
 
 class ReLU(_InPlaceActivation):
-    """:func:`~tinygrad_mnist.nn.functional.relu` as a layer."""
+    """[`relu`][tinygrad_mnist.nn.functional.activation.relu] as a layer."""
 
     def forward(self, input: Tensor) -> Tensor:
         return F.relu(input, inplace=self.inplace)
@@ -151,7 +153,7 @@ class Hardtanh(Module):
 
 
 class ReLU6(Hardtanh):
-    """min(max(x, 0), 6): a :class:`Hardtanh` from 0 to 6."""
+    """min(max(x, 0), 6): a [`Hardtanh`][tinygrad_mnist.nn.activation.Hardtanh] from 0 to 6."""
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__(0.0, 6.0, inplace)

@@ -52,12 +52,13 @@ def _as_parameter(value: Any, kind: str) -> Parameter:
 class Sequential(Module):
     """Modules applied one after another, named ``"0"``, ``"1"``... (or by the keys of an OrderedDict).
 
-    >>> from tinygrad_mnist import nn
-    >>> model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
-    >>> print(*(name for name, _ in model.named_parameters()))
-    0.weight 0.bias 2.weight 2.bias
-    >>> print(*(name for name, _ in model[1:].named_parameters()))  # a slice keeps the names
-    2.weight 2.bias
+    Examples:
+        >>> from tinygrad_mnist import nn
+        >>> model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+        >>> print(*(name for name, _ in model.named_parameters()))
+        0.weight 0.bias 2.weight 2.bias
+        >>> print(*(name for name, _ in model[1:].named_parameters()))  # a slice keeps the names
+        2.weight 2.bias
     """
 
     def __init__(self, *layers: Any) -> None:
@@ -97,12 +98,13 @@ class Sequential(Module):
 class ModuleList(Module):
     """A list of modules, registered as ``"0"``, ``"1"``... and renumbered when items move.
 
-    >>> from tinygrad_mnist import nn
-    >>> layers = nn.ModuleList([nn.Linear(2, 3)])
-    >>> layers.append(nn.Tanh()).extend([nn.Linear(3, 1)])[-1]
-    Linear(in_features=3, out_features=1, bias=True)
-    >>> len(layers), [name for name, _ in layers.named_parameters()]
-    (3, ['0.weight', '0.bias', '2.weight', '2.bias'])
+    Examples:
+        >>> from tinygrad_mnist import nn
+        >>> layers = nn.ModuleList([nn.Linear(2, 3)])
+        >>> layers.append(nn.Tanh()).extend([nn.Linear(3, 1)])[-1]
+        Linear(in_features=3, out_features=1, bias=True)
+        >>> len(layers), [name for name, _ in layers.named_parameters()]
+        (3, ['0.weight', '0.bias', '2.weight', '2.bias'])
     """
 
     def __init__(self, modules: Iterable[Module] | None = None) -> None:
@@ -165,10 +167,11 @@ class ModuleList(Module):
 class ModuleDict(Module):
     """A dict of modules registered under their (string) keys, in insertion order.
 
-    >>> from tinygrad_mnist import nn
-    >>> heads = nn.ModuleDict({"digit": nn.Linear(4, 10), "parity": nn.Linear(4, 2)})
-    >>> list(heads), heads["parity"].out_features, "digit" in heads
-    (['digit', 'parity'], 2, True)
+    Examples:
+        >>> from tinygrad_mnist import nn
+        >>> heads = nn.ModuleDict({"digit": nn.Linear(4, 10), "parity": nn.Linear(4, 2)})
+        >>> list(heads), heads["parity"].out_features, "digit" in heads
+        (['digit', 'parity'], 2, True)
     """
 
     def __init__(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] | None = None) -> None:
@@ -226,10 +229,11 @@ class ModuleDict(Module):
 class ParameterList(Module):
     """A list of parameters registered as ``"0"``, ``"1"``...; a plain Tensor becomes a Parameter.
 
-    >>> import numpy as np
-    >>> params = ParameterList([Tensor(np.ones(2))])
-    >>> params.append(Tensor(np.zeros(3)))[1].requires_grad, [name for name, _ in params.named_parameters()]
-    (True, ['0', '1'])
+    Examples:
+        >>> import numpy as np
+        >>> params = ParameterList([Tensor(np.ones(2))])
+        >>> params.append(Tensor(np.zeros(3)))[1].requires_grad, [name for name, _ in params.named_parameters()]
+        (True, ['0', '1'])
     """
 
     def __init__(self, values: Iterable[Tensor] | None = None) -> None:
@@ -276,10 +280,11 @@ class ParameterList(Module):
 class ParameterDict(Module):
     """A dict of parameters under string keys; a plain dict is taken in sorted key order, as in PyTorch.
 
-    >>> import numpy as np
-    >>> params = ParameterDict({"scale": Tensor(np.ones(2)), "bias": Tensor(np.zeros(2))})
-    >>> list(params), isinstance(params["scale"], Parameter)
-    (['bias', 'scale'], True)
+    Examples:
+        >>> import numpy as np
+        >>> params = ParameterDict({"scale": Tensor(np.ones(2)), "bias": Tensor(np.zeros(2))})
+        >>> list(params), isinstance(params["scale"], Parameter)
+        (['bias', 'scale'], True)
     """
 
     def __init__(self, parameters: Mapping[str, Tensor] | Iterable[tuple[str, Tensor]] | None = None) -> None:

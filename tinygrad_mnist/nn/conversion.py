@@ -1,8 +1,9 @@
 """The checks behind ``Module.to`` and ``Module.load_state_dict``: which dtype and device were asked,
 in-place conversion, and whether a state dict fits the module's tensors.
 
->>> parse_to(("cpu", np.float64), {})
-dtype('float64')
+Examples:
+    >>> parse_to(("cpu", np.float64), {})
+    dtype('float64')
 """
 
 from __future__ import annotations
@@ -65,7 +66,8 @@ def convert_(tensors: Iterable[Tensor | None], dtype: np.dtype) -> None:
 def checked_state(own: Mapping[str, Tensor], state: Mapping[str, Any], strict: bool,
                   owner: str) -> tuple[dict[str, np.ndarray], list[str], list[str]]:
     """The arrays of ``state`` to copy into ``own`` and the missing and unexpected keys; raises
-    :class:`StateDictError` before anything is copied when ``state`` does not fit."""
+    [`StateDictError`][tinygrad_mnist.nn.module.StateDictError] before anything is copied when ``state`` does not
+    fit."""
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
     if strict and (missing or unexpected):

@@ -1,13 +1,14 @@
 """Dropout layers: random zeroing while training, the identity in eval mode.
 
 ``Dropout`` zeroes single elements; ``Dropout1d`` and ``Dropout2d`` zero whole
-channels (``x[n, c]``). Masks come from :func:`tinygrad_mnist.random.generator`.
+channels (``x[n, c]``). Masks come from [`tinygrad_mnist.random.generator`][tinygrad_mnist.random.generator].
 
->>> import numpy as np
->>> from tinygrad_mnist import Tensor
->>> layer = Dropout(0.5).eval()
->>> layer(Tensor(np.ones(3, dtype=np.float32)))
-Tensor([1., 1., 1.])
+Examples:
+    >>> import numpy as np
+    >>> from tinygrad_mnist import Tensor
+    >>> layer = Dropout(0.5).eval()
+    >>> layer(Tensor(np.ones(3, dtype=np.float32)))
+    Tensor([1., 1., 1.])
 """
 
 from __future__ import annotations
@@ -38,10 +39,11 @@ class Dropout(_DropoutNd):
 
     The mask is drawn exactly as ``F.dropout`` draws it, so one seed gives both the same mask.
 
-    >>> import numpy as np
-    >>> from tinygrad_mnist import Tensor
-    >>> sorted(set(Dropout(p=0.5)(Tensor(np.ones(1000))).numpy().tolist()))
-    [0.0, 2.0]
+    Examples:
+        >>> import numpy as np
+        >>> from tinygrad_mnist import Tensor
+        >>> sorted(set(Dropout(p=0.5)(Tensor(np.ones(1000))).numpy().tolist()))
+        [0.0, 2.0]
     """
 
     def forward(self, x: Tensor) -> Tensor:
@@ -51,10 +53,11 @@ class Dropout(_DropoutNd):
 class Dropout1d(_DropoutNd):
     """Whole channels of (N, C, L) or (C, L) input zeroed with probability ``p`` while training (``F.dropout1d``).
 
-    >>> import numpy as np
-    >>> from tinygrad_mnist import Tensor
-    >>> Dropout1d(0.3).eval()(Tensor(np.ones((1, 2, 2)))).shape
-    (1, 2, 2)
+    Examples:
+        >>> import numpy as np
+        >>> from tinygrad_mnist import Tensor
+        >>> Dropout1d(0.3).eval()(Tensor(np.ones((1, 2, 2)))).shape
+        (1, 2, 2)
     """
 
     def forward(self, x: Tensor) -> Tensor:
@@ -64,10 +67,11 @@ class Dropout1d(_DropoutNd):
 class Dropout2d(_DropoutNd):
     """Whole channels of (N, C, H, W) input zeroed with probability ``p`` while training (``F.dropout2d``).
 
-    >>> import numpy as np
-    >>> from tinygrad_mnist import Tensor
-    >>> Dropout2d(0.3).eval()(Tensor(np.ones((1, 2, 2, 2)))).shape
-    (1, 2, 2, 2)
+    Examples:
+        >>> import numpy as np
+        >>> from tinygrad_mnist import Tensor
+        >>> Dropout2d(0.3).eval()(Tensor(np.ones((1, 2, 2, 2)))).shape
+        (1, 2, 2, 2)
     """
 
     def forward(self, x: Tensor) -> Tensor:

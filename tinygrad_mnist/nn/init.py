@@ -7,12 +7,13 @@ and the change counts as an in-place change (``_version`` goes up), as any other
 Draws come from ``tinygrad_mnist.random`` (seed it with ``manual_seed``) unless a
 ``numpy.random.Generator`` is passed as ``generator``.
 
->>> import numpy as np
->>> from tinygrad_mnist import Tensor, manual_seed
->>> w = Tensor(np.empty((256, 100), dtype=np.float32))
->>> _ = manual_seed(0); _ = kaiming_uniform_(w, nonlinearity="relu")
->>> bool(np.abs(w.data).max() <= np.sqrt(6 / 100)), w.dtype
-(True, dtype('float32'))
+Examples:
+    >>> import numpy as np
+    >>> from tinygrad_mnist import Tensor, manual_seed
+    >>> w = Tensor(np.empty((256, 100), dtype=np.float32))
+    >>> _ = manual_seed(0); _ = kaiming_uniform_(w, nonlinearity="relu")
+    >>> bool(np.abs(w.data).max() <= np.sqrt(6 / 100)), w.dtype
+    (True, dtype('float32'))
 """
 
 from __future__ import annotations
@@ -54,8 +55,9 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     ``param`` is the negative slope of ``'leaky_relu'`` (default 0.01) and is
     ignored by the others. ``'identity'`` is accepted as a synonym of ``'linear'``.
 
-    >>> calculate_gain("tanh"), calculate_gain("leaky_relu", 0.0) ** 2, calculate_gain("selu")
-    (1.6666666666666667, 2.0000000000000004, 0.75)
+    Examples:
+        >>> calculate_gain("tanh"), calculate_gain("leaky_relu", 0.0) ** 2, calculate_gain("selu")
+        (1.6666666666666667, 2.0000000000000004, 0.75)
     """
     if nonlinearity in _LINEAR or nonlinearity in ("sigmoid", "identity"):
         return 1
@@ -145,10 +147,11 @@ def _zero_elements(tensor: Tensor) -> bool:
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: Any = None) -> Tensor:
     """Fill with draws from the uniform distribution on [a, b).
 
-    >>> import tinygrad_mnist as tm
-    >>> w = uniform_(tm.empty(1000), -0.5, 0.5)
-    >>> bool((w.data >= -0.5).all() and (w.data < 0.5).all())
-    True
+    Examples:
+        >>> import tinygrad_mnist as tm
+        >>> w = uniform_(tm.empty(1000), -0.5, 0.5)
+        >>> bool((w.data >= -0.5).all() and (w.data < 0.5).all())
+        True
     """
     return _uniform("uniform_", tensor, a, b, generator)
 
@@ -163,10 +166,11 @@ def _uniform(name: str, tensor: Tensor, a: float, b: float, generator: Any) -> T
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: Any = None) -> Tensor:
     """Fill with draws from the normal distribution N(mean, std**2).
 
-    >>> import tinygrad_mnist as tm
-    >>> w = normal_(tm.empty(100_000), mean=3.0, std=0.5)
-    >>> round(float(w.data.mean()), 1), round(float(w.data.std()), 1)
-    (3.0, 0.5)
+    Examples:
+        >>> import tinygrad_mnist as tm
+        >>> w = normal_(tm.empty(100_000), mean=3.0, std=0.5)
+        >>> round(float(w.data.mean()), 1), round(float(w.data.std()), 1)
+        (3.0, 0.5)
     """
     return _normal("normal_", tensor, mean, std, generator)
 
@@ -182,10 +186,11 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
                   generator: Any = None) -> Tensor:
     """Fill with draws from N(mean, std**2) truncated to [a, b] (rejection sampling, so exact).
 
-    >>> import tinygrad_mnist as tm
-    >>> w = trunc_normal_(tm.empty(10_000), std=1.0, a=-0.5, b=1.0)
-    >>> bool(w.data.min() >= -0.5 and w.data.max() <= 1.0)
-    True
+    Examples:
+        >>> import tinygrad_mnist as tm
+        >>> w = trunc_normal_(tm.empty(10_000), std=1.0, a=-0.5, b=1.0)
+        >>> bool(w.data.min() >= -0.5 and w.data.max() <= 1.0)
+        True
     """
     _check_float("trunc_normal_", tensor)
     if not std > 0:
@@ -222,9 +227,10 @@ def _normal_cdf(x: float) -> float:
 def constant_(tensor: Tensor, val: float) -> Tensor:
     """Fill with ``val``.
 
-    >>> import tinygrad_mnist as tm
-    >>> constant_(tm.empty(3), 0.5)
-    Tensor([0.5, 0.5, 0.5])
+    Examples:
+        >>> import tinygrad_mnist as tm
+        >>> constant_(tm.empty(3), 0.5)
+        Tensor([0.5, 0.5, 0.5])
     """
     _check_tensor("constant_", tensor)
     return _fill("constant_", tensor, val)
@@ -233,9 +239,10 @@ def constant_(tensor: Tensor, val: float) -> Tensor:
 def ones_(tensor: Tensor) -> Tensor:
     """Fill with ones.
 
-    >>> import tinygrad_mnist as tm
-    >>> ones_(tm.empty(2))
-    Tensor([1., 1.])
+    Examples:
+        >>> import tinygrad_mnist as tm
+        >>> ones_(tm.empty(2))
+        Tensor([1., 1.])
     """
     _check_tensor("ones_", tensor)
     return _fill("ones_", tensor, 1)
@@ -244,9 +251,10 @@ def ones_(tensor: Tensor) -> Tensor:
 def zeros_(tensor: Tensor) -> Tensor:
     """Fill with zeros.
 
-    >>> import tinygrad_mnist as tm
-    >>> zeros_(tm.ones(2))
-    Tensor([0., 0.])
+    Examples:
+        >>> import tinygrad_mnist as tm
+        >>> zeros_(tm.ones(2))
+        Tensor([0., 0.])
     """
     _check_tensor("zeros_", tensor)
     return _fill("zeros_", tensor, 0)
@@ -255,10 +263,11 @@ def zeros_(tensor: Tensor) -> Tensor:
 def eye_(tensor: Tensor) -> Tensor:
     """Fill a 2-d tensor with the identity matrix (ones on the diagonal, also when not square).
 
-    >>> import tinygrad_mnist as tm
-    >>> eye_(tm.empty(2, 3))
-    Tensor([[1., 0., 0.],
-            [0., 1., 0.]])
+    Examples:
+        >>> import tinygrad_mnist as tm
+        >>> eye_(tm.empty(2, 3))
+        Tensor([[1., 0., 0.],
+                [0., 1., 0.]])
     """
     _check_tensor("eye_", tensor)
     if tensor.ndim != 2:
@@ -271,10 +280,11 @@ def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
     """Fill a 3-, 4- or 5-d convolution weight so that the convolution passes its input through
     (as many channels as fit, in each of ``groups`` groups).
 
-    >>> import tinygrad_mnist as tm
-    >>> dirac_(tm.empty(2, 2, 3)).data[:, :, 1]
-    array([[1., 0.],
-           [0., 1.]], dtype=float32)
+    Examples:
+        >>> import tinygrad_mnist as tm
+        >>> dirac_(tm.empty(2, 2, 3)).data[:, :, 1]
+        array([[1., 0.],
+               [0., 1.]], dtype=float32)
     """
     _check_tensor("dirac_", tensor)
     shape = tuple(tensor.shape)
@@ -297,10 +307,11 @@ def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
 def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator: Any = None) -> Tensor:
     """U(-bound, bound) with bound = gain * sqrt(6 / (fan_in + fan_out)) (Glorot and Bengio, 2010).
 
-    >>> import tinygrad_mnist as tm
-    >>> w = xavier_uniform_(tm.empty(30, 20))
-    >>> bool(abs(w.data).max() <= (6 / 50) ** 0.5)
-    True
+    Examples:
+        >>> import tinygrad_mnist as tm
+        >>> w = xavier_uniform_(tm.empty(30, 20))
+        >>> bool(abs(w.data).max() <= (6 / 50) ** 0.5)
+        True
     """
     fan_in, fan_out = _fans("xavier_uniform_", tensor)
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
@@ -311,10 +322,11 @@ def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator: Any = None) ->
 def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator: Any = None) -> Tensor:
     """N(0, std**2) with std = gain * sqrt(2 / (fan_in + fan_out)) (Glorot and Bengio, 2010).
 
-    >>> import tinygrad_mnist as tm
-    >>> w = xavier_normal_(tm.empty(400, 600))
-    >>> round(float(w.data.std()) / (2 / 1000) ** 0.5, 1)
-    1.0
+    Examples:
+        >>> import tinygrad_mnist as tm
+        >>> w = xavier_normal_(tm.empty(400, 600))
+        >>> round(float(w.data.std()) / (2 / 1000) ** 0.5, 1)
+        1.0
     """
     fan_in, fan_out = _fans("xavier_normal_", tensor)
     return _normal("xavier_normal_", tensor, 0.0, gain * math.sqrt(2.0 / float(fan_in + fan_out)), generator)
@@ -329,10 +341,11 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0, mode: str = "fan_in", nonline
     """U(-bound, bound) with bound = gain * sqrt(3 / fan) (He et al., 2015); ``a`` is the
     negative slope of ``'leaky_relu'``, ``mode`` picks ``'fan_in'`` or ``'fan_out'``.
 
-    >>> import tinygrad_mnist as tm
-    >>> w = kaiming_uniform_(tm.empty(64, 8, 3, 3), mode="fan_out", nonlinearity="relu")
-    >>> bool(abs(w.data).max() <= (6 / (64 * 9)) ** 0.5)
-    True
+    Examples:
+        >>> import tinygrad_mnist as tm
+        >>> w = kaiming_uniform_(tm.empty(64, 8, 3, 3), mode="fan_out", nonlinearity="relu")
+        >>> bool(abs(w.data).max() <= (6 / (64 * 9)) ** 0.5)
+        True
     """
     _check_tensor("kaiming_uniform_", tensor)
     if _zero_elements(tensor):
@@ -343,12 +356,14 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0, mode: str = "fan_in", nonline
 
 def kaiming_normal_(tensor: Tensor, a: float = 0, mode: str = "fan_in", nonlinearity: str = "leaky_relu",
                     generator: Any = None) -> Tensor:
-    """N(0, std**2) with std = gain / sqrt(fan) (He et al., 2015); arguments as :func:`kaiming_uniform_`.
+    """N(0, std**2) with std = gain / sqrt(fan) (He et al., 2015); arguments as
+    [`kaiming_uniform_`][tinygrad_mnist.nn.init.kaiming_uniform_].
 
-    >>> import tinygrad_mnist as tm
-    >>> w = kaiming_normal_(tm.empty(500, 400), nonlinearity="relu")
-    >>> round(float(w.data.std()) / (2 / 400) ** 0.5, 1)
-    1.0
+    Examples:
+        >>> import tinygrad_mnist as tm
+        >>> w = kaiming_normal_(tm.empty(500, 400), nonlinearity="relu")
+        >>> round(float(w.data.std()) / (2 / 400) ** 0.5, 1)
+        1.0
     """
     _check_tensor("kaiming_normal_", tensor)
     if _zero_elements(tensor):
@@ -361,10 +376,11 @@ def orthogonal_(tensor: Tensor, gain: float = 1, generator: Any = None) -> Tenso
     """A (semi-)orthogonal matrix times ``gain`` (Saxe et al., 2013): the tensor seen as
     ``(shape[0], rest)``, from the QR decomposition of a normal draw with R's diagonal made positive.
 
-    >>> import numpy as np, tinygrad_mnist as tm
-    >>> w = orthogonal_(tm.empty(3, 5, dtype=tm.float64)).data
-    >>> np.allclose(w @ w.T, np.eye(3))
-    True
+    Examples:
+        >>> import numpy as np, tinygrad_mnist as tm
+        >>> w = orthogonal_(tm.empty(3, 5, dtype=tm.float64)).data
+        >>> np.allclose(w @ w.T, np.eye(3))
+        True
     """
     _check_float("orthogonal_", tensor)
     if tensor.ndim < 2:
@@ -387,10 +403,11 @@ def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator: Any =
     """A 2-d tensor with draws from N(0, std**2) and, in every column, ``ceil(sparsity * rows)``
     entries (at random rows) set to zero (Martens, 2010).
 
-    >>> import tinygrad_mnist as tm
-    >>> w = sparse_(tm.empty(10, 4), sparsity=0.3)
-    >>> (w.data == 0).sum(axis=0).tolist()
-    [3, 3, 3, 3]
+    Examples:
+        >>> import tinygrad_mnist as tm
+        >>> w = sparse_(tm.empty(10, 4), sparsity=0.3)
+        >>> (w.data == 0).sum(axis=0).tolist()
+        [3, 3, 3, 3]
     """
     _check_float("sparse_", tensor)
     if tensor.ndim != 2:

@@ -21,9 +21,10 @@ class Linear(Module):
     Initialised like PyTorch: weight Kaiming-uniform with a = sqrt(5) (bound
     1/sqrt(in_features)), bias U(-1/sqrt(in_features), 1/sqrt(in_features)).
 
-    >>> layer = Linear(784, 512)
-    >>> layer.weight.shape, layer.bias.shape, layer.weight.dtype
-    ((512, 784), (512,), dtype('float32'))
+    Examples:
+        >>> layer = Linear(784, 512)
+        >>> layer.weight.shape, layer.bias.shape, layer.weight.dtype
+        ((512, 784), (512,), dtype('float32'))
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
@@ -59,13 +60,14 @@ class Conv2d(Module):
     ``kernel_size``, ``stride``, ``padding`` and ``dilation`` are ints or (h, w) pairs
     (kept as pairs); ``padding`` may be 'valid' or 'same'. ``padding_mode`` 'zeros',
     'reflect', 'replicate' or 'circular' says what the padding holds. Initialised like
-    :class:`Linear`, with fan-in ``in_channels / groups * kh * kw``.
+    [`Linear`][tinygrad_mnist.nn.layers.Linear], with fan-in ``in_channels / groups * kh * kw``.
 
-    >>> layer = Conv2d(1, 8, kernel_size=3, padding=1)
-    >>> layer(Tensor(np.zeros((2, 1, 28, 28), dtype=np.float32))).shape
-    (2, 8, 28, 28)
-    >>> Conv2d(4, 8, (3, 2), stride=2, groups=2, bias=False, padding_mode="reflect", padding=1)
-    Conv2d(4, 8, kernel_size=(3, 2), stride=(2, 2), padding=(1, 1), groups=2, bias=False, padding_mode=reflect)
+    Examples:
+        >>> layer = Conv2d(1, 8, kernel_size=3, padding=1)
+        >>> layer(Tensor(np.zeros((2, 1, 28, 28), dtype=np.float32))).shape
+        (2, 8, 28, 28)
+        >>> Conv2d(4, 8, (3, 2), stride=2, groups=2, bias=False, padding_mode="reflect", padding=1)
+        Conv2d(4, 8, kernel_size=(3, 2), stride=(2, 2), padding=(1, 1), groups=2, bias=False, padding_mode=reflect)
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
@@ -135,10 +137,11 @@ Size2 = int | tuple[int, int]
 
 
 class MaxPool2d(Module):
-    """:func:`~tinygrad_mnist.nn.functional.max_pool2d` as a layer (stride defaults to the kernel size).
+    """[`max_pool2d`][tinygrad_mnist.core.convolution.max_pool2d] as a layer (stride defaults to the kernel size).
 
-    >>> MaxPool2d(3, stride=2, padding=1, ceil_mode=True)
-    MaxPool2d(kernel_size=3, stride=2, padding=1, dilation=1, ceil_mode=True)
+    Examples:
+        >>> MaxPool2d(3, stride=2, padding=1, ceil_mode=True)
+        MaxPool2d(kernel_size=3, stride=2, padding=1, dilation=1, ceil_mode=True)
     """
 
     def __init__(self, kernel_size: Size2, stride: Size2 | None = None, padding: Size2 = 0, dilation: Size2 = 1,
@@ -158,10 +161,11 @@ class MaxPool2d(Module):
 
 
 class AvgPool2d(Module):
-    """:func:`~tinygrad_mnist.nn.functional.avg_pool2d` as a layer (stride defaults to the kernel size).
+    """[`avg_pool2d`][tinygrad_mnist.core.convolution.avg_pool2d] as a layer (stride defaults to the kernel size).
 
-    >>> AvgPool2d((2, 3), stride=(1, 2), padding=1, count_include_pad=False)
-    AvgPool2d(kernel_size=(2, 3), stride=(1, 2), padding=1)
+    Examples:
+        >>> AvgPool2d((2, 3), stride=(1, 2), padding=1, count_include_pad=False)
+        AvgPool2d(kernel_size=(2, 3), stride=(1, 2), padding=1)
     """
 
     def __init__(self, kernel_size: Size2, stride: Size2 | None = None, padding: Size2 = 0, ceil_mode: bool = False,
@@ -182,8 +186,9 @@ class AvgPool2d(Module):
 class AdaptiveAvgPool2d(Module):
     """Average-pools to a fixed ``output_size`` (int, or a pair whose None entries keep that size).
 
-    >>> AdaptiveAvgPool2d((1, None))(Tensor(np.zeros((2, 3, 5, 7), dtype=np.float32))).shape
-    (2, 3, 1, 7)
+    Examples:
+        >>> AdaptiveAvgPool2d((1, None))(Tensor(np.zeros((2, 3, 5, 7), dtype=np.float32))).shape
+        (2, 3, 1, 7)
     """
 
     def __init__(self, output_size: int | tuple[int | None, int | None] | None) -> None:
@@ -200,8 +205,9 @@ class AdaptiveAvgPool2d(Module):
 class AdaptiveMaxPool2d(Module):
     """Max-pools to a fixed ``output_size``; with ``return_indices`` also the flat indices into H * W.
 
-    >>> AdaptiveMaxPool2d(2)(Tensor(np.zeros((3, 5, 7), dtype=np.float32))).shape
-    (3, 2, 2)
+    Examples:
+        >>> AdaptiveMaxPool2d(2)(Tensor(np.zeros((3, 5, 7), dtype=np.float32))).shape
+        (3, 2, 2)
     """
 
     def __init__(self, output_size: int | tuple[int | None, int | None] | None, return_indices: bool = False) -> None:
@@ -218,9 +224,10 @@ class AdaptiveMaxPool2d(Module):
 class Identity(Module):
     """Returns its input unchanged (any constructor arguments are accepted and ignored, as in PyTorch).
 
-    >>> x = Tensor([1.0, 2.0])
-    >>> Identity(54, unused="argument")(x) is x
-    True
+    Examples:
+        >>> x = Tensor([1.0, 2.0])
+        >>> Identity(54, unused="argument")(x) is x
+        True
     """
 
     def __init__(self, *args: object, **kwargs: object) -> None:
@@ -233,10 +240,11 @@ class Identity(Module):
 class Flatten(Module):
     """Merge axes ``start_dim`` .. ``end_dim`` into one: (N, 1, 28, 28) -> (N, 784) with the defaults.
 
-    >>> Flatten()(Tensor(np.zeros((2, 1, 28, 28), dtype=np.float32))).shape
-    (2, 784)
-    >>> Flatten(0, 1)(Tensor(np.zeros((2, 3, 4), dtype=np.float32))).shape
-    (6, 4)
+    Examples:
+        >>> Flatten()(Tensor(np.zeros((2, 1, 28, 28), dtype=np.float32))).shape
+        (2, 784)
+        >>> Flatten(0, 1)(Tensor(np.zeros((2, 3, 4), dtype=np.float32))).shape
+        (6, 4)
     """
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
@@ -256,8 +264,9 @@ class Normalize(Module):
     Like torchvision's ``transforms.Normalize`` for one-channel images, but a layer,
     so the model carries it into checkpoints and every caller gets it.
 
-    >>> Normalize(0.5, 0.25)(Tensor(np.array([0.0, 0.5, 1.0], dtype=np.float32)))
-    Tensor([-2.,  0.,  2.])
+    Examples:
+        >>> Normalize(0.5, 0.25)(Tensor(np.array([0.0, 0.5, 1.0], dtype=np.float32)))
+        Tensor([-2.,  0.,  2.])
     """
 
     def __init__(self, mean: float, std: float) -> None:
@@ -277,8 +286,9 @@ class Normalize(Module):
 class Unflatten(Module):
     """Split axis ``dim`` into ``unflattened_size``: (N, 784) -> (N, 1, 28, 28) with ``Unflatten(1, (1, 28, 28))``.
 
-    >>> Unflatten(1, (1, 28, 28))(Tensor(np.zeros((2, 784), dtype=np.float32))).shape
-    (2, 1, 28, 28)
+    Examples:
+        >>> Unflatten(1, (1, 28, 28))(Tensor(np.zeros((2, 784), dtype=np.float32))).shape
+        (2, 1, 28, 28)
     """
 
     def __init__(self, dim: int, unflattened_size: tuple[int, ...] | list[int]) -> None:

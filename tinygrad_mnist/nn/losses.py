@@ -1,15 +1,17 @@
-"""Losses as modules with PyTorch's names and constructor arguments (the work is in :mod:`.functional`).
+"""Losses as modules with PyTorch's names and constructor arguments (the work is in
+[`functional`][tinygrad_mnist.nn.functional]).
 
 Class weights (and ``pos_weight``) are registered as buffers, so they follow
 ``to()``/``double()`` and appear in ``state_dict()`` when given.
 
->>> import numpy as np
->>> from tinygrad_mnist import Tensor
->>> loss_fn = CrossEntropyLoss(weight=Tensor(np.array([1.0, 3.0])))
->>> list(loss_fn.state_dict())
-['weight']
->>> round(loss_fn(Tensor(np.zeros((2, 2))), np.array([0, 1])).item(), 6)
-0.693147
+Examples:
+    >>> import numpy as np
+    >>> from tinygrad_mnist import Tensor
+    >>> loss_fn = CrossEntropyLoss(weight=Tensor(np.array([1.0, 3.0])))
+    >>> list(loss_fn.state_dict())
+    ['weight']
+    >>> round(loss_fn(Tensor(np.zeros((2, 2))), np.array([0, 1])).item(), 6)
+    0.693147
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ class _WeightedLoss(_Loss):
 
 
 class CrossEntropyLoss(_WeightedLoss):
-    """:func:`~.functional.cross_entropy` as a module."""
+    """[`cross_entropy`][tinygrad_mnist.nn.functional.loss.cross_entropy] as a module."""
 
     def __init__(self, weight: Any = None, size_average: bool | None = None, ignore_index: int = -100,
                  reduce: bool | None = None, reduction: str = "mean", label_smoothing: float = 0.0) -> None:
@@ -74,7 +76,7 @@ class CrossEntropyLoss(_WeightedLoss):
 
 
 class NLLLoss(_WeightedLoss):
-    """:func:`~.functional.nll_loss` as a module."""
+    """[`nll_loss`][tinygrad_mnist.nn.functional.loss.nll_loss] as a module."""
 
     def __init__(self, weight: Any = None, size_average: bool | None = None, ignore_index: int = -100,
                  reduce: bool | None = None, reduction: str = "mean") -> None:
@@ -87,14 +89,15 @@ class NLLLoss(_WeightedLoss):
 
 
 class BCELoss(_WeightedLoss):
-    """:func:`~.functional.binary_cross_entropy` as a module."""
+    """[`binary_cross_entropy`][tinygrad_mnist.nn.functional.loss.binary_cross_entropy] as a module."""
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
         return F.binary_cross_entropy(input, target, weight=self.weight, reduction=self.reduction)
 
 
 class BCEWithLogitsLoss(_Loss):
-    """:func:`~.functional.binary_cross_entropy_with_logits` as a module."""
+    """[`binary_cross_entropy_with_logits`][tinygrad_mnist.nn.functional.loss.binary_cross_entropy_with_logits] as a
+    module."""
 
     weight: Tensor | None
     pos_weight: Tensor | None
@@ -111,21 +114,21 @@ class BCEWithLogitsLoss(_Loss):
 
 
 class MSELoss(_Loss):
-    """:func:`~.functional.mse_loss` as a module."""
+    """[`mse_loss`][tinygrad_mnist.nn.functional.loss.mse_loss] as a module."""
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
         return F.mse_loss(input, target, reduction=self.reduction)
 
 
 class L1Loss(_Loss):
-    """:func:`~.functional.l1_loss` as a module."""
+    """[`l1_loss`][tinygrad_mnist.nn.functional.loss.l1_loss] as a module."""
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
         return F.l1_loss(input, target, reduction=self.reduction)
 
 
 class SmoothL1Loss(_Loss):
-    """:func:`~.functional.smooth_l1_loss` as a module."""
+    """[`smooth_l1_loss`][tinygrad_mnist.nn.functional.loss.smooth_l1_loss] as a module."""
 
     def __init__(self, size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean",
                  beta: float = 1.0) -> None:
@@ -137,7 +140,7 @@ class SmoothL1Loss(_Loss):
 
 
 class KLDivLoss(_Loss):
-    """:func:`~.functional.kl_div` as a module."""
+    """[`kl_div`][tinygrad_mnist.nn.functional.loss.kl_div] as a module."""
 
     def __init__(self, size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean",
                  log_target: bool = False) -> None:

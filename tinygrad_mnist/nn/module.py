@@ -1,24 +1,25 @@
 """``Module``: parameters, buffers and sub-modules registered as attributes, with ``state_dict`` round trips.
 
-Assigning a :class:`Parameter` or a ``Module`` to an attribute registers it, in
+Assigning a [`Parameter`][tinygrad_mnist.nn.module.Parameter] or a ``Module`` to an attribute registers it, in
 assignment order; ``register_buffer`` registers a tensor that is state but not
 trained. Plain lists, tuples and dicts are ordinary attributes: their modules
 and parameters are not registered (assigning one that holds any warns; use
 ``ModuleList``, ``ModuleDict``, ``ParameterList`` or ``ParameterDict``).
 
->>> import numpy as np
->>> class Affine(Module):
-...     def __init__(self):
-...         super().__init__()
-...         self.scale = Parameter(np.ones(2, dtype=np.float32))
-...         self.register_buffer("calls", Tensor(np.zeros((), dtype=np.int64)))
-...     def forward(self, x):
-...         return x * self.scale
->>> model = Affine()
->>> [name for name, _ in model.named_parameters()], list(model.state_dict())
-(['scale'], ['scale', 'calls'])
->>> model.double().scale.dtype, model.calls.dtype
-(dtype('float64'), dtype('int64'))
+Examples:
+    >>> import numpy as np
+    >>> class Affine(Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.scale = Parameter(np.ones(2, dtype=np.float32))
+    ...         self.register_buffer("calls", Tensor(np.zeros((), dtype=np.int64)))
+    ...     def forward(self, x):
+    ...         return x * self.scale
+    >>> model = Affine()
+    >>> [name for name, _ in model.named_parameters()], list(model.state_dict())
+    (['scale'], ['scale', 'calls'])
+    >>> model.double().scale.dtype, model.calls.dtype
+    (dtype('float64'), dtype('int64'))
 """
 
 from __future__ import annotations
@@ -192,10 +193,11 @@ class Module:
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
         """Register ``tensor`` as state that is not trained (in ``state_dict()`` if ``persistent``).
 
-        >>> layer = Module()
-        >>> layer.register_buffer("mean", Tensor(np.zeros(3, dtype=np.float32)))
-        >>> [name for name, _ in layer.named_buffers()], list(layer.state_dict())
-        (['mean'], ['mean'])
+        Examples:
+            >>> layer = Module()
+            >>> layer.register_buffer("mean", Tensor(np.zeros(3, dtype=np.float32)))
+            >>> [name for name, _ in layer.named_buffers()], list(layer.state_dict())
+            (['mean'], ['mean'])
         """
         if "_buffers" not in self.__dict__:
             raise AttributeError("cannot assign buffer before Module.__init__() call")
@@ -226,10 +228,11 @@ class Module:
                       remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
         """This module (named ``prefix``) and every module below it, depth first, a shared one once.
 
-        >>> from tinygrad_mnist import nn
-        >>> names = [name for name, _ in nn.Sequential(nn.Linear(2, 2), nn.Tanh()).named_modules()]
-        >>> names == ["", "0", "1"]  # the root is named by the (empty) prefix
-        True
+        Examples:
+            >>> from tinygrad_mnist import nn
+            >>> names = [name for name, _ in nn.Sequential(nn.Linear(2, 2), nn.Tanh()).named_modules()]
+            >>> names == ["", "0", "1"]  # the root is named by the (empty) prefix
+            True
         """
         memo = set() if memo is None else memo
         if remove_duplicate:
@@ -262,7 +265,8 @@ class Module:
         return self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse: bool = True) -> list[Parameter]:
-        """The parameters of :meth:`named_parameters`, as a list (iterate it, or ``len()`` it)."""
+        """The parameters of [`named_parameters`][tinygrad_mnist.nn.module.Module.named_parameters], as a list (iterate
+        it, or ``len()`` it)."""
         return [p for _, p in self.named_parameters(recurse=recurse)]
 
     def named_buffers(self, prefix: str = "", recurse: bool = True,
@@ -320,10 +324,11 @@ class Module:
         ``device=``/``dtype=`` keywords. The Parameter objects stay the same, so an
         optimizer built before still holds them. Integer buffers are left alone.
 
-        >>> from tinygrad_mnist import nn
-        >>> layer = nn.Linear(2, 1)
-        >>> layer.to(np.float64) is layer, layer.weight.dtype, layer.to("cpu").bias.dtype
-        (True, dtype('float64'), dtype('float64'))
+        Examples:
+            >>> from tinygrad_mnist import nn
+            >>> layer = nn.Linear(2, 1)
+            >>> layer.to(np.float64) is layer, layer.weight.dtype, layer.to("cpu").bias.dtype
+            (True, dtype('float64'), dtype('float64'))
         """
         dtype = parse_to(args, kwargs)
         if dtype is not None:
@@ -367,14 +372,15 @@ class Module:
         share memory with the module (so they follow later training: ``copy.deepcopy`` or ``clone()``
         them to keep a snapshot), or the Parameters themselves with ``keep_vars=True``.
 
-        >>> from tinygrad_mnist import nn
-        >>> layer = nn.Linear(2, 1)
-        >>> state = layer.state_dict()
-        >>> list(state), state["weight"].requires_grad
-        (['weight', 'bias'], False)
-        >>> _ = layer.weight.data.fill(0.5)
-        >>> state["weight"].tolist()
-        [[0.5, 0.5]]
+        Examples:
+            >>> from tinygrad_mnist import nn
+            >>> layer = nn.Linear(2, 1)
+            >>> state = layer.state_dict()
+            >>> list(state), state["weight"].requires_grad
+            (['weight', 'bias'], False)
+            >>> _ = layer.weight.data.fill(0.5)
+            >>> state["weight"].tolist()
+            [[0.5, 0.5]]
         """
         return OrderedDict((prefix + name, t if keep_vars else t.detach())
                            for name, t in self._state_tensors().items())

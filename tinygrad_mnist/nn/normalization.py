@@ -1,17 +1,18 @@
 """Normalisation layers: ``BatchNorm1d``/``BatchNorm2d``, ``LayerNorm``, ``GroupNorm``.
 
-Each is the module form of a function of :mod:`tinygrad_mnist.nn.functional`,
+Each is the module form of a function of [`tinygrad_mnist.nn.functional`][tinygrad_mnist.nn.functional],
 with a learnable per-channel (or per-element) ``weight`` (ones) and ``bias``
 (zeros), float32 like every parameter. The batch norms also keep running
 statistics as buffers, so their ``state_dict`` holds ``running_mean``,
 ``running_var`` and an int64 ``num_batches_tracked``, as in PyTorch.
 
->>> import numpy as np
->>> from tinygrad_mnist import Tensor
->>> bn = BatchNorm1d(2)
->>> y = bn(Tensor(np.array([[1.0, 10.0], [3.0, 30.0]], dtype=np.float32)))
->>> list(bn.state_dict()), bn.num_batches_tracked
-(['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked'], Tensor(1, dtype=int64))
+Examples:
+    >>> import numpy as np
+    >>> from tinygrad_mnist import Tensor
+    >>> bn = BatchNorm1d(2)
+    >>> y = bn(Tensor(np.array([[1.0, 10.0], [3.0, 30.0]], dtype=np.float32)))
+    >>> list(bn.state_dict()), bn.num_batches_tracked
+    (['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked'], Tensor(1, dtype=int64))
 """
 
 from __future__ import annotations
@@ -99,11 +100,12 @@ class _BatchNorm(Module):
 class BatchNorm1d(_BatchNorm):
     """Batch normalisation of (N, C) or (N, C, L) input: each channel over the batch (and length).
 
-    >>> import numpy as np
-    >>> from tinygrad_mnist import Tensor
-    >>> bn = BatchNorm1d(3).eval()  # running statistics 0 and 1: nearly the identity
-    >>> bn(Tensor(np.ones((2, 3), dtype=np.float32))).shape
-    (2, 3)
+    Examples:
+        >>> import numpy as np
+        >>> from tinygrad_mnist import Tensor
+        >>> bn = BatchNorm1d(3).eval()  # running statistics 0 and 1: nearly the identity
+        >>> bn(Tensor(np.ones((2, 3), dtype=np.float32))).shape
+        (2, 3)
     """
 
     _expected_dims = (2, 3)
@@ -112,11 +114,12 @@ class BatchNorm1d(_BatchNorm):
 class BatchNorm2d(_BatchNorm):
     """Batch normalisation of (N, C, H, W) input: each channel over the batch and both spatial axes.
 
-    >>> import numpy as np
-    >>> from tinygrad_mnist import Tensor
-    >>> bn = BatchNorm2d(4)
-    >>> bn(Tensor(np.ones((2, 4, 3, 3), dtype=np.float32))).shape, bn.running_mean.shape
-    ((2, 4, 3, 3), (4,))
+    Examples:
+        >>> import numpy as np
+        >>> from tinygrad_mnist import Tensor
+        >>> bn = BatchNorm2d(4)
+        >>> bn(Tensor(np.ones((2, 4, 3, 3), dtype=np.float32))).shape, bn.running_mean.shape
+        ((2, 4, 3, 3), (4,))
     """
 
     _expected_dims = (4,)
@@ -125,11 +128,12 @@ class BatchNorm2d(_BatchNorm):
 class LayerNorm(Module):
     """Normalise each sample over its trailing ``normalized_shape`` axes, with element-wise weight and bias.
 
-    >>> import numpy as np
-    >>> from tinygrad_mnist import Tensor
-    >>> ln = LayerNorm(4)
-    >>> ln.weight.shape, ln(Tensor(np.arange(8.0, dtype=np.float32).reshape(2, 4))).shape
-    ((4,), (2, 4))
+    Examples:
+        >>> import numpy as np
+        >>> from tinygrad_mnist import Tensor
+        >>> ln = LayerNorm(4)
+        >>> ln.weight.shape, ln(Tensor(np.arange(8.0, dtype=np.float32).reshape(2, 4))).shape
+        ((4,), (2, 4))
     """
 
     def __init__(self, normalized_shape: int | Sequence[int], eps: float = 1e-5, elementwise_affine: bool = True,
@@ -151,10 +155,11 @@ class LayerNorm(Module):
 class GroupNorm(Module):
     """Normalise each of ``num_groups`` groups of channels of each sample; per-channel weight and bias.
 
-    >>> import numpy as np
-    >>> from tinygrad_mnist import Tensor
-    >>> GroupNorm(2, 4)(Tensor(np.ones((3, 4, 5), dtype=np.float32))).shape
-    (3, 4, 5)
+    Examples:
+        >>> import numpy as np
+        >>> from tinygrad_mnist import Tensor
+        >>> GroupNorm(2, 4)(Tensor(np.ones((3, 4, 5), dtype=np.float32))).shape
+        (3, 4, 5)
     """
 
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True, *,

@@ -1,11 +1,12 @@
 """Lookup layers: ``Embedding``, a trainable table whose rows integer indices select.
 
->>> import numpy as np
->>> from tinygrad_mnist import Tensor, manual_seed
->>> _ = manual_seed(0)
->>> table = Embedding(10, 3, padding_idx=0)
->>> table(Tensor(np.array([[1, 0, 4]]))).shape, table.weight.dtype
-((1, 3, 3), dtype('float32'))
+Examples:
+    >>> import numpy as np
+    >>> from tinygrad_mnist import Tensor, manual_seed
+    >>> _ = manual_seed(0)
+    >>> table = Embedding(10, 3, padding_idx=0)
+    >>> table(Tensor(np.array([[1, 0, 4]]))).shape, table.weight.dtype
+    ((1, 3, 3), dtype('float32'))
 """
 
 from __future__ import annotations
@@ -30,11 +31,12 @@ class Embedding(Module):
     must match; its padding row is left as it is). ``scale_grad_by_freq=True``
     and ``sparse=True`` are not supported (NotImplementedError).
 
-    >>> import numpy as np
-    >>> from tinygrad_mnist import Tensor
-    >>> table = Embedding(4, 2, padding_idx=-1)
-    >>> table.padding_idx, table.weight[3]
-    (3, Tensor([0., 0.], grad_fn=getitem))
+    Examples:
+        >>> import numpy as np
+        >>> from tinygrad_mnist import Tensor
+        >>> table = Embedding(4, 2, padding_idx=-1)
+        >>> table.padding_idx, table.weight[3]
+        (3, Tensor([0., 0.], grad_fn=getitem))
     """
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
@@ -83,11 +85,12 @@ class Embedding(Module):
                         sparse: bool = False) -> Embedding:
         """An ``Embedding`` over the given 2-d table (shared, not copied); ``freeze`` turns its gradient off.
 
-        >>> import numpy as np
-        >>> from tinygrad_mnist import Tensor
-        >>> table = Embedding.from_pretrained(Tensor([[1.0, 2.0], [3.0, 4.0]]))
-        >>> table(Tensor(np.array([1]))), table.weight.requires_grad
-        (Tensor([[3., 4.]]), False)
+        Examples:
+            >>> import numpy as np
+            >>> from tinygrad_mnist import Tensor
+            >>> table = Embedding.from_pretrained(Tensor([[1.0, 2.0], [3.0, 4.0]]))
+            >>> table(Tensor(np.array([1]))), table.weight.requires_grad
+            (Tensor([[3., 4.]]), False)
         """
         if embeddings.ndim != 2:
             raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-d (num_embeddings, "

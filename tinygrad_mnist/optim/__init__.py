@@ -2,13 +2,14 @@
 
 Updates are done in place on each parameter's array, so a step allocates little.
 
->>> import numpy as np
->>> from tinygrad_mnist import Tensor
->>> w = Tensor(np.array([1.0, -2.0]), requires_grad=True)
->>> opt = SGD([w], lr=0.1)
->>> (w * w).sum().backward()      # gradient 2w
->>> opt.step(); w
-Tensor([ 0.8, -1.6], dtype=float64, requires_grad=True)
+Examples:
+    >>> import numpy as np
+    >>> from tinygrad_mnist import Tensor
+    >>> w = Tensor(np.array([1.0, -2.0]), requires_grad=True)
+    >>> opt = SGD([w], lr=0.1)
+    >>> (w * w).sum().backward()      # gradient 2w
+    >>> opt.step(); w
+    Tensor([ 0.8, -1.6], dtype=float64, requires_grad=True)
 """
 
 from . import lr_scheduler

@@ -1,6 +1,6 @@
 """The update rules: SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax (numpy, in place).
 
-An example of a step is in the package's docstring (:mod:`tinygrad_mnist.optim`).
+An example of a step is in the package's docstring (``tinygrad_mnist.optim``).
 """
 
 from __future__ import annotations

@@ -3,15 +3,16 @@
 Constructing a scheduler counts as its step 0; each ``step()`` advances ``last_epoch``
 and writes the new rates into the optimizer's parameter groups.
 
->>> from tinygrad_mnist import Tensor
->>> from tinygrad_mnist.optim import SGD
->>> opt = SGD([Tensor([1.0], requires_grad=True)], lr=1.0)
->>> sched = StepLR(opt, step_size=2, gamma=0.5)
->>> lrs = []
->>> for _ in range(4):
-...     lrs.append(sched.get_last_lr()[0]); opt.step(); sched.step()
->>> lrs
-[1.0, 1.0, 0.5, 0.5]
+Examples:
+    >>> from tinygrad_mnist import Tensor
+    >>> from tinygrad_mnist.optim import SGD
+    >>> opt = SGD([Tensor([1.0], requires_grad=True)], lr=1.0)
+    >>> sched = StepLR(opt, step_size=2, gamma=0.5)
+    >>> lrs = []
+    >>> for _ in range(4):
+    ...     lrs.append(sched.get_last_lr()[0]); opt.step(); sched.step()
+    >>> lrs
+    [1.0, 1.0, 0.5, 0.5]
 """
 
 from __future__ import annotations

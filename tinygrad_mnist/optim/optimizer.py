@@ -122,16 +122,17 @@ class Optimizer:
 
         Each update counts as an in-place change of the parameter:
 
-        >>> from tinygrad_mnist.optim import SGD
-        >>> w = Tensor([1.0, 2.0], requires_grad=True)
-        >>> opt = SGD([w], lr=0.1)
-        >>> loss = (w * w).sum()
-        >>> loss.backward(retain_graph=True)
-        >>> opt.step()
-        >>> loss.backward()
-        Traceback (most recent call last):
-        ...
-        RuntimeError: backward: input 0 of mul (shape (2,), now at version 1) was changed in place after mul ...
+        Examples:
+            >>> from tinygrad_mnist.optim import SGD
+            >>> w = Tensor([1.0, 2.0], requires_grad=True)
+            >>> opt = SGD([w], lr=0.1)
+            >>> loss = (w * w).sum()
+            >>> loss.backward(retain_graph=True)
+            >>> opt.step()
+            >>> loss.backward()
+            Traceback (most recent call last):
+            ...
+            RuntimeError: backward: input 0 of mul (shape (2,), now at version 1) was changed in place after mul ...
         """
         loss = closure() if closure is not None else None
         self.steps += 1

@@ -36,29 +36,30 @@ def assert_grads_close(
     inputs are never modified.
 
     By default the whole Jacobian is compared by
-    :func:`~tinygrad_mnist.autograd.check_gradients`: each finite-difference
+    [`check_gradients`][tinygrad_mnist.autograd.check_gradients]: each finite-difference
     derivative carries its own error estimate, so errors down to about 1e-8
     relative are caught, and elements at a kink (relu, abs, clip, a tie of
     max) are skipped rather than judged; it fails if no element at all could be
     checked. Giving ``eps``, ``atol`` or ``rtol`` selects the fixed tolerances
-    of :func:`~tinygrad_mnist.autograd.gradcheck` instead
+    of [`gradcheck`][tinygrad_mnist.autograd.gradcheck.gradcheck] instead
     (``|analytical - numerical| <= atol + rtol * |numerical|``, PyTorch's
     defaults ``1e-6``, ``1e-5``, ``1e-3`` for those not given).
 
     Returns None when the gradients agree. Otherwise raises
-    :class:`~tinygrad_mnist.autograd.GradcheckError` (an ``AssertionError``)
+    [`GradcheckError`][tinygrad_mnist.autograd.GradcheckError] (an ``AssertionError``)
     whose message names the input, the output and the worst element, with both
     values.
 
-    >>> import numpy as np
-    >>> assert_grads_close(lambda x: (x * x).sum(), np.array([1.0, 2.0]))
-    >>> assert_grads_close(lambda a, b: a @ b, np.ones((2, 3), np.float32), np.arange(3.0))
-    >>> assert_grads_close(lambda x: x.relu(), np.array([-1.0, 0.0, 2.0]))  # the kink at 0 is skipped
-    >>> try:
-    ...     assert_grads_close(lambda x: x.relu(), np.array([-1.0, 0.0, 2.0]), atol=1e-5)
-    ... except AssertionError as error:
-    ...     print(error)
-    gradcheck: Jacobian mismatch ... input element (1,): analytical 0, numerical 0.5 ...
+    Examples:
+        >>> import numpy as np
+        >>> assert_grads_close(lambda x: (x * x).sum(), np.array([1.0, 2.0]))
+        >>> assert_grads_close(lambda a, b: a @ b, np.ones((2, 3), np.float32), np.arange(3.0))
+        >>> assert_grads_close(lambda x: x.relu(), np.array([-1.0, 0.0, 2.0]))  # the kink at 0 is skipped
+        >>> try:
+        ...     assert_grads_close(lambda x: x.relu(), np.array([-1.0, 0.0, 2.0]), atol=1e-5)
+        ... except AssertionError as error:
+        ...     print(error)
+        gradcheck: Jacobian mismatch ... input element (1,): analytical 0, numerical 0.5 ...
     """
     __tracebackhide__ = True  # pytest reports the failure at the caller's line
     args = []

@@ -1,6 +1,6 @@
 """Hypothesis strategies: shapes, element domains clear of kinks, poles and ties, arrays, Tensors, operands.
 
-Re-exported by :mod:`tinygrad_mnist.testing`, which documents them as a whole.
+Re-exported by [`tinygrad_mnist.testing`][tinygrad_mnist.testing], which documents them as a whole.
 """
 
 from __future__ import annotations
@@ -38,12 +38,13 @@ def shapes(
     ``()`` (a 0-d array) is included by default; use ``min_dims=1`` to leave it out.
     Shrinks towards fewer and shorter axes.
 
-    >>> from hypothesis import given, settings
-    >>> @settings(max_examples=20, derandomize=True, database=None)
-    ... @given(shapes(max_dims=2, max_side=3))
-    ... def test_shape(shape):
-    ...     assert len(shape) <= 2 and all(1 <= n <= 3 for n in shape)
-    >>> test_shape()
+    Examples:
+        >>> from hypothesis import given, settings
+        >>> @settings(max_examples=20, derandomize=True, database=None)
+        ... @given(shapes(max_dims=2, max_side=3))
+        ... def test_shape(shape):
+        ...     assert len(shape) <= 2 and all(1 <= n <= 3 for n in shape)
+        >>> test_shape()
     """
     return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
 
@@ -57,14 +58,15 @@ def broadcastable_shapes(
     see every broadcasting pattern; ``np.broadcast_shapes(*shapes)`` gives the
     shape of the result.
 
-    >>> import numpy as np
-    >>> from hypothesis import given, settings
-    >>> @settings(max_examples=20, derandomize=True, database=None)
-    ... @given(broadcastable_shapes(2, max_dims=3))
-    ... def test_pair(pair):
-    ...     a, b = pair
-    ...     assert len(np.broadcast_shapes(a, b)) == max(len(a), len(b))
-    >>> test_pair()
+    Examples:
+        >>> import numpy as np
+        >>> from hypothesis import given, settings
+        >>> @settings(max_examples=20, derandomize=True, database=None)
+        ... @given(broadcastable_shapes(2, max_dims=3))
+        ... def test_pair(pair):
+        ...     a, b = pair
+        ...     assert len(np.broadcast_shapes(a, b)) == max(len(a), len(b))
+        >>> test_pair()
     """
     if not isinstance(n, int) or n < 1:
         raise ValueError(f"broadcastable_shapes: n must be a positive int, got {n!r}")
@@ -81,15 +83,16 @@ def matmul_shapes(
     Every case of numpy's matmul: a 1-d vector on either side or both, and up to
     ``max_batch_dims`` batch axes on each side, broadcasting against the other's.
 
-    >>> import numpy as np
-    >>> from hypothesis import given, settings
-    >>> @settings(max_examples=20, derandomize=True, database=None)
-    ... @given(matmul_shapes(max_side=3))
-    ... def test_pair(pair):
-    ...     a, b = pair
-    ...     assert a[-1] == b[-2 if len(b) > 1 else -1]
-    ...     np.ones(a) @ np.ones(b)
-    >>> test_pair()
+    Examples:
+        >>> import numpy as np
+        >>> from hypothesis import given, settings
+        >>> @settings(max_examples=20, derandomize=True, database=None)
+        ... @given(matmul_shapes(max_side=3))
+        ... def test_pair(pair):
+        ...     a, b = pair
+        ...     assert a[-1] == b[-2 if len(b) > 1 else -1]
+        ...     np.ones(a) @ np.ones(b)
+        >>> test_pair()
     """
     return hnp.mutually_broadcastable_shapes(
         signature=np.matmul.signature, max_dims=max_batch_dims, min_side=min_side, max_side=max_side
@@ -127,16 +130,17 @@ def elements(
     The points on the edge of the domain (``low``, ``high``, ``p +- margin``)
     are generated too.
 
-    >>> from hypothesis import given, settings
-    >>> @settings(max_examples=30, derandomize=True, database=None)
-    ... @given(elements(low=-1.0, high=1.0, avoid=[0.0], margin=0.25))
-    ... def test_value(x):
-    ...     assert 0.25 <= abs(x) <= 1.0
-    >>> test_value()
-    >>> elements(low=-1.0, high=1.0, avoid=0.0, margin=2.0)
-    Traceback (most recent call last):
-        ...
-    ValueError: no float64 value lies in [-1.0, 1.0] at least margin=2.0 away from [0.0]
+    Examples:
+        >>> from hypothesis import given, settings
+        >>> @settings(max_examples=30, derandomize=True, database=None)
+        ... @given(elements(low=-1.0, high=1.0, avoid=[0.0], margin=0.25))
+        ... def test_value(x):
+        ...     assert 0.25 <= abs(x) <= 1.0
+        >>> test_value()
+        >>> elements(low=-1.0, high=1.0, avoid=0.0, margin=2.0)
+        Traceback (most recent call last):
+            ...
+        ValueError: no float64 value lies in [-1.0, 1.0] at least margin=2.0 away from [0.0]
     """
     resolved = float_dtype(dtype)
     return _floats_in(resolved, domain(resolved, low, high, avoid, margin, positive))
@@ -159,15 +163,16 @@ def grid(
     ``grid(0.2)`` (the other operand of ``maximum``). Points are computed on
     the decimals as written (``0.1 + 2 * 0.2`` is 0.5), then rounded to ``dtype``.
 
-    >>> import numpy as np
-    >>> from hypothesis import given, settings
-    >>> from tinygrad_mnist.testing import assert_grads_close
-    >>> @settings(max_examples=20, derandomize=True, database=None, deadline=None)
-    ... @given(arrays((2, 3), elements=grid(0.2, 0.1, low=-1.9, high=1.9), unique=True))
-    ... def test_max_of_clip(x):
-    ...     assert np.all(np.round(np.abs(x) * 10) % 2 == 1)  # odd tenths
-    ...     assert_grads_close(lambda t: (t.amax(dim=-1), t.clip(-0.4, 0.4).relu()), x)
-    >>> test_max_of_clip()
+    Examples:
+        >>> import numpy as np
+        >>> from hypothesis import given, settings
+        >>> from tinygrad_mnist.testing import assert_grads_close
+        >>> @settings(max_examples=20, derandomize=True, database=None, deadline=None)
+        ... @given(arrays((2, 3), elements=grid(0.2, 0.1, low=-1.9, high=1.9), unique=True))
+        ... def test_max_of_clip(x):
+        ...     assert np.all(np.round(np.abs(x) * 10) % 2 == 1)  # odd tenths
+        ...     assert_grads_close(lambda t: (t.amax(dim=-1), t.clip(-0.4, 0.4).relu()), x)
+        >>> test_max_of_clip()
     """
     resolved = float_dtype(dtype)
     first, last, point = decimal_grid(spacing, offset, low, high)
@@ -192,13 +197,13 @@ def arrays(
 
     Args:
         shape: a shape (tuple or int), a strategy of shapes, or None for
-            :func:`shapes` with its defaults (0 to 4 axes of 1 to 5).
+            [`shapes`][tinygrad_mnist.testing.shapes] with its defaults (0 to 4 axes of 1 to 5).
         dtype: ``np.float32`` or ``np.float64``.
-        low: the domain's lower bound, as in :func:`elements`.
-        high: the domain's upper bound, as in :func:`elements`.
-        avoid: points every element keeps ``margin`` away from, as in :func:`elements`.
-        margin: the distance kept from ``avoid`` points, as in :func:`elements`.
-        positive: every element at least ``margin`` above 0, as in :func:`elements`.
+        low: the domain's lower bound, as in [`elements`][tinygrad_mnist.testing.elements].
+        high: the domain's upper bound, as in [`elements`][tinygrad_mnist.testing.elements].
+        avoid: points every element keeps ``margin`` away from, as in [`elements`][tinygrad_mnist.testing.elements].
+        margin: the distance kept from ``avoid`` points, as in [`elements`][tinygrad_mnist.testing.elements].
+        positive: every element at least ``margin`` above 0, as in [`elements`][tinygrad_mnist.testing.elements].
         unique: all elements distinct and at least ``gap`` apart, for ops
             that pick among elements (max, min, sort): a step of the gradient
             check then never creates or breaks a tie. The values are then
@@ -206,26 +211,28 @@ def arrays(
             more elements than such multiples in the domain are not drawn
             (a fixed ``shape`` that is too large raises ValueError).
         gap: the least distance between two elements when ``unique``.
-        elements: floats in ``dtype`` (:func:`elements`, :func:`grid`, your own) to
+        elements: floats in ``dtype`` ([`elements`][tinygrad_mnist.testing.elements],
+            [`grid`][tinygrad_mnist.testing.grid], your own) to
             draw from instead of the domain of ``low``, ``high``, ``avoid``,
             ``margin``, ``positive``, ``gap``; ``unique`` then means distinct.
 
     Arrays of one repeated value are drawn too (hypothesis fills arrays with
     a repeated value from time to time), unless ``unique``.
 
-    >>> import numpy as np
-    >>> from hypothesis import given, settings
-    >>> @settings(max_examples=20, derandomize=True, database=None)
-    ... @given(arrays((2, 3), np.float32, avoid=[-1.0, 1.0], margin=0.5))
-    ... def test_array(x):
-    ...     assert x.shape == (2, 3) and x.dtype == np.float32
-    ...     assert np.all(np.abs(np.abs(x) - 1.0) >= 0.5) and np.all(np.abs(x) <= 10)
-    >>> test_array()
-    >>> @settings(max_examples=20, derandomize=True, database=None)
-    ... @given(arrays(shapes(min_dims=1, max_dims=2), unique=True))
-    ... def test_distinct(x):
-    ...     assert np.all(np.diff(np.sort(x, axis=None)) >= 1e-3)
-    >>> test_distinct()
+    Examples:
+        >>> import numpy as np
+        >>> from hypothesis import given, settings
+        >>> @settings(max_examples=20, derandomize=True, database=None)
+        ... @given(arrays((2, 3), np.float32, avoid=[-1.0, 1.0], margin=0.5))
+        ... def test_array(x):
+        ...     assert x.shape == (2, 3) and x.dtype == np.float32
+        ...     assert np.all(np.abs(np.abs(x) - 1.0) >= 0.5) and np.all(np.abs(x) <= 10)
+        >>> test_array()
+        >>> @settings(max_examples=20, derandomize=True, database=None)
+        ... @given(arrays(shapes(min_dims=1, max_dims=2), unique=True))
+        ... def test_distinct(x):
+        ...     assert np.all(np.diff(np.sort(x, axis=None)) >= 1e-3)
+        >>> test_distinct()
     """
     resolved = float_dtype(dtype)
     shape_strategy: Any = shapes() if shape is None else shape
@@ -260,16 +267,17 @@ def tensors(
     gap: float = 1e-3,
     elements: st.SearchStrategy[float] | None = None,
 ) -> st.SearchStrategy[Tensor]:
-    """Tensors around the arrays of :func:`arrays` (same arguments), new leaves each time.
+    """Tensors around the arrays of [`arrays`][tinygrad_mnist.testing.arrays] (same arguments), new leaves each time.
 
-    >>> import numpy as np
-    >>> from hypothesis import given, settings
-    >>> @settings(max_examples=10, derandomize=True, database=None)
-    ... @given(tensors(3, requires_grad=True, positive=True))
-    ... def test_sqrt_gradient(x):
-    ...     x.sqrt().sum().backward()
-    ...     np.testing.assert_allclose(x.grad.data, 0.5 / np.sqrt(x.data))
-    >>> test_sqrt_gradient()
+    Examples:
+        >>> import numpy as np
+        >>> from hypothesis import given, settings
+        >>> @settings(max_examples=10, derandomize=True, database=None)
+        ... @given(tensors(3, requires_grad=True, positive=True))
+        ... def test_sqrt_gradient(x):
+        ...     x.sqrt().sum().backward()
+        ...     np.testing.assert_allclose(x.grad.data, 0.5 / np.sqrt(x.data))
+        >>> test_sqrt_gradient()
     """
     return arrays(
         shape, dtype, low=low, high=high, avoid=avoid, margin=margin, positive=positive, unique=unique, gap=gap,
@@ -285,21 +293,22 @@ def operands(
 ) -> st.SearchStrategy[tuple[np.ndarray, ...]]:
     """Tuples of arrays, the i-th with the i-th shape of one draw of ``shapes`` and values from ``elements[i]``.
 
-    ``shapes`` is a strategy of shape tuples (:func:`broadcastable_shapes`,
-    :func:`matmul_shapes`) or one fixed tuple of shapes; ``dtype`` and
-    ``unique`` apply to every array, as in :func:`arrays`. Here a divisor:
+    ``shapes`` is a strategy of shape tuples ([`broadcastable_shapes`][tinygrad_mnist.testing.broadcastable_shapes],
+    [`matmul_shapes`][tinygrad_mnist.testing.matmul_shapes]) or one fixed tuple of shapes; ``dtype`` and
+    ``unique`` apply to every array, as in [`arrays`][tinygrad_mnist.testing.arrays]. Here a divisor:
 
-    >>> import numpy as np
-    >>> from hypothesis import given, settings
-    >>> from tinygrad_mnist.testing import assert_grads_close
-    >>> @settings(max_examples=20, derandomize=True, database=None, deadline=None)
-    ... @given(operands(broadcastable_shapes(2, max_dims=3, max_side=3),
-    ...                 elements(low=-2.0, high=2.0), elements(low=-2.0, high=2.0, avoid=0.0, margin=0.5)))
-    ... def test_div(pair):
-    ...     a, b = pair
-    ...     assert np.all(np.abs(b) >= 0.5)
-    ...     assert_grads_close(lambda s, t: s / t, a, b)
-    >>> test_div()
+    Examples:
+        >>> import numpy as np
+        >>> from hypothesis import given, settings
+        >>> from tinygrad_mnist.testing import assert_grads_close
+        >>> @settings(max_examples=20, derandomize=True, database=None, deadline=None)
+        ... @given(operands(broadcastable_shapes(2, max_dims=3, max_side=3),
+        ...                 elements(low=-2.0, high=2.0), elements(low=-2.0, high=2.0, avoid=0.0, margin=0.5)))
+        ... def test_div(pair):
+        ...     a, b = pair
+        ...     assert np.all(np.abs(b) >= 0.5)
+        ...     assert_grads_close(lambda s, t: s / t, a, b)
+        >>> test_div()
     """
     if not elements:
         raise ValueError("operands: give one element strategy per operand")

@@ -9,15 +9,16 @@ outside that ``function`` uses (a module's parameters, say); the peak memory
 of a deep network's training step falls from one set of activations per layer
 to the checkpointed segments' outputs plus one segment's activations.
 
->>> import numpy as np
->>> import tinygrad_mnist as tm
->>> from tinygrad_mnist.utils.checkpoint import checkpoint
->>> w = tm.Tensor(np.array([1.0, 2.0]), requires_grad=True)
->>> x = tm.Tensor(np.array([3.0, 4.0]), requires_grad=True)
->>> y = checkpoint(lambda a: (a * w).tanh(), x, use_reentrant=False)
->>> y.sum().backward()
->>> bool(np.allclose(w.grad.numpy(), x.numpy() * (1 - y.numpy() ** 2)))
-True
+Examples:
+    >>> import numpy as np
+    >>> import tinygrad_mnist as tm
+    >>> from tinygrad_mnist.utils.checkpoint import checkpoint
+    >>> w = tm.Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    >>> x = tm.Tensor(np.array([3.0, 4.0]), requires_grad=True)
+    >>> y = checkpoint(lambda a: (a * w).tanh(), x, use_reentrant=False)
+    >>> y.sum().backward()
+    >>> bool(np.allclose(w.grad.numpy(), x.numpy() * (1 - y.numpy() ** 2)))
+    True
 
 How it works. The first call records ``function``'s graph for a moment, to
 learn which tensors made before the call its outputs depend on (the inputs,
@@ -75,9 +76,10 @@ class CheckpointError(RuntimeError):
 def noop_context_fn() -> tuple[AbstractContextManager[Any], AbstractContextManager[Any]]:
     """The default ``context_fn``: two context managers that do nothing (first run, rerun).
 
-    >>> first, rerun = noop_context_fn()
-    >>> with first, rerun:
-    ...     pass
+    Examples:
+        >>> first, rerun = noop_context_fn()
+        >>> with first, rerun:
+        ...     pass
     """
     return nullcontext(), nullcontext()
 
@@ -94,20 +96,22 @@ def checkpoint(function: Callable[..., Any], *args: Any, use_reentrant: bool | N
     generator's state after backward is as if the rerun had not happened).
     ``context_fn`` returns two context managers, entered around the first run
     and around the rerun. ``determinism_check="default"`` raises
-    :class:`CheckpointError` if the rerun's outputs differ in number, shape or
+    [`CheckpointError`][tinygrad_mnist.utils.checkpoint.CheckpointError] if the rerun's outputs differ in number, shape
+    or
     dtype (``"none"``: only in number); ``debug=True`` lists every output of
     both runs in that error. ``early_stop`` is accepted for PyTorch's
     signature: the rerun always runs the whole function. Under ``no_grad``
     this is a plain call. See the module's text for ``use_reentrant``.
 
-    >>> import tinygrad_mnist as tm
-    >>> from tinygrad_mnist import nn
-    >>> layer = nn.Linear(3, 2)
-    >>> x = tm.randn(4, 3)
-    >>> y = checkpoint(layer, x, use_reentrant=False)   # no input requires grad: the weights still do
-    >>> y.sum().backward()
-    >>> layer.weight.grad.shape
-    (2, 3)
+    Examples:
+        >>> import tinygrad_mnist as tm
+        >>> from tinygrad_mnist import nn
+        >>> layer = nn.Linear(3, 2)
+        >>> x = tm.randn(4, 3)
+        >>> y = checkpoint(layer, x, use_reentrant=False)   # no input requires grad: the weights still do
+        >>> y.sum().backward()
+        >>> layer.weight.grad.shape
+        (2, 3)
     """
     if use_reentrant is None:
         warnings.warn("checkpoint: use_reentrant was not given; " + _EXPLICIT, UserWarning, stacklevel=2)
@@ -164,14 +168,15 @@ def checkpoint_sequential(functions: Any, segments: int, input: Tensor, use_reen
     checkpointed, holds the rest. The only keyword accepted is
     ``preserve_rng_state``.
 
-    >>> import tinygrad_mnist as tm
-    >>> from tinygrad_mnist import nn
-    >>> model = nn.Sequential(nn.Linear(4, 4), nn.Tanh(), nn.Linear(4, 4), nn.Tanh())
-    >>> x = tm.randn(2, 4, requires_grad=True)
-    >>> y = checkpoint_sequential(model, 2, x, use_reentrant=False)
-    >>> import numpy as np
-    >>> bool(np.allclose(y.numpy(), model(x).numpy()))
-    True
+    Examples:
+        >>> import tinygrad_mnist as tm
+        >>> from tinygrad_mnist import nn
+        >>> model = nn.Sequential(nn.Linear(4, 4), nn.Tanh(), nn.Linear(4, 4), nn.Tanh())
+        >>> x = tm.randn(2, 4, requires_grad=True)
+        >>> y = checkpoint_sequential(model, 2, x, use_reentrant=False)
+        >>> import numpy as np
+        >>> bool(np.allclose(y.numpy(), model(x).numpy()))
+        True
     """
     if use_reentrant is None:
         warnings.warn("checkpoint_sequential: use_reentrant was not given; " + _EXPLICIT, UserWarning, stacklevel=2)

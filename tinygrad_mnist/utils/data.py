@@ -3,7 +3,7 @@
 ``Dataset`` (indexable samples), ``TensorDataset``, ``Subset``, ``ConcatDataset``,
 ``random_split``, ``default_collate`` and ``DataLoader``. Tensor-backed datasets
 define ``__getitems__(indices)`` (as PyTorch 2.x datasets may) returning a whole
-batch gathered at once, marked :class:`Batch`, so loading costs one gather per
+batch gathered at once, marked [`Batch`][tinygrad_mnist.utils.data.Batch], so loading costs one gather per
 batch instead of one Python call per sample.
 
 Randomness (shuffling, ``random_split``) comes from the ``generator`` argument
@@ -42,11 +42,12 @@ class Batch(list[Any]):
 class Dataset:
     """Base class of map-style datasets: define ``__getitem__`` and ``__len__``; ``a + b`` concatenates.
 
-    >>> class Squares(Dataset):
-    ...     def __getitem__(self, i): return i * i
-    ...     def __len__(self): return 4
-    >>> (Squares() + Squares())[5]
-    1
+    Examples:
+        >>> class Squares(Dataset):
+        ...     def __getitem__(self, i): return i * i
+        ...     def __len__(self): return 4
+        >>> (Squares() + Squares())[5]
+        1
     """
 
     def __getitem__(self, index: int) -> Any:
@@ -248,7 +249,7 @@ class DataLoader:
         shuffle: a fresh permutation each epoch, drawn from ``generator`` (a numpy
             Generator, or an int seeding one at construction) or the framework generator.
         drop_last: drop a last, incomplete batch.
-        collate_fn: list of samples -> batch; default :func:`default_collate`.
+        collate_fn: list of samples -> batch; default [`default_collate`][tinygrad_mnist.utils.data.default_collate].
         sampler: an iterable of indices (excludes ``shuffle``).
         num_workers: accepted for scripts written for PyTorch, like ``pin_memory``,
             ``timeout``, ``prefetch_factor`` and ``persistent_workers`` (checked as
@@ -259,10 +260,11 @@ class DataLoader:
     With the default collate and a dataset defining ``__getitems__``, a batch is
     fetched by that one call.
 
-    >>> import tinygrad_mnist as tm
-    >>> dl = DataLoader(TensorDataset(tm.arange(5)), batch_size=2, drop_last=True)
-    >>> len(dl), [b[0].tolist() for b in dl]
-    (2, [[0, 1], [2, 3]])
+    Examples:
+        >>> import tinygrad_mnist as tm
+        >>> dl = DataLoader(TensorDataset(tm.arange(5)), batch_size=2, drop_last=True)
+        >>> len(dl), [b[0].tolist() for b in dl]
+        (2, [[0, 1], [2, 3]])
     """
 
     def __init__(self, dataset: Any, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False,

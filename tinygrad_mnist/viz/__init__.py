@@ -1,13 +1,14 @@
-"""Pictures: computation graphs as Graphviz DOT (:mod:`tinygrad_mnist.viz.dot`).
+"""Pictures: computation graphs as Graphviz DOT (``tinygrad_mnist.viz.dot``).
 
->>> from tinygrad_mnist import Tensor
->>> from tinygrad_mnist.viz import to_dot
->>> to_dot(Tensor([1.0], requires_grad=True) * 2.0).startswith("digraph autograd {")
-True
+Examples:
+    >>> from tinygrad_mnist import Tensor
+    >>> from tinygrad_mnist.viz import to_dot
+    >>> to_dot(Tensor([1.0], requires_grad=True) * 2.0).startswith("digraph autograd {")
+    True
 
 The MNIST application's pictures (training curves, confusion matrices, the
-training graphs of its models) are in :mod:`tinygrad_mnist.mnist.plots` and
-:mod:`tinygrad_mnist.mnist.graphs`.
+training graphs of its models) are in ``tinygrad_mnist.mnist.plots`` and
+``tinygrad_mnist.mnist.graphs``.
 """
 
 from .dot import GraphvizMissingWarning, how_to_render, render, to_dot

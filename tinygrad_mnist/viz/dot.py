@@ -1,27 +1,28 @@
 """Draw a computation graph as Graphviz DOT text, with no dependency.
 
-:func:`to_dot` walks the graph behind a tensor and writes one node per tensor
+[`to_dot`][tinygrad_mnist.viz.to_dot] walks the graph behind a tensor and writes one node per tensor
 and one per operation (labelled with its primitive), edges running the way the
-data flows: input tensor -> op -> output tensor. :func:`render` turns the text
+data flows: input tensor -> op -> output tensor. [`render`][tinygrad_mnist.viz.render] turns the text
 into SVG, PNG or PDF with the ``dot`` program when it is installed (Debian
 package ``graphviz``) and otherwise writes the ``.dot`` file and says how to
 render it.
 
 Node styles:
 
-* parameters (of a Module, or :class:`~tinygrad_mnist.nn.Parameter`): boxes filled light blue;
+* parameters (of a Module, or [`Parameter`][tinygrad_mnist.nn.module.Parameter]): boxes filled light blue;
 * other leaves that require grad: plain boxes;
 * constants (tensors that need no gradient): grey dashed boxes;
 * intermediate results: ellipses; operations: rounded yellow boxes;
 * the tensor being drawn: a double border.
 
->>> from tinygrad_mnist import Tensor
->>> x = Tensor([1.0, 2.0], requires_grad=True)
->>> text = to_dot((x * 3.0).sum())
->>> print(text.splitlines()[0])
-digraph autograd {
->>> sorted(line.split()[-1] for line in text.splitlines() if "->" in line)
-['op0;', 'op0;', 'op1;', 't2;', 't3;']
+Examples:
+    >>> from tinygrad_mnist import Tensor
+    >>> x = Tensor([1.0, 2.0], requires_grad=True)
+    >>> text = to_dot((x * 3.0).sum())
+    >>> print(text.splitlines()[0])
+    digraph autograd {
+    >>> sorted(line.split()[-1] for line in text.splitlines() if "->" in line)
+    ['op0;', 'op0;', 'op1;', 't2;', 't3;']
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from ..nn.module import Module, Parameter
 Params = Module | Mapping[str, Tensor] | None
 
 RENDER_FORMATS = ("svg", "png", "pdf")
-"""Output formats :func:`render` asks ``dot`` for (chosen by the file suffix)."""
+"""Output formats [`render`][tinygrad_mnist.viz.render] asks ``dot`` for (chosen by the file suffix)."""
 
 
 _STYLES = {
@@ -58,16 +59,17 @@ _STYLES = {
 
 
 class GraphvizMissingWarning(UserWarning):
-    """:func:`render` could not find the ``dot`` program and wrote DOT text instead."""
+    """[`render`][tinygrad_mnist.viz.render] could not find the ``dot`` program and wrote DOT text instead."""
 
 
 def quote(text: str) -> str:
     """``text`` as a double-quoted DOT string; newlines become DOT line breaks.
 
-    >>> print(quote('say "hi"\\\\n'))
-    "say \\"hi\\"\\\\n"
-    >>> print(quote("two\\nlines"))
-    "two\\nlines"
+    Examples:
+        >>> print(quote('say "hi"\\\\n'))
+        "say \\"hi\\"\\\\n"
+        >>> print(quote("two\\nlines"))
+        "two\\nlines"
     """
     escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
     return '"' + "".join(c if c.isprintable() else " " for c in escaped) + '"'
@@ -76,7 +78,7 @@ def quote(text: str) -> str:
 def _drawing_order(root: Tensor) -> list[Tensor]:
     """Every tensor behind ``root``, each after its inputs.
 
-    The computed tensors come in the engine's order (:func:`~tinygrad_mnist.core.graph.toposort`,
+    The computed tensors come in the engine's order (``toposort``,
     reversed: oldest first), each preceded by the leaves and constants it takes
     that are not listed yet, in argument order; so the node ids depend only on the graph.
     """
@@ -159,21 +161,22 @@ def to_dot(tensor: Tensor, show_shapes: bool = True, show_grads: bool = False, p
         RuntimeError: the graph was freed by ``backward()`` (draw before it, or
             pass ``retain_graph=True``).
 
-    >>> from tinygrad_mnist import Tensor
-    >>> w = Tensor([[1.0, 2.0]], requires_grad=True)
-    >>> print(to_dot(w @ Tensor([[3.0], [4.0]]), params={"w": w}))  # doctest: +NORMALIZE_WHITESPACE
-    digraph autograd {
-      graph [rankdir=TB];
-      node [fontname="Helvetica", fontsize=10];
-      edge [arrowsize=0.7];
-      t0 [label="w\\n(1, 2) float32", shape=box, style=filled, fillcolor="lightblue"];
-      t1 [label="const\\n(2, 1) float32", shape=box, style=dashed, color="grey55", fontcolor="grey35"];
-      op0 [label="matmul", shape=box, style="rounded,filled", fillcolor="lightyellow"];
-      t2 [label="output\\n(1, 1) float32", shape=ellipse, peripheries=2];
-      t0 -> op0;
-      t1 -> op0;
-      op0 -> t2;
-    }
+    Examples:
+        >>> from tinygrad_mnist import Tensor
+        >>> w = Tensor([[1.0, 2.0]], requires_grad=True)
+        >>> print(to_dot(w @ Tensor([[3.0], [4.0]]), params={"w": w}))  # doctest: +NORMALIZE_WHITESPACE
+        digraph autograd {
+          graph [rankdir=TB];
+          node [fontname="Helvetica", fontsize=10];
+          edge [arrowsize=0.7];
+          t0 [label="w\\n(1, 2) float32", shape=box, style=filled, fillcolor="lightblue"];
+          t1 [label="const\\n(2, 1) float32", shape=box, style=dashed, color="grey55", fontcolor="grey35"];
+          op0 [label="matmul", shape=box, style="rounded,filled", fillcolor="lightyellow"];
+          t2 [label="output\\n(1, 1) float32", shape=ellipse, peripheries=2];
+          t0 -> op0;
+          t1 -> op0;
+          op0 -> t2;
+        }
     """
     if not isinstance(tensor, Tensor):
         raise TypeError(f"to_dot: expected a Tensor, got {type(tensor).__name__}")
@@ -227,9 +230,10 @@ def to_dot(tensor: Tensor, show_shapes: bool = True, show_grads: bool = False, p
 def how_to_render(dot_path: str | Path, output: str | Path) -> str:
     """The message telling how to turn a written ``.dot`` file into ``output``.
 
-    >>> print(how_to_render("graph.dot", "graph.svg"))
-    the 'dot' program (Debian package graphviz) is not installed, so the graph was written
-    as DOT text to graph.dot; render it with: dot -Tsvg graph.dot -o graph.svg
+    Examples:
+        >>> print(how_to_render("graph.dot", "graph.svg"))
+        the 'dot' program (Debian package graphviz) is not installed, so the graph was written
+        as DOT text to graph.dot; render it with: dot -Tsvg graph.dot -o graph.svg
     """
     fmt = Path(output).suffix.lstrip(".").lower() or "svg"
     return (
@@ -249,15 +253,16 @@ def render(tensor: Tensor, path: str | Path, format: str | None = None, **to_dot
     The format comes from ``format`` or else the suffix of ``path``: ``.svg``,
     ``.png`` or ``.pdf`` run the ``dot`` program; ``.dot``/``.gv`` write the
     DOT text itself. When ``dot`` is not installed, the DOT text goes to
-    ``path`` with the suffix ``.dot`` instead, a :class:`GraphvizMissingWarning`
+    ``path`` with the suffix ``.dot`` instead, a [`GraphvizMissingWarning`][tinygrad_mnist.viz.GraphvizMissingWarning]
     says how to render it, and that ``.dot`` path is returned. Files are
-    written atomically. ``to_dot_kwargs`` go to :func:`to_dot`.
+    written atomically. ``to_dot_kwargs`` go to [`to_dot`][tinygrad_mnist.viz.to_dot].
 
-    >>> import tempfile
-    >>> from tinygrad_mnist import Tensor
-    >>> x = Tensor([1.0], requires_grad=True)
-    >>> render(x * 2.0, Path(tempfile.mkdtemp()) / "g.dot").name
-    'g.dot'
+    Examples:
+        >>> import tempfile
+        >>> from tinygrad_mnist import Tensor
+        >>> x = Tensor([1.0], requires_grad=True)
+        >>> render(x * 2.0, Path(tempfile.mkdtemp()) / "g.dot").name
+        'g.dot'
     """
     target = Path(path)
     fmt = (format or target.suffix.lstrip(".")).lower()

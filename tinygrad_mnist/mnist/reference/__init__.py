@@ -1,7 +1,7 @@
 """Independent oracles for the engine's gradients, in numpy only (no Tensor, no VJP table).
 
-- :mod:`.closed_form`: the column-major backprop equations (dZ2 = A2 - Y, dW2 = 1/m dZ2 A1^T, ...).
-- :mod:`.jacobian_chain`: the same gradients by multiplying dense per-sample Jacobian matrices.
+- `closed_form`: the column-major backprop equations (dZ2 = A2 - Y, dW2 = 1/m dZ2 A1^T, ...).
+- `jacobian_chain`: the same gradients by multiplying dense per-sample Jacobian matrices.
 """
 
 from . import closed_form, jacobian_chain

@@ -16,14 +16,15 @@ with ``Y`` the one-hot targets (classes, m) and the loss
 ``J = -1/m sum(Y * log A[L]) + lam/2 sum_l sum(W[l]**2)`` (the L2 term of the
 cs231n-style write-up; biases are not penalised).
 
->>> import numpy as np
->>> rng = np.random.default_rng(0)
->>> W = [rng.normal(size=(4, 3)), rng.normal(size=(2, 4))]
->>> b = [np.zeros((4, 1)), np.zeros((2, 1))]
->>> X, labels = rng.normal(size=(3, 5)), np.array([0, 1, 1, 0, 1])
->>> grads = backward(W, b, X, labels)
->>> [g.shape for g in grads.dW], [g.shape for g in grads.db]
-([(4, 3), (2, 4)], [(4, 1), (2, 1)])
+Examples:
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> W = [rng.normal(size=(4, 3)), rng.normal(size=(2, 4))]
+    >>> b = [np.zeros((4, 1)), np.zeros((2, 1))]
+    >>> X, labels = rng.normal(size=(3, 5)), np.array([0, 1, 1, 0, 1])
+    >>> grads = backward(W, b, X, labels)
+    >>> [g.shape for g in grads.dW], [g.shape for g in grads.db]
+    ([(4, 3), (2, 4)], [(4, 1), (2, 1)])
 """
 
 from __future__ import annotations
@@ -127,8 +128,9 @@ def relative_error(ours: np.ndarray, reference: np.ndarray) -> float:
     """``max|ours - reference| / max|reference|`` (absolute where the reference is all zero): how far
     a gradient is from this oracle's, on the reference's own scale.
 
-    >>> round(relative_error(np.array([1.0, 2.001]), np.array([1.0, 2.0])), 9)
-    0.0005
+    Examples:
+        >>> round(relative_error(np.array([1.0, 2.001]), np.array([1.0, 2.0])), 9)
+        0.0005
     """
     scale = float(np.max(np.abs(reference)))
     return float(np.max(np.abs(ours - reference))) / (scale if scale > 0 else 1.0)

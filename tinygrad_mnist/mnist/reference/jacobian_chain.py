@@ -13,19 +13,20 @@ product of the Jacobians from the loss back to that parameter:
 
 The batch gradient is the mean of the per-sample gradients. Every Jacobian is
 materialised as a dense matrix, which is what makes this method explode with
-width and batch: see :func:`memory_estimate`. It computes the same numbers as
-:mod:`.closed_form` (which never builds a Jacobian) and as the engine (whose
+width and batch: see `memory_estimate`. It computes the same numbers as
+`closed_form` (which never builds a Jacobian) and as the engine (whose
 vector-Jacobian products never do either).
 
->>> import numpy as np
->>> rng = np.random.default_rng(0)
->>> W = [rng.normal(size=(4, 3)), rng.normal(size=(2, 4))]
->>> b = [rng.normal(size=(4, 1)), rng.normal(size=(2, 1))]
->>> X, labels = rng.normal(size=(3, 5)), np.array([0, 1, 1, 0, 1])
->>> from tinygrad_mnist.mnist.reference import closed_form
->>> long, short = backward(W, b, X, labels), closed_form.backward(W, b, X, labels)
->>> all(np.allclose(p, q) for p, q in zip(long.dW + long.db, short.dW + short.db))
-True
+Examples:
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> W = [rng.normal(size=(4, 3)), rng.normal(size=(2, 4))]
+    >>> b = [rng.normal(size=(4, 1)), rng.normal(size=(2, 1))]
+    >>> X, labels = rng.normal(size=(3, 5)), np.array([0, 1, 1, 0, 1])
+    >>> from tinygrad_mnist.mnist.reference import closed_form
+    >>> long, short = backward(W, b, X, labels), closed_form.backward(W, b, X, labels)
+    >>> all(np.allclose(p, q) for p, q in zip(long.dW + long.db, short.dW + short.db))
+    True
 """
 
 from __future__ import annotations
@@ -120,9 +121,10 @@ def memory_estimate(layer_sizes: Sequence[int], batch: int, bytes_per_entry: int
     except for the first layer (no gradient is sent to the input), the activation's
     diag(g') (n x n) for hidden layers, and softmax's K x K.
 
-    >>> estimate = memory_estimate([784, 512, 10], batch=50)
-    >>> round(estimate.batch_bytes / 1e9)           # float32, the write-up's network and batch
-    41
+    Examples:
+        >>> estimate = memory_estimate([784, 512, 10], batch=50)
+        >>> round(estimate.batch_bytes / 1e9)           # float32, the write-up's network and batch
+        41
     """
     entries = 0
     for layer, (n_in, n) in enumerate(pairwise(layer_sizes)):

@@ -10,12 +10,13 @@ that are not taken are evaluated at a harmless substitute.
 returns the input itself; a leaf that requires grad refuses while the graph is
 recorded, as in PyTorch.
 
->>> from tinygrad_mnist import Tensor
->>> relu(Tensor([-1.0, 2.0]))
-Tensor([0., 2.])
->>> x = Tensor([-1.0, 7.0])
->>> relu6(x, inplace=True) is x, x
-(True, Tensor([0., 6.]))
+Examples:
+    >>> from tinygrad_mnist import Tensor
+    >>> relu(Tensor([-1.0, 2.0]))
+    Tensor([0., 2.])
+    >>> x = Tensor([-1.0, 7.0])
+    >>> relu6(x, inplace=True) is x, x
+    (True, Tensor([0., 6.]))
 """
 
 from __future__ import annotations
@@ -88,8 +89,9 @@ def _elu(input: Tensor, alpha: float, scale: float, input_scale: float) -> Tenso
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
     """max(x, 0); the gradient at 0 is 0.
 
-    >>> relu(Tensor([-1.0, 0.0, 3.0]))
-    Tensor([0., 0., 3.])
+    Examples:
+        >>> relu(Tensor([-1.0, 0.0, 3.0]))
+        Tensor([0., 0., 3.])
     """
     return _maybe_in_place("relu", input, inplace, lambda x: x.relu())
 
@@ -97,8 +99,9 @@ def relu(input: Tensor, inplace: bool = False) -> Tensor:
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x for x > 0, ``negative_slope * x`` elsewhere (the slope at 0 is ``negative_slope``).
 
-    >>> leaky_relu(Tensor([-2.0, 2.0]), 0.5)
-    Tensor([-1.,  2.])
+    Examples:
+        >>> leaky_relu(Tensor([-2.0, 2.0]), 0.5)
+        Tensor([-1.,  2.])
     """
     return _maybe_in_place("leaky_relu", input, inplace, lambda x: composites.leaky_relu(x, negative_slope))
 
@@ -106,8 +109,9 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
     """x limited to [min_val, max_val]; the gradient passes strictly inside the range only.
 
-    >>> hardtanh(Tensor([-3.0, 0.5, 3.0]))
-    Tensor([-1. ,  0.5,  1. ])
+    Examples:
+        >>> hardtanh(Tensor([-3.0, 0.5, 3.0]))
+        Tensor([-1. ,  0.5,  1. ])
     """
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val cannot be greater than max_val, got min_val={min_val} "
@@ -122,8 +126,9 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:
     """min(max(x, 0), 6): ``hardtanh(x, 0, 6)``, with a zero gradient at 0 and at 6.
 
-    >>> relu6(Tensor([-1.0, 3.0, 9.0]))
-    Tensor([0., 3., 6.])
+    Examples:
+        >>> relu6(Tensor([-1.0, 3.0, 9.0]))
+        Tensor([0., 3., 6.])
     """
     return hardtanh(input, 0.0, 6.0, inplace)
 
@@ -132,8 +137,9 @@ def relu6(input: Tensor, inplace: bool = False) -> Tensor:
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """x for x > 0, ``alpha * (exp(x) - 1)`` for x <= 0.
 
-    >>> elu(Tensor([-1.0, 2.0])).tolist()
-    [-0.6321205496788025, 2.0]
+    Examples:
+        >>> elu(Tensor([-1.0, 2.0])).tolist()
+        [-0.6321205496788025, 2.0]
     """
     _floating("elu", input)
     return _maybe_in_place("elu", input, inplace, lambda x: _elu(x, alpha, 1.0, 1.0))
@@ -142,8 +148,9 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
 def selu(input: Tensor, inplace: bool = False) -> Tensor:
     """``scale * elu(x, alpha)`` with the self-normalising constants alpha ~ 1.6733, scale ~ 1.0507.
 
-    >>> round(selu(Tensor([1.0])).item(), 4)
-    1.0507
+    Examples:
+        >>> round(selu(Tensor([1.0])).item(), 4)
+        1.0507
     """
     _floating("selu", input)
     return _maybe_in_place("selu", input, inplace, lambda x: _elu(x, _SELU_ALPHA, _SELU_SCALE, 1.0))
@@ -152,8 +159,9 @@ def selu(input: Tensor, inplace: bool = False) -> Tensor:
 def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """x for x > 0, ``alpha * (exp(x / alpha) - 1)`` for x <= 0 (``alpha`` must not be 0).
 
-    >>> [round(v, 4) for v in celu(Tensor([-1.0, 2.0]), alpha=2.0).tolist()]  # 2 (exp(-1/2) - 1), 2
-    [-0.7869, 2.0]
+    Examples:
+        >>> [round(v, 4) for v in celu(Tensor([-1.0, 2.0]), alpha=2.0).tolist()]  # 2 (exp(-1/2) - 1), 2
+        [-0.7869, 2.0]
     """
     _floating("celu", input)
     if alpha == 0:
@@ -165,8 +173,9 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """x * Phi(x) with Phi the standard normal CDF (through ``erf``); ``approximate='tanh'`` uses
     0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
 
-    >>> round(gelu(Tensor([1.0])).item(), 6), round(gelu(Tensor([1.0]), approximate="tanh").item(), 6)
-    (0.841345, 0.841192)
+    Examples:
+        >>> round(gelu(Tensor([1.0])).item(), 6), round(gelu(Tensor([1.0]), approximate="tanh").item(), 6)
+        (0.841345, 0.841192)
     """
     _floating("gelu", input)
     if approximate == "none":
@@ -182,8 +191,9 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     """x * sigmoid(x) (also called swish).
 
-    >>> silu(Tensor([0.0, 1.0])).tolist()
-    [0.0, 0.7310585975646973]
+    Examples:
+        >>> silu(Tensor([0.0, 1.0])).tolist()
+        [0.0, 0.7310585975646973]
     """
     _floating("silu", input)
     return _maybe_in_place("silu", input, inplace, lambda x: x * x.sigmoid())
@@ -192,8 +202,9 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold.
 
-    >>> round(softplus(Tensor([0.0])).item(), 6), softplus(Tensor([30.0])).item()
-    (0.693147, 30.0)
+    Examples:
+        >>> round(softplus(Tensor([0.0])).item(), 6), softplus(Tensor([30.0])).item()
+        (0.693147, 30.0)
     """
     _floating("softplus", input)
     if beta == 0:
@@ -207,8 +218,9 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
     """x * tanh(softplus(x)).
 
-    >>> round(mish(Tensor([1.0])).item(), 6)
-    0.865098
+    Examples:
+        >>> round(mish(Tensor([1.0])).item(), 6)
+        0.865098
     """
     _floating("mish", input)
     return _maybe_in_place("mish", input, inplace, lambda x: x * _log1p_exp(x).tanh())
@@ -217,8 +229,9 @@ def mish(input: Tensor, inplace: bool = False) -> Tensor:
 def logsigmoid(input: Tensor) -> Tensor:
     """log(sigmoid(x)) = -softplus(-x), finite for any x.
 
-    >>> logsigmoid(Tensor([-1000.0, 0.0])).tolist()[0]
-    -1000.0
+    Examples:
+        >>> logsigmoid(Tensor([-1000.0, 0.0])).tolist()[0]
+        -1000.0
     """
     _floating("logsigmoid", input)
     return -_log1p_exp(-input)
@@ -228,8 +241,9 @@ def logsigmoid(input: Tensor) -> Tensor:
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
     """relu6(x + 3) / 6; the gradient 1/6 strictly inside (-3, 3), 0 elsewhere.
 
-    >>> hardsigmoid(Tensor([-4.0, 0.0, 4.0]))
-    Tensor([0. , 0.5, 1. ])
+    Examples:
+        >>> hardsigmoid(Tensor([-4.0, 0.0, 4.0]))
+        Tensor([0. , 0.5, 1. ])
     """
     _floating("hardsigmoid", input)
 
@@ -242,8 +256,9 @@ def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
     """x * relu6(x + 3) / 6; the slope is 0 at -3 and 1 at 3, as in PyTorch.
 
-    >>> hardswish(Tensor([-4.0, 1.0, 4.0])).tolist()
-    [0.0, 0.6666666865348816, 4.0]
+    Examples:
+        >>> hardswish(Tensor([-4.0, 1.0, 4.0])).tolist()
+        [0.0, 0.6666666865348816, 4.0]
     """
     _floating("hardswish", input)
 
@@ -258,8 +273,9 @@ def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
 def sigmoid(input: Tensor) -> Tensor:
     """1 / (1 + exp(-x)).
 
-    >>> sigmoid(Tensor([0.0]))
-    Tensor([0.5])
+    Examples:
+        >>> sigmoid(Tensor([0.0]))
+        Tensor([0.5])
     """
     return input.sigmoid()
 
@@ -267,8 +283,9 @@ def sigmoid(input: Tensor) -> Tensor:
 def tanh(input: Tensor) -> Tensor:
     """The hyperbolic tangent.
 
-    >>> tanh(Tensor([0.0]))
-    Tensor([0.])
+    Examples:
+        >>> tanh(Tensor([0.0]))
+        Tensor([0.])
     """
     return input.tanh()
 
@@ -276,8 +293,9 @@ def tanh(input: Tensor) -> Tensor:
 def softsign(input: Tensor) -> Tensor:
     """x / (1 + |x|).
 
-    >>> softsign(Tensor([-3.0, 1.0]))
-    Tensor([-0.75,  0.5 ])
+    Examples:
+        >>> softsign(Tensor([-3.0, 1.0]))
+        Tensor([-0.75,  0.5 ])
     """
     _floating("softsign", input)
     return input / (input.abs() + 1.0)
@@ -286,8 +304,9 @@ def softsign(input: Tensor) -> Tensor:
 def tanhshrink(input: Tensor) -> Tensor:
     """x - tanh(x).
 
-    >>> tanhshrink(Tensor([0.0]))
-    Tensor([0.])
+    Examples:
+        >>> tanhshrink(Tensor([0.0]))
+        Tensor([0.])
     """
     _floating("tanhshrink", input)
     return input - input.tanh()
@@ -305,8 +324,9 @@ def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: 
     """exp(x) / sum(exp(x)) along ``dim`` (``axis`` is an alias; without either, PyTorch's
     implicit choice, with its warning: 0 for 0-, 1- and 3-d inputs, else 1).
 
-    >>> softmax(Tensor([0.0, 0.0]), dim=0)
-    Tensor([0.5, 0.5])
+    Examples:
+        >>> softmax(Tensor([0.0, 0.0]), dim=0)
+        Tensor([0.5, 0.5])
     """
     if dim is None and axis is None:
         dim = _implicit_dim("softmax", input.ndim, _stacklevel)
@@ -315,10 +335,11 @@ def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: 
 
 def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None, *,
             axis: int | None = None) -> Tensor:
-    """softmax(-x) along ``dim`` (same ``dim`` rules as :func:`softmax`).
+    """softmax(-x) along ``dim`` (same ``dim`` rules as [`softmax`][tinygrad_mnist.nn.functional.activation.softmax]).
 
-    >>> softmin(Tensor([0.0, 0.0]), dim=0)
-    Tensor([0.5, 0.5])
+    Examples:
+        >>> softmin(Tensor([0.0, 0.0]), dim=0)
+        Tensor([0.5, 0.5])
     """
     if dim is None and axis is None:
         dim = _implicit_dim("softmin", input.ndim, _stacklevel)
@@ -329,10 +350,12 @@ def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: 
 
 def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None, *,
                 axis: int | None = None) -> Tensor:
-    """log(softmax(x)) along ``dim``, computed stably (same ``dim`` rules as :func:`softmax`).
+    """log(softmax(x)) along ``dim``, computed stably (same ``dim`` rules as
+    [`softmax`][tinygrad_mnist.nn.functional.activation.softmax]).
 
-    >>> log_softmax(Tensor([0.0, 0.0]), dim=0).exp()
-    Tensor([0.5, 0.5])
+    Examples:
+        >>> log_softmax(Tensor([0.0, 0.0]), dim=0).exp()
+        Tensor([0.5, 0.5])
     """
     if dim is None and axis is None:
         dim = _implicit_dim("log_softmax", input.ndim, _stacklevel)

@@ -8,11 +8,12 @@ All three follow PyTorch's formulas, so values near zero vectors agree too:
   gradient goes through the norm itself), then multiplied and summed;
 * ``pairwise_distance``: ||x1 - x2 + eps||_p over the last dimension.
 
->>> from tinygrad_mnist import Tensor
->>> normalize(Tensor([[3.0, 4.0]]))
-Tensor([[0.6, 0.8]])
->>> cosine_similarity(Tensor([[1.0, 0.0]]), Tensor([[1.0, 1.0]])).tolist()
-[0.7071067690849304]
+Examples:
+    >>> from tinygrad_mnist import Tensor
+    >>> normalize(Tensor([[3.0, 4.0]]))
+    Tensor([[0.6, 0.8]])
+    >>> cosine_similarity(Tensor([[1.0, 0.0]]), Tensor([[1.0, 1.0]])).tolist()
+    [0.7071067690849304]
 """
 
 from __future__ import annotations
@@ -47,9 +48,10 @@ def normalize(input: Tensor, p: float = 2.0, dim: int | tuple[int, ...] = 1, eps
               out: Any = None) -> Tensor:
     """``input`` divided by its ``p``-norm along ``dim`` (one dim or a tuple), the norm raised to at least ``eps``.
 
-    >>> normalize(Tensor([[1.0, 1.0], [0.0, 0.0]]), p=1)
-    Tensor([[0.5, 0.5],
-            [0. , 0. ]])
+    Examples:
+        >>> normalize(Tensor([[1.0, 1.0], [0.0, 0.0]]), p=1)
+        Tensor([[0.5, 0.5],
+                [0. , 0. ]])
     """
     _floating("normalize", "input", input)
     if out is not None:
@@ -71,8 +73,9 @@ def _clamped_norm(x: Tensor, dim: int, eps: float) -> Tensor:
 def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
     """The cosine of the angle between ``x1`` and ``x2`` (broadcast together) along ``dim``.
 
-    >>> cosine_similarity(Tensor([[1.0, 0.0], [0.0, 0.0]]), Tensor([[2.0, 0.0], [1.0, 1.0]]))
-    Tensor([1., 0.])
+    Examples:
+        >>> cosine_similarity(Tensor([[1.0, 0.0], [0.0, 0.0]]), Tensor([[2.0, 0.0], [1.0, 1.0]]))
+        Tensor([1., 0.])
     """
     _floating("cosine_similarity", "x1", x1)
     _floating("cosine_similarity", "x2", x2)
@@ -84,8 +87,9 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
 def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> Tensor:
     """The ``p``-norm of ``x1 - x2 + eps`` over the last dimension (the inputs broadcast together).
 
-    >>> pairwise_distance(Tensor([[0.0, 0.0]]), Tensor([[3.0, 4.0]]), eps=0.0)
-    Tensor([5.])
+    Examples:
+        >>> pairwise_distance(Tensor([[0.0, 0.0]]), Tensor([[3.0, 4.0]]), eps=0.0)
+        Tensor([5.])
     """
     _floating("pairwise_distance", "x1", x1)
     _floating("pairwise_distance", "x2", x2)

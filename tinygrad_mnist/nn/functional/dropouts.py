@@ -3,15 +3,16 @@
 Each zeroes entire channels (``input[n, c]``) with probability ``p`` and
 scales the kept ones by ``1 / (1 - p)``, so that the expected value is
 unchanged; with ``training=False`` (or ``p=0``) the input is returned as it
-is. The mask is drawn from :func:`tinygrad_mnist.random.generator`, so
+is. The mask is drawn from [`tinygrad_mnist.random.generator`][tinygrad_mnist.random.generator], so
 ``manual_seed`` reproduces it. ``inplace=True`` multiplies the input itself
 (refused, as in PyTorch, for a leaf that requires grad while recording).
 
->>> import numpy as np
->>> from tinygrad_mnist import Tensor
->>> x = Tensor(np.ones((1, 2, 3)))
->>> dropout1d(x, p=0.5, training=False) is x
-True
+Examples:
+    >>> import numpy as np
+    >>> from tinygrad_mnist import Tensor
+    >>> x = Tensor(np.ones((1, 2, 3)))
+    >>> dropout1d(x, p=0.5, training=False) is x
+    True
 """
 
 from __future__ import annotations
@@ -32,12 +33,13 @@ def _channel_mask(shape: tuple[int, ...]) -> tuple[int, ...]:
 def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero whole channels of ``input`` (N, C, L) or (C, L) with probability ``p``; scale the rest by 1/(1-p).
 
-    >>> import numpy as np
-    >>> from tinygrad_mnist import Tensor, manual_seed
-    >>> _ = manual_seed(0)
-    >>> y = dropout1d(Tensor(np.ones((4, 8, 5))), p=0.5)
-    >>> bool(np.all(y.numpy() == y.numpy()[:, :, :1]))  # each channel is all 0 or all 2
-    True
+    Examples:
+        >>> import numpy as np
+        >>> from tinygrad_mnist import Tensor, manual_seed
+        >>> _ = manual_seed(0)
+        >>> y = dropout1d(Tensor(np.ones((4, 8, 5))), p=0.5)
+        >>> bool(np.all(y.numpy() == y.numpy()[:, :, :1]))  # each channel is all 0 or all 2
+        True
     """
     check_dropout_probability("dropout1d", p)
     if input.ndim not in (2, 3):
@@ -54,12 +56,13 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
     (N, C), with a warning; use ``dropout1d`` for that), and inputs of other
     ranks (at least 2) warn and get one mask entry per entry of the first two axes.
 
-    >>> import numpy as np
-    >>> from tinygrad_mnist import Tensor, manual_seed
-    >>> _ = manual_seed(0)
-    >>> y = dropout2d(Tensor(np.ones((4, 8, 3, 3))), p=0.25)
-    >>> sorted(set(y.numpy().ravel().round(4).tolist()))
-    [0.0, 1.3333]
+    Examples:
+        >>> import numpy as np
+        >>> from tinygrad_mnist import Tensor, manual_seed
+        >>> _ = manual_seed(0)
+        >>> y = dropout2d(Tensor(np.ones((4, 8, 3, 3))), p=0.25)
+        >>> sorted(set(y.numpy().ravel().round(4).tolist()))
+        [0.0, 1.3333]
     """
     check_dropout_probability("dropout2d", p)
     if input.ndim < 2:

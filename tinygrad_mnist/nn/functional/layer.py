@@ -1,9 +1,10 @@
 """Layers as functions: linear, convolution, pooling, dropout, padding, embedding, normalisation.
 
->>> import numpy as np
->>> from tinygrad_mnist import Tensor
->>> max_pool2d(Tensor(np.arange(16.0).reshape(1, 1, 4, 4)), 2).shape
-(1, 1, 2, 2)
+Examples:
+    >>> import numpy as np
+    >>> from tinygrad_mnist import Tensor
+    >>> max_pool2d(Tensor(np.arange(16.0).reshape(1, 1, 4, 4)), 2).shape
+    (1, 1, 2, 2)
 """
 
 from __future__ import annotations

@@ -1,13 +1,14 @@
 """Losses as functions, written in Tensor operations (no hand-written gradient, so gradients of any
 order follow). Each takes PyTorch's arguments, ``reduction`` included.
 
->>> import numpy as np
->>> from tinygrad_mnist import Tensor
->>> logits = Tensor([[2.0, 0.0, -2.0]], requires_grad=True)
->>> loss = cross_entropy(logits, np.array([0]))
->>> loss.backward()
->>> np.allclose(logits.grad.data, logits.softmax(1).data - [1, 0, 0])   # dZ = A - Y
-True
+Examples:
+    >>> import numpy as np
+    >>> from tinygrad_mnist import Tensor
+    >>> logits = Tensor([[2.0, 0.0, -2.0]], requires_grad=True)
+    >>> loss = cross_entropy(logits, np.array([0]))
+    >>> loss.backward()
+    >>> np.allclose(logits.grad.data, logits.softmax(1).data - [1, 0, 0])   # dZ = A - Y
+    True
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ def _class_nll(fn: str, log_probs: Tensor, target: Any, weight: Any, ignore_inde
 
 
 def _weighted_nll(log_probs: Tensor, labels: np.ndarray, smoothing: float, reduction: str) -> Tensor:
-    """:func:`_class_nll` for (batch, classes) input, no class weights and no ignored targets."""
+    """``_class_nll`` for (batch, classes) input, no class weights and no ignored targets."""
     n, k = log_probs.shape
     scale = (-1.0 / n if n else np.nan) if reduction == "mean" else -1.0
     hit = labels[:, None] == np.arange(k)  # one broadcast compare: works on vmap's batched labels too
@@ -147,8 +148,9 @@ def nll_loss(input: Tensor, target: Any, weight: Any = None, ignore_index: int =
     ``weight`` scales each class; the mean divides by the summed weights of the counted
     targets, and targets equal to ``ignore_index`` count nowhere.
 
-    >>> nll_loss(Tensor([[-1.0, -2.0], [-3.0, -4.0]]), np.array([0, 1]), weight=[1.0, 3.0]).item()
-    3.25
+    Examples:
+        >>> nll_loss(Tensor([[-1.0, -2.0], [-3.0, -4.0]]), np.array([0, 1]), weight=[1.0, 3.0]).item()
+        3.25
     """
     _check_reduction("nll_loss", reduction)
     return _class_nll("nll_loss", input, target, weight, ignore_index, reduction, 0.0)
@@ -158,13 +160,14 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, ignore_index: 
                   reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """Softmax cross-entropy of logits (batch, classes, d1, ...) against class indices or probabilities.
 
-    Integer targets are class indices (see :func:`nll_loss` for ``weight`` and
+    Integer targets are class indices (see [`nll_loss`][tinygrad_mnist.nn.functional.loss.nll_loss] for ``weight`` and
     ``ignore_index``); a float target of the input's shape holds class probabilities
     (the mean then divides by the number of positions). With ``label_smoothing`` = s the
     target becomes ``(1 - s) * target + s / classes``. Stable for logits of any magnitude.
 
-    >>> round(cross_entropy(Tensor([[0.0, 0.0]]), Tensor([[0.5, 0.5]])).item(), 6)
-    0.693147
+    Examples:
+        >>> round(cross_entropy(Tensor([[0.0, 0.0]]), Tensor([[0.5, 0.5]])).item(), 6)
+        0.693147
     """
     _check_reduction("cross_entropy", reduction)
     if not 0.0 <= label_smoothing <= 1.0:
@@ -188,8 +191,9 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, ignore_index: 
 def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     """Mean squared error between ``input`` and ``target`` of the same shape.
 
-    >>> mse_loss(Tensor([1.0, 2.0]), [0.0, 0.0]).item()
-    2.5
+    Examples:
+        >>> mse_loss(Tensor([1.0, 2.0]), [0.0, 0.0]).item()
+        2.5
     """
     _check_reduction("mse_loss", reduction)
     t = _as_tensor("mse_loss", "target", target, input)
@@ -201,8 +205,9 @@ def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
 def l1_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     """Mean absolute error between ``input`` and ``target`` of the same shape.
 
-    >>> l1_loss(Tensor([1.0, -3.0]), [0.0, 0.0]).item()
-    2.0
+    Examples:
+        >>> l1_loss(Tensor([1.0, -3.0]), [0.0, 0.0]).item()
+        2.0
     """
     _check_reduction("l1_loss", reduction)
     t = _as_tensor("l1_loss", "target", target, input)
@@ -213,8 +218,9 @@ def l1_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
 def smooth_l1_loss(input: Tensor, target: Any, reduction: str = "mean", beta: float = 1.0) -> Tensor:
     """``0.5 d**2 / beta`` where ``|d| < beta``, else ``|d| - 0.5 beta`` (``d = input - target``).
 
-    >>> smooth_l1_loss(Tensor([0.5, 3.0]), [0.0, 0.0], reduction="none").tolist()
-    [0.125, 2.5]
+    Examples:
+        >>> smooth_l1_loss(Tensor([0.5, 3.0]), [0.0, 0.0], reduction="none").tolist()
+        [0.125, 2.5]
     """
     _check_reduction("smooth_l1_loss", reduction)
     if beta < 0:
@@ -230,8 +236,9 @@ def smooth_l1_loss(input: Tensor, target: Any, reduction: str = "mean", beta: fl
 def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None, reduction: str = "mean") -> Tensor:
     """``-(t log x + (1 - t) log(1 - x))`` for probabilities ``x`` in [0, 1] (each log clamped at -100).
 
-    >>> round(binary_cross_entropy(Tensor([0.5]), [1.0]).item(), 6)
-    0.693147
+    Examples:
+        >>> round(binary_cross_entropy(Tensor([0.5]), [1.0]).item(), 6)
+        0.693147
     """
     _check_reduction("binary_cross_entropy", reduction)
     t = _as_tensor("binary_cross_entropy", "target", target, input)
@@ -248,12 +255,14 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None, reducti
 
 def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = None, reduction: str = "mean",
                                      pos_weight: Any = None) -> Tensor:
-    """:func:`binary_cross_entropy` of ``sigmoid(input)``, computed stably from the logits.
+    """[`binary_cross_entropy`][tinygrad_mnist.nn.functional.loss.binary_cross_entropy] of ``sigmoid(input)``, computed
+    stably from the logits.
 
     ``pos_weight`` scales the positive term (broadcast along the last dimension, the classes).
 
-    >>> round(binary_cross_entropy_with_logits(Tensor([0.0]), [1.0]).item(), 6)
-    0.693147
+    Examples:
+        >>> round(binary_cross_entropy_with_logits(Tensor([0.0]), [1.0]).item(), 6)
+        0.693147
     """
     fn = "binary_cross_entropy_with_logits"
     _check_reduction(fn, reduction)
@@ -279,8 +288,9 @@ def kl_div(input: Tensor, target: Any, reduction: str = "mean", log_target: bool
     With ``log_target`` the target is given as log-probabilities too; ``"batchmean"``
     divides the sum by the batch size (the first dimension), the true KL per sample.
 
-    >>> kl_div(Tensor([[0.0, -1.0]]), Tensor([[1.0, 0.0]]), reduction="batchmean").item()
-    0.0
+    Examples:
+        >>> kl_div(Tensor([[0.0, -1.0]]), Tensor([[1.0, 0.0]]), reduction="batchmean").item()
+        0.0
     """
     _check_reduction("kl_div", reduction, (*_REDUCTIONS, "batchmean"))
     t = _as_tensor("kl_div", "target", target, input)

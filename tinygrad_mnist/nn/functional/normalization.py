@@ -7,12 +7,13 @@ axis 1 (``batch_norm``), the trailing ``normalized_shape`` axes of each sample
 (``layer_norm``), or groups of channels of each sample (``group_norm``).
 Written in Tensor operations, so gradients of any order follow.
 
->>> import numpy as np
->>> from tinygrad_mnist import Tensor
->>> x = Tensor([[1.0, 10.0], [3.0, 30.0]])
->>> batch_norm(x, None, None, training=True, eps=0.0)
-Tensor([[-1., -1.],
-        [ 1.,  1.]])
+Examples:
+    >>> import numpy as np
+    >>> from tinygrad_mnist import Tensor
+    >>> x = Tensor([[1.0, 10.0], [3.0, 30.0]])
+    >>> batch_norm(x, None, None, training=True, eps=0.0)
+    Tensor([[-1., -1.],
+            [ 1.,  1.]])
 """
 
 from __future__ import annotations
@@ -69,12 +70,13 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     the unbiased variance. With ``training=False`` the running statistics
     normalise. ``weight`` and ``bias`` (C,) scale and shift each channel.
 
-    >>> import numpy as np
-    >>> from tinygrad_mnist import Tensor
-    >>> mean, var = Tensor([0.0]), Tensor([1.0])
-    >>> y = batch_norm(Tensor([[0.0], [2.0]]), mean, var, training=True, momentum=0.5)
-    >>> mean, var  # halfway to the batch mean 1 and unbiased variance 2
-    (Tensor([0.5]), Tensor([1.5]))
+    Examples:
+        >>> import numpy as np
+        >>> from tinygrad_mnist import Tensor
+        >>> mean, var = Tensor([0.0]), Tensor([1.0])
+        >>> y = batch_norm(Tensor([[0.0], [2.0]]), mean, var, training=True, momentum=0.5)
+        >>> mean, var  # halfway to the batch mean 1 and unbiased variance 2
+        (Tensor([0.5]), Tensor([1.5]))
     """
     x = input
     if x.ndim < 2:
@@ -125,11 +127,12 @@ def layer_norm(input: Tensor, normalized_shape: Sequence[int], weight: Tensor | 
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """Normalise each sample over its trailing axes ``normalized_shape``; ``weight``/``bias`` have that shape.
 
-    >>> import numpy as np
-    >>> from tinygrad_mnist import Tensor
-    >>> layer_norm(Tensor([[1.0, 3.0], [0.0, 10.0]]), (2,), eps=0.0)
-    Tensor([[-1.,  1.],
-            [-1.,  1.]])
+    Examples:
+        >>> import numpy as np
+        >>> from tinygrad_mnist import Tensor
+        >>> layer_norm(Tensor([[1.0, 3.0], [0.0, 10.0]]), (2,), eps=0.0)
+        Tensor([[-1.,  1.],
+                [-1.,  1.]])
     """
     shape = _normalized_shape(normalized_shape)
     x = input
@@ -154,10 +157,11 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None, bia
 
     ``weight`` and ``bias`` (C,) scale and shift each channel afterwards.
 
-    >>> import numpy as np
-    >>> from tinygrad_mnist import Tensor
-    >>> group_norm(Tensor([[1.0, 3.0, 0.0, 4.0]]), 2, eps=0.0)
-    Tensor([[-1.,  1., -1.,  1.]])
+    Examples:
+        >>> import numpy as np
+        >>> from tinygrad_mnist import Tensor
+        >>> group_norm(Tensor([[1.0, 3.0, 0.0, 4.0]]), 2, eps=0.0)
+        Tensor([[-1.,  1., -1.,  1.]])
     """
     x = input
     if x.ndim < 2:

@@ -1,10 +1,11 @@
 """Lookups as functions: ``embedding``, ``one_hot``.
 
->>> import numpy as np
->>> from tinygrad_mnist import Tensor
->>> one_hot(Tensor(np.array([0, 2])))
-Tensor([[1, 0, 0],
-        [0, 0, 1]], dtype=int64)
+Examples:
+    >>> import numpy as np
+    >>> from tinygrad_mnist import Tensor
+    >>> one_hot(Tensor(np.array([0, 2])))
+    Tensor([[1, 0, 0],
+            [0, 0, 1]], dtype=int64)
 """
 
 from __future__ import annotations
@@ -53,16 +54,17 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max
     scaled down to norm ``max_norm`` in ``weight`` itself (in place, outside the
     graph). ``scale_grad_by_freq`` and ``sparse`` are not supported.
 
-    >>> import numpy as np
-    >>> from tinygrad_mnist import Tensor
-    >>> weight = Tensor([[0.0, 0.0], [1.0, 2.0], [3.0, 4.0]], requires_grad=True)
-    >>> out = embedding(Tensor(np.array([[2, 0], [2, 1]])), weight, padding_idx=0)
-    >>> out.shape
-    (2, 2, 2)
-    >>> out.sum().backward(); weight.grad
-    Tensor([[0., 0.],
-            [1., 1.],
-            [2., 2.]])
+    Examples:
+        >>> import numpy as np
+        >>> from tinygrad_mnist import Tensor
+        >>> weight = Tensor([[0.0, 0.0], [1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+        >>> out = embedding(Tensor(np.array([[2, 0], [2, 1]])), weight, padding_idx=0)
+        >>> out.shape
+        (2, 2, 2)
+        >>> out.sum().backward(); weight.grad
+        Tensor([[0., 0.],
+                [1., 1.],
+                [2., 2.]])
     """
     if scale_grad_by_freq:
         raise NotImplementedError("embedding: scale_grad_by_freq=True is not supported (only False)")
@@ -95,10 +97,11 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     ``num_classes=-1`` means the largest index plus one. Negative indices and
     indices not below ``num_classes`` raise.
 
-    >>> import numpy as np
-    >>> from tinygrad_mnist import Tensor
-    >>> one_hot(Tensor(np.array([1])), num_classes=4)
-    Tensor([[0, 1, 0, 0]], dtype=int64)
+    Examples:
+        >>> import numpy as np
+        >>> from tinygrad_mnist import Tensor
+        >>> one_hot(Tensor(np.array([1])), num_classes=4)
+        Tensor([[0, 1, 0, 0]], dtype=int64)
     """
     index = _indices("one_hot", tensor, (np.dtype(np.int64),))
     if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < -1:
