@@ -103,7 +103,7 @@ def trained_run(
 ) -> tuple[Path, subprocess.CompletedProcess[str]]:
     """One small ``train`` run in a subprocess: (run directory, completed process)."""
     out = tmp_path_factory.mktemp("run")
-    return out, run_cli("train", *SMALL, "--data", data_dir, "--out", out, cwd=out)
+    return out, run_cli("train", *SMALL, "--allow-noncanonical-data", "--data", data_dir, "--out", out, cwd=out)
 
 
 @pytest.fixture(scope="module")
@@ -177,7 +177,7 @@ def test_dry_run_runs_five_steps_and_writes_a_checkpoint(
     data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     status, out, err = call_cli(capsys, "train", "--dry-run", "--batch-size", "16", "--hidden", "8",
-                                "--val-size", VAL_SIZE, "--data", data_dir, "--out", tmp_path, "--quiet")
+                                "--val-size", VAL_SIZE, "--allow-noncanonical-data", "--data", data_dir, "--out", tmp_path, "--quiet")
     assert status == 0, err
     assert "after 5 steps" in out
     state = load_checkpoint(tmp_path / "checkpoint.npz").metadata["state"]
@@ -298,7 +298,7 @@ BAD_ARGUMENTS = [
     pytest.param(["train", "--dropout", "1"], ["--dropout", "probability in [0, 1)", "'1'"], id="dropout-1"),
     pytest.param(["train", "--dropout", "-0.1"], ["--dropout", "'-0.1'"], id="negative-dropout"),
     pytest.param(["train", "--optimizer", "foo"], ["--optimizer", "invalid choice", "'foo'"], id="unknown-optimizer"),
-    pytest.param(["train", "--data", "{files}/no-such-dir", "--out", "{files}/run"], ["no-such-dir", "not found"],
+    pytest.param(["train", "--allow-noncanonical-data", "--data", "{files}/no-such-dir", "--out", "{files}/run"], ["no-such-dir", "does not exist"],
                  id="missing-data-dir"),
     pytest.param(["evaluate", "{files}/missing.npz"], ["argument PATH", "missing.npz", "does not exist"],
                  id="missing-checkpoint"),
@@ -321,7 +321,7 @@ BAD_ARGUMENTS = [
                  id="image-and-index"),
     pytest.param(["predict", "{run}/best.npz"], ["required"], id="no-image-nor-index"),
     pytest.param(["evaluate", "{files}/27x28.npy"], ["27x28.npy"], id="npy-array-as-checkpoint"),
-    pytest.param(["train", "--val-size", str(TRAIN_SIZE), "--data", "{data}", "--out", "{files}/run"],
+    pytest.param(["train", "--val-size", str(TRAIN_SIZE), "--allow-noncanonical-data", "--data", "{data}", "--out", "{files}/run"],
                  ["val", str(TRAIN_SIZE)], id="val-size-as-large-as-the-training-set"),
     pytest.param(["train", "--resume", "{files}/weights-only.npz"], ["weights-only.npz", "training checkpoint"],
                  id="resume-weights-only-checkpoint"),
@@ -388,7 +388,7 @@ def test_sigint_saves_a_checkpoint_and_resume_matches_an_uninterrupted_run(
 ) -> None:
     for epochs in (12, 48, 192):  # a run that ends before the signal lands is retried with more work
         out = tmp_path / f"interrupted-{epochs}"
-        args = ["train", "--epochs", epochs, *INTERRUPTIBLE, "--data", data_dir, "--out", out]
+        args = ["train", "--epochs", epochs, *INTERRUPTIBLE, "--allow-noncanonical-data", "--data", data_dir, "--out", out]
         status, stdout, stderr = train_and_interrupt(args, out)
         if status != 0:
             break
@@ -419,7 +419,7 @@ def test_sigint_saves_a_checkpoint_and_resume_matches_an_uninterrupted_run(
 def config(data_dir: Path) -> TrainConfig:
     """3 epochs of 11 steps, with dropout so that the random state matters."""
     return TrainConfig(epochs=3, batch_size=32, hidden=[8], dropout=0.2, seed=3, val_size=VAL_SIZE,
-                       data=str(data_dir))
+                       data=str(data_dir), allow_noncanonical_data=True)
 
 
 def quiet_trainer(config: TrainConfig, out: Path) -> Trainer:
@@ -507,7 +507,7 @@ def test_ctrl_c_during_the_final_evaluation_ends_without_a_traceback(
 
     monkeypatch.setattr(training, "load_split", ctrl_c_before_the_test_set)
     try:
-        status, out, _ = call_cli(capsys, "train", *SMALL, "--data", data_dir, "--out", tmp_path)
+        status, out, _ = call_cli(capsys, "train", *SMALL, "--allow-noncanonical-data", "--data", data_dir, "--out", tmp_path)
     except KeyboardInterrupt:
         pytest.fail("KeyboardInterrupt escaped from tinygrad-mnist train")
     assert status in (0, 130)

@@ -38,10 +38,10 @@ FIRST_LINE = re.compile(r"test accuracy (\d\.\d{4}) on 100 images; checkpoint (.
 
 
 def train_quietly(*args: Any) -> str:
-    """``cli.main(["train", ARGS])`` in this process (it must succeed); its standard output."""
+    """``cli.main(["train", ARGS])`` on synthetic data in this process (it must succeed); its standard output."""
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        status = cli.main(["train", *map(str, args)])
+        status = cli.main(["train", "--allow-noncanonical-data", *map(str, args)])
     assert status == 0
     return out.getvalue()
 
@@ -91,7 +91,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def run_dir(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A complete three-epoch run: best.npz, checkpoint.npz, metrics.json."""
     out = tmp_path_factory.mktemp("run")
-    train_quietly(*SMALL, "--data", data_dir, "--out", out)
+    train_quietly(*SMALL, "--allow-noncanonical-data", "--data", data_dir, "--out", out)
     return out
 
 
@@ -381,7 +381,7 @@ def test_train_summary_matches_evaluate_in_real_processes(data_dir: Path, tmp_pa
         assert result.returncode == 0, result.stderr
         return result.stdout
 
-    _, line = summary(run("train", *SMALL, "--data", data_dir, "--out", tmp_path))
+    _, line = summary(run("train", *SMALL, "--allow-noncanonical-data", "--data", data_dir, "--out", tmp_path))
     reported = run("evaluate", tmp_path, "--data", data_dir).splitlines()[0]
     match = re.search(r": test accuracy (\d\.\d{4}), as `tinygrad-mnist evaluate (\S+)` reports$", line)
     assert match and match.group(2) == str(tmp_path)

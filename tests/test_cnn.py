@@ -41,7 +41,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def cnn_run(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     out = tmp_path_factory.mktemp("cnn-run")
-    config = TrainConfig.for_model("cnn", epochs=3, lr=1e-2, data=str(data_dir), **SMALL_CNN)
+    config = TrainConfig.for_model("cnn", epochs=3, lr=1e-2, data=str(data_dir), allow_noncanonical_data=True, **SMALL_CNN)
     result = Trainer(config, out, log=lambda message: None, progress=False).fit()
     return out, result
 
@@ -81,10 +81,10 @@ def test_describe_names_both_models() -> None:
 
 
 @pytest.mark.parametrize(("architecture", "match"), [
-    ({"kind": "rnn"}, r"unknown model kind 'rnn'.*'cnn', 'mlp'"),
-    ({"kind": "cnn", "channels": [8], "depth": 3}, r"cnn architecture .*depth"),
+    ({"kind": "rnn"}, r"field kind is 'rnn'.*one of \['cnn', 'mlp'\]"),
+    ({"kind": "cnn", "channels": [8], "depth": 3}, r"unknown field depth \(holding 3\); a CNN has the fields"),
     ({"kind": "cnn", "channels": [4, 4, 4, 4]}, r"4 blocks .* shrink a 28x28 image to nothing"),
-    ({"kind": "cnn", "activation": "gelu"}, r"activation must be one of .* got 'gelu'"),
+    ({"kind": "cnn", "activation": "gelu"}, r"field activation is 'gelu'.*one of \[.*'relu'"),
 ])
 def test_bad_architectures_are_named(architecture: dict[str, Any], match: str) -> None:
     with pytest.raises(ValueError, match=match):
@@ -173,7 +173,7 @@ def test_cnn_learns_the_synthetic_digits_and_checkpoints_its_architecture(cnn_ru
 
 
 def test_cnn_run_resumes_bit_identically(data_dir: Path, tmp_path: Path) -> None:
-    config = TrainConfig.for_model("cnn", epochs=2, data=str(data_dir), **SMALL_CNN)
+    config = TrainConfig.for_model("cnn", epochs=2, data=str(data_dir), allow_noncanonical_data=True, **SMALL_CNN)
     quiet = {"log": lambda message: None, "progress": False}
     Trainer(config, tmp_path / "whole", **quiet).fit()
     Trainer(dataclasses.replace(config, max_steps=7), tmp_path / "part", **quiet).fit()
@@ -193,7 +193,7 @@ def test_cli_trains_evaluates_and_predicts_with_the_cnn(
     out = tmp_path / "run"
     status, stdout, stderr = call_cli(capsys, "train", "--model", "cnn", "--channels", "4", "8", "--hidden", "16",
                                       "--epochs", "2", "--lr", "3e-3", "--batch-size", "25",
-                                      "--val-size", VAL_SIZE, "--data", data_dir, "--out", out)
+                                      "--val-size", VAL_SIZE, "--allow-noncanonical-data", "--data", data_dir, "--out", out)
     assert status == 0, stderr
     assert "training conv 4-8 3x3, 200-16-10 relu CNN with adam, lr 0.003, batch 25, 2 epochs" in stdout
     record = json.loads((out / "metrics.json").read_text())

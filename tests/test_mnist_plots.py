@@ -182,7 +182,7 @@ def synthetic_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]
             labels[:5] = (labels[:5] + 1) % 10  # some certain mistakes
         write_split(data_dir, split, images, labels)
     run_dir = tmp_path_factory.mktemp("run")
-    config = TrainConfig(epochs=2, batch_size=32, hidden=[16], val_size=50, data=str(data_dir))
+    config = TrainConfig(epochs=2, batch_size=32, hidden=[16], val_size=50, data=str(data_dir), allow_noncanonical_data=True)
     Trainer(config, out=run_dir, log=lambda message: None, progress=False).fit()
     return data_dir, run_dir
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import zipfile
 from collections import OrderedDict
@@ -46,7 +47,7 @@ from .atomic import atomic_write
 from .core.tensor import Tensor
 from .nn.module import Parameter
 
-__all__ = ["SerializationError", "load", "read_npz", "save", "write_npz"]
+__all__ = ["NpzArchive", "SerializationError", "load", "open_npz", "read_npz", "save", "write_npz"]
 
 FORMAT, VERSION = "tinygrad_mnist.save", 1
 _OBJECT, _DATA = "object.json", "data/"
@@ -61,6 +62,10 @@ class SerializationError(ValueError):
 
 
 # ---- the archive layer (also used by the application's checkpoints) ----------------------------
+_ZIP_START, _ZIP_END, _ZIP_DIRECTORY, _NPY_MAGIC = b"PK\x03\x04", b"PK\x05\x06", b"PK\x01\x02", b"\x93NUMPY"
+_HEADER_BYTES, _CHUNK = 65536 + 12, 1 << 20  # the longest .npy 1.0 header; reading unit of the check
+
+
 def write_npz(f: FileLike, arrays: dict[str, np.ndarray]) -> None:
     """Write ``arrays`` as an ``.npz`` archive: to a path exactly (atomically, no ``.npz`` appended)
     or to a binary file object."""
@@ -79,43 +84,133 @@ def _describe(f: Any) -> str:
     return os.fspath(f) if isinstance(f, (str, os.PathLike)) else f"file object {getattr(f, 'name', repr(f))}"
 
 
-def read_npz(f: FileLike) -> dict[str, np.ndarray]:
-    """The arrays of an ``.npz`` archive, read without pickle.
+def _not_a_zip(data: bytes) -> str:
+    """Why ``data``, which has no zip end record, is not an archive: empty, truncated, damaged or foreign."""
+    unreadable = "not a readable .npz archive"
+    if not data:
+        return f"{unreadable}: the file is empty (0 bytes)"
+    if data[:1] == b"\x80":
+        return "a pickle (perhaps an older torch.save file); refused, since unpickling can run arbitrary code"
+    if data.startswith(_NPY_MAGIC):
+        return f"{unreadable}: a single .npy array (np.save), not an .npz archive of them"
+    if not _ZIP_START.startswith(data[:4]):
+        return f"{unreadable} (no zip signature)"
+    tail = data[-22:]  # where the end record of a complete archive lies (no comment)
+    size, offset = int.from_bytes(tail[12:16], "little"), int.from_bytes(tail[16:20], "little")
+    if len(data) >= 22 and offset + size == len(data) - 22 and data[offset:offset + 4] == _ZIP_DIRECTORY:
+        return f"{unreadable}: the zip's end record is damaged (the file is complete, {len(data)} bytes)"
+    return f"{unreadable}: the file is truncated ({len(data)} bytes; the zip's end record is missing)"
+
+
+class NpzArchive:
+    """An ``.npz`` archive whose members passed every check (zip CRC-32, ``.npy`` header, no objects,
+    data size) before any array is made: ``shapes`` and ``dtypes`` come from the headers, `read` makes
+    the arrays. Open one with `open_npz`.
+    """
+
+    def __init__(self, where: str, archive: zipfile.ZipFile, headers: dict[str, tuple[zipfile.ZipInfo,
+                 tuple[int, ...], np.dtype[Any]]]) -> None:
+        self.where, self._archive, self._headers = where, archive, headers
+        self.shapes = {name: shape for name, (_, shape, _) in headers.items()}
+        self.dtypes = {name: dtype for name, (_, _, dtype) in headers.items()}
+
+    def read(self, name: str) -> np.ndarray:
+        """The array of member ``name`` (without its ``.npy`` suffix)."""
+        return np.lib.format.read_array(io.BytesIO(self._archive.read(self._headers[name][0])), allow_pickle=False,
+                                        max_header_size=_HEADER_BYTES)
+
+    def read_all(self) -> dict[str, np.ndarray]:
+        """Every member's array, by name."""
+        return {name: self.read(name) for name in self._headers}
+
+
+def _damaged(where: str, reason: str) -> SerializationError:
+    return SerializationError(f"{where}: not a readable .npz archive: {reason}")
+
+
+def _check_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str,
+                  where: str) -> tuple[tuple[int, ...], np.dtype[Any]]:
+    """The shape and dtype of one ``.npy`` member, after reading it through once (no array made)."""
+    try:
+        with archive.open(info) as stream:
+            head = stream.read(_HEADER_BYTES)
+            size = len(head)
+            while chunk := stream.read(_CHUNK):
+                size += len(chunk)
+    except zipfile.BadZipFile as exc:
+        if "CRC" in str(exc):
+            raise _damaged(where, f"member {name!r} is corrupted (its CRC-32 does not match its data)") from None
+        detail = "its local header names another file" if "File name in directory" in str(exc) else f"{exc}"
+        raise _damaged(where, f"member {name!r} has a damaged zip header ({detail})") from None
+    except Exception as exc:  # noqa: BLE001 -- a damaged entry fails in many ways (zlib, EOF, method, flags)
+        raise _damaged(where, f"member {name!r} has a damaged zip entry ({type(exc).__name__}: {exc!s:.80})") from None
+    if not head.startswith(_NPY_MAGIC):
+        raise SerializationError(f"{where}: not an .npz archive of arrays: member {name!r} is not an .npy array")
+    fp = io.BytesIO(head)
+    try:
+        version = np.lib.format.read_magic(fp)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+            np.lib.format.read_array_header_2_0
+        shape, _, dtype = read_header(fp, max_header_size=_HEADER_BYTES)
+    except Exception as exc:  # noqa: BLE001 -- a bad header fails as ValueError, SyntaxError, TypeError...
+        raise _damaged(where, f"member {name!r} has an invalid .npy header ({exc})") from None
+    if dtype.hasobject:
+        raise SerializationError(f"{where}: refused unsafe content: member {name!r} is an object array "
+                                 f"({dtype}), stored as a pickle that could run code when loaded")
+    expected, held = math.prod(shape) * dtype.itemsize, size - fp.tell()
+    if expected != held:
+        raise _damaged(where, f"member {name!r} is damaged: its .npy header declares shape {shape} of {dtype} "
+                   f"({expected} bytes) but it holds {held} bytes of data")
+    return shape, dtype
+
+
+def open_npz(f: FileLike) -> NpzArchive:
+    """An ``.npz`` archive with every member checked and no array made yet (see `NpzArchive`).
 
     Raises:
-        SerializationError: (naming the file) not a zip archive, a pickle, a PyTorch file, damaged
-            content, object arrays or members that are not ``.npy`` arrays.
+        SerializationError: (naming the file) empty, truncated, not a zip archive, a pickle, a
+            PyTorch file, a member that is corrupted (CRC-32), damaged or not an ``.npy`` array,
+            or unsafe content (an object array, which would need pickle).
+
+    Examples:
+        >>> import io
+        >>> buffer = io.BytesIO()
+        >>> write_npz(buffer, {"w": np.zeros((2, 3), dtype=np.float32)})
+        >>> archive = open_npz(io.BytesIO(buffer.getvalue()))
+        >>> archive.shapes, archive.read("w").dtype
+        ({'w': (2, 3)}, dtype('float32'))
+        >>> open_npz(io.BytesIO(buffer.getvalue()[:100]))
+        Traceback (most recent call last):
+            ...
+        tinygrad_mnist.serialization.SerializationError: file object ...: the file is truncated (100 bytes; ...)
     """
     where = _describe(f)
-    source: Any = f if isinstance(f, (str, os.PathLike)) else io.BytesIO(f.read())
-    if not zipfile.is_zipfile(source):
-        head = Path(source).read_bytes()[:2] if isinstance(source, (str, os.PathLike)) else source.getvalue()[:2]
-        if head[:1] == b"\x80":
-            raise SerializationError(f"{where}: a pickle (perhaps an older torch.save file); refused, since "
-                                     "unpickling can run arbitrary code")
-        raise SerializationError(f"{where}: not a readable .npz archive (no zip signature)")
+    data = Path(f).read_bytes() if isinstance(f, (str, os.PathLike)) else f.read()
+    if not zipfile.is_zipfile(io.BytesIO(data)):
+        raise SerializationError(f"{where}: {_not_a_zip(data)}")
     try:
-        with zipfile.ZipFile(source) as archive:
-            names = archive.namelist()
+        archive = zipfile.ZipFile(io.BytesIO(data))
     except Exception as exc:  # noqa: BLE001 -- a damaged directory fails in many ways (zip, version, OS)
-        raise SerializationError(f"{where}: not a readable .npz archive ({type(exc).__name__}: {exc})") from None
-    if any(name == "data.pkl" or name.endswith("/data.pkl") for name in names):
+        raise _damaged(where, f"the zip's central directory is damaged ({type(exc).__name__}: {exc})") from None
+    end = data.rfind(_ZIP_END)
+    listed = int.from_bytes(data[end + 10:end + 12], "little")  # the end record's count of members
+    if listed != 0xFFFF and listed != len(archive.infolist()):  # 0xFFFF: the count is in a zip64 record
+        raise _damaged(where, f"the zip's central directory is damaged (it lists {len(archive.infolist())} "
+                              f"members, its end record {listed})")
+    if any(name == "data.pkl" or name.endswith("/data.pkl") for name in archive.namelist()):
         raise SerializationError(f"{where}: a PyTorch torch.save file (a zip of pickles); it cannot be read "
                                  "without unpickling: load it with torch, and save its tensors as numpy arrays")
-    if isinstance(source, io.BytesIO):
-        source.seek(0)
-    try:
-        with np.load(source, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
-    except ValueError as exc:  # numpy refuses object arrays without pickle
-        raise SerializationError(f"{where}: refused unsafe content ({exc})") from None
-    except Exception as exc:  # noqa: BLE001 -- damaged members fail in many ways (zip, npy header, decompression)
-        raise SerializationError(
-            f"{where}: not a readable .npz archive ({type(exc).__name__}: {exc})") from None
-    for name, value in arrays.items():
-        if not isinstance(value, np.ndarray):
-            raise SerializationError(f"{where}: not an .npz archive of arrays: member {name!r} is not an .npy array")
-    return arrays
+    headers = {}
+    for info in archive.infolist():
+        name = info.filename.removesuffix(".npy")
+        headers[name] = (info, *_check_member(archive, info, name, where))
+    return NpzArchive(where, archive, headers)
+
+
+def read_npz(f: FileLike) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` archive, read without pickle after every member is checked
+    (see `open_npz`, which says what is refused)."""
+    return open_npz(f).read_all()
 
 
 # ---- save ----------------------------------------------------------------------------------------

@@ -81,8 +81,16 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
 
 # ---- reductions -------------------------------------------------------------------
 def mean(x: Tensor, axes: Axes, keepdims: bool) -> Tensor:
+    """The sum over ``axes`` divided by the count; over no elements it is nan (0 / 0), as in PyTorch.
+
+    Examples:
+        >>> from tinygrad_mnist import Tensor
+        >>> mean(Tensor(np.zeros((2, 0), dtype=np.float32)), (1,), False)
+        Tensor([nan, nan])
+    """
     count = int(np.prod([x.shape[a] for a in axes]))
-    return rules.reduce_sum(x, axis=axes, keepdims=keepdims) * (1.0 / max(count, 1))
+    total = rules.reduce_sum(x, axis=axes, keepdims=keepdims)
+    return total * (1.0 / count) if count else total * np.nan  # the empty sum is 0, so no 0 * inf warning
 
 
 def amin(x: Tensor, axes: Axes, keepdims: bool) -> Tensor:
@@ -97,6 +105,8 @@ def logsumexp(x: Tensor, axes: Axes, keepdims: bool) -> Tensor:
         >>> round(logsumexp(Tensor(np.array([1e4, 1e4])), (0,), False).item() - 1e4, 6)  # log(2)
         0.693147
     """
+    if 0 in x.shape:  # log(0) = -inf over a size-0 axis, as in PyTorch (and no maximum to shift by)
+        return rules.reduce_sum(x, axis=axes, keepdims=keepdims) + float("-inf")
     peak = np.max(x.data, axis=axes, keepdims=True)
     shift = x._wrap(np.where(np.isfinite(peak), peak, 0).astype(x.dtype))  # all -inf rows: -inf result
     total = rules.log(rules.reduce_sum(rules.exp(x - shift), axis=axes, keepdims=True)) + shift
@@ -105,12 +115,21 @@ def logsumexp(x: Tensor, axes: Axes, keepdims: bool) -> Tensor:
 
 def log_softmax(x: Tensor, axis: int) -> Tensor:
     """``x - logsumexp(x)`` along ``axis``, stable for any magnitude (one fused primitive)."""
-    if x.ndim == 0:
-        return x - x  # a single class: log(1) = 0
+    if x.ndim == 0 or 0 in x.shape:
+        return x - x  # a single class: log(1) = 0; an empty input: an empty output, as in PyTorch
     return rules.log_softmax(x, axis=axis)
 
 
 def softmax(x: Tensor, axis: int) -> Tensor:
+    """exp(x) / sum(exp(x)) along ``axis``, shifted by the maximum; an empty input gives an empty output.
+
+    Examples:
+        >>> from tinygrad_mnist import Tensor
+        >>> softmax(Tensor(np.zeros((2, 0))), 1).shape
+        (2, 0)
+    """
+    if 0 in x.shape:  # no maximum to shift by: the (empty) result has the input's shape, as in PyTorch
+        return x - x
     shifted = rules.exp(x - np.max(x.data, axis=axis, keepdims=True))
     return shifted / rules.reduce_sum(shifted, axis=(axis,), keepdims=True)
 

@@ -86,7 +86,14 @@ def sum(x: Tensor, dim: Dim = None, keepdim: bool = False, *, dtype: Any = None,
 
 def mean(x: Tensor, dim: Dim = None, keepdim: bool = False, *, dtype: Any = None,
          axis: Dim = None, keepdims: bool | None = None) -> Tensor:
-    """Mean over ``dim`` (all dimensions when None); floating-point tensors only."""
+    """Mean over ``dim`` (all dimensions when None); floating-point tensors only.
+    The mean of no elements is nan, as in PyTorch.
+
+    Examples:
+        >>> from tinygrad_mnist import Tensor
+        >>> Tensor([[1.0, 2.0], [3.0, 4.0]]).mean(dim=0).tolist(), Tensor([]).mean().item()
+        ([2.0, 3.0], nan)
+    """
     x = x if dtype is None else x.to(dtype)
     if x.dtype.kind not in "fc":
         raise TypeError(f"mean: needs a floating-point tensor, got dtype {x.dtype}; convert with .float()")
@@ -115,8 +122,7 @@ def _select(op: str, x: Tensor, dim: Any, axis: Any, keepdim: bool, largest: boo
     d = one_dim(op, dim, axis, x.ndim)
     if x.ndim == 0:
         return ValuesIndices(x.clone(), x._wrap(np.array(0, dtype=np.int64)))
-    if x.shape[d] == 0:
-        raise IndexError(f"{op}: cannot reduce over dim {d} of size 0")
+    check_nonempty(op, x.shape, (d,))
     index = _arg(x, d, largest).astype(np.int64)
     values = rules.getitem(x, index=_along(index, d))  # the gradient goes to the chosen element only
     if not keepdim:
@@ -135,6 +141,7 @@ def max(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
         ValuesIndices(values=Tensor([5., 4.]), indices=Tensor([1, 0], dtype=int64))
     """
     if dim is None and axis is None:
+        check_nonempty("max", x.shape, (), whole=True)
         return amax(x)
     return _select("max", x, dim, axis, _keep(keepdim, keepdims), True)
 
@@ -143,28 +150,44 @@ def min(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
         keepdims: bool | None = None) -> Any:
     """Like [`max`][tinygrad_mnist.core.functions.max], for the minimum."""
     if dim is None and axis is None:
+        check_nonempty("min", x.shape, (), whole=True)
         return amin(x)
     return _select("min", x, dim, axis, _keep(keepdim, keepdims), False)
 
 
-def _empty_check(op: str, x: Tensor, axes: tuple[int, ...]) -> None:
-    if any(x.shape[a] == 0 for a in axes) or (x.data.size == 0 and not axes):
-        raise IndexError(f"{op}: cannot reduce a dimension of size 0, got shape {x.shape}")
+def check_nonempty(op: str, shape: tuple[int, ...], axes: tuple[int, ...], whole: bool = False) -> None:
+    """Refuse a reduction that has no identity (a maximum, a minimum, their indices) over a size-0
+    dimension, with an IndexError as in PyTorch; ``whole`` means no dim was given.
+
+    Examples:
+        >>> check_nonempty("amax", (3, 0), (1,))
+        Traceback (most recent call last):
+        ...
+        IndexError: amax: cannot reduce over a size-0 dimension (dim 1 of shape (3, 0))
+    """
+    if whole and 0 in shape:
+        raise IndexError(f"{op}: cannot reduce an empty tensor (shape {tuple(shape)}) without a dim; "
+                         "expected a dim whose size is not 0")
+    for a in axes:
+        if shape[a] == 0:
+            raise IndexError(f"{op}: cannot reduce over a size-0 dimension (dim {a} of shape {tuple(shape)})")
 
 
 def amax(x: Tensor, dim: Dim = None, keepdim: bool = False, *, axis: Dim = None,
          keepdims: bool | None = None) -> Tensor:
     """Maximum over ``dim`` (all when None or ()); tied maxima share the gradient evenly."""
+    whole = (dim is None or dim == ()) and axis is None
     axes = dims("amax", None if dim == () else dim, axis, x.ndim)
-    _empty_check("amax", x, axes)
+    check_nonempty("amax", x.shape, axes, whole)
     return rules.reduce_max(x, axis=axes, keepdims=_keep(keepdim, keepdims))
 
 
 def amin(x: Tensor, dim: Dim = None, keepdim: bool = False, *, axis: Dim = None,
          keepdims: bool | None = None) -> Tensor:
     """Minimum over ``dim`` (all when None or ()); tied minima share the gradient evenly."""
+    whole = (dim is None or dim == ()) and axis is None
     axes = dims("amin", None if dim == () else dim, axis, x.ndim)
-    _empty_check("amin", x, axes)
+    check_nonempty("amin", x.shape, axes, whole)
     if x.dtype.kind in "biu":
         return x._wrap(x.data.min(axis=axes, keepdims=_keep(keepdim, keepdims)))
     return composites.amin(x, axes, _keep(keepdim, keepdims))
@@ -173,7 +196,7 @@ def amin(x: Tensor, dim: Dim = None, keepdim: bool = False, *, axis: Dim = None,
 def argmax(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
     """Index of the (first) maximum along ``dim``; of the flattened tensor when None."""
     if dim is None:
-        _empty_check("argmax", x, ())
+        check_nonempty("argmax", x.shape, (), whole=True)
         return x._wrap(np.asarray(_arg(x._wrap(x.data.reshape(-1)), 0, True)[0], dtype=np.int64))
     return _select("argmax", x, dim, None, keepdim, True).indices
 
@@ -181,7 +204,7 @@ def argmax(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
 def argmin(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
     """Index of the (first) minimum along ``dim``; of the flattened tensor when None."""
     if dim is None:
-        _empty_check("argmin", x, ())
+        check_nonempty("argmin", x.shape, (), whole=True)
         return x._wrap(np.asarray(_arg(x._wrap(x.data.reshape(-1)), 0, False)[0], dtype=np.int64))
     return _select("argmin", x, dim, None, keepdim, False).indices
 

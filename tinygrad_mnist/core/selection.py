@@ -14,12 +14,13 @@ Examples:
 from __future__ import annotations
 
 import builtins
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import composites, rules
-from .reductions import Dim, ValuesIndices, _along, dims
+from .reductions import Dim, ValuesIndices, _along, check_nonempty, dims
 from .shape import dim_index
 
 if TYPE_CHECKING:  # names for annotations only; never imported at run time
@@ -52,32 +53,50 @@ def prod(x: Tensor, dim: int | None = None, keepdim: bool = False, *, dtype: Any
         first, second, rest = (*head, slice(0, half)), (*head, slice(half, 2 * half)), (*head, slice(2 * half, n))
         pairs = y[first] * y[second]
         y = pairs if n % 2 == 0 else rules.concatenate(pairs, y[rest], axis=d)
-    if y.shape[d] == 0:  # the empty product
-        y = x._wrap(np.ones((*y.shape[:d], 1, *y.shape[d + 1:]), dtype=x.dtype))
+    if y.shape[d] == 0:  # the empty product is 1: the empty sum plus 1 keeps it in the graph (an empty gradient)
+        y = rules.reduce_sum(y, axis=(d,), keepdims=True) + 1.0
     if dim is None:
         return y.reshape((1,) * x.ndim) if keepdim else y.reshape(())
     return y if keepdim else y.squeeze(d)
 
 
-def var(x: Tensor, dim: Dim = None, unbiased: bool | None = None, keepdim: bool = False, *,
-        correction: float | None = None) -> Tensor:
-    """Variance over ``dim``, dividing by N - ``correction`` (1 by default; ``unbiased=False`` means 0)."""
+def _variance(op: str, x: Tensor, dim: Dim, unbiased: bool | None, keepdim: bool,
+              correction: float | None) -> Tensor:
     if x.dtype.kind not in "fc":
-        raise TypeError(f"var: needs a floating-point tensor, got dtype {x.dtype}")
+        raise TypeError(f"{op}: needs a floating-point tensor, got dtype {x.dtype}")
     if unbiased is not None and correction is not None:
-        raise TypeError("var: give either unbiased or correction, not both")
+        raise TypeError(f"{op}: give either unbiased or correction, not both")
     c = float(correction) if correction is not None else 0.0 if unbiased is False else 1.0
-    axes = dims("var", dim, None, x.ndim)
+    axes = dims(op, dim, None, x.ndim)
     count = int(np.prod([x.shape[a] for a in axes]))
     centred = x - composites.mean(x, axes, True)
     total = rules.reduce_sum(centred * centred, axis=axes, keepdims=keepdim)
-    return total * (1.0 / builtins.max(count - c, 0)) if count - c > 0 else total * np.inf
+    if count - c > 0:
+        return total * (1.0 / (count - c))
+    warnings.warn(f"{op}: degrees of freedom N - correction = {count} - {c:g} <= 0; the result is nan where "
+                  "the values are all equal (or there are none) and inf elsewhere", UserWarning, stacklevel=3)
+    # PyTorch's total / max(N - correction, 0): 0 / 0 is nan, and nan (not 0 * inf) keeps numpy quiet
+    return total * x._wrap(np.where(total.data == 0, np.nan, np.inf).astype(x.dtype))
+
+
+def var(x: Tensor, dim: Dim = None, unbiased: bool | None = None, keepdim: bool = False, *,
+        correction: float | None = None) -> Tensor:
+    """Variance over ``dim``, dividing by N - ``correction`` (1 by default; ``unbiased=False`` means 0).
+    With N - correction <= 0 (an empty tensor, say) the result is nan (inf where the values differ),
+    with a warning, as in PyTorch.
+
+    Examples:
+        >>> from tinygrad_mnist import Tensor
+        >>> Tensor([1.0, 2.0, 3.0]).var().item()
+        1.0
+    """
+    return _variance("var", x, dim, unbiased, keepdim, correction)
 
 
 def std(x: Tensor, dim: Dim = None, unbiased: bool | None = None, keepdim: bool = False, *,
         correction: float | None = None) -> Tensor:
     """Standard deviation: the square root of [`var`][tinygrad_mnist.core.functions.var] (same arguments)."""
-    return composites.sqrt(var(x, dim, unbiased, keepdim, correction=correction))
+    return composites.sqrt(_variance("std", x, dim, unbiased, keepdim, correction))
 
 
 def norm(x: Tensor, p: Any = 2, dim: Dim = None, keepdim: bool = False) -> Tensor:
@@ -89,6 +108,8 @@ def norm(x: Tensor, p: Any = 2, dim: Dim = None, keepdim: bool = False) -> Tenso
         p = 2
     axes = dims("norm", dim, None, x.ndim)
     magnitude = composites.absolute(x)
+    if p in (np.inf, float("inf"), -np.inf, float("-inf")):  # a maximum (minimum) has no value over nothing
+        check_nonempty("norm", x.shape, axes, whole=dim is None)
     if p in (np.inf, float("inf")):
         return rules.reduce_max(magnitude, axis=axes, keepdims=keepdim)
     if p in (-np.inf, float("-inf")):

@@ -1,4 +1,4 @@
-"""MNIST: the bundled files, the IDX parser, verified loading, downloads and batching.
+"""MNIST: the bundled files, the IDX parser, verified loading, checking a data directory, downloads and batching.
 
 Examples:
     >>> from tinygrad_mnist.datasets import load_mnist, DataLoader
@@ -13,6 +13,7 @@ from .errors import MNISTError
 from .idx import parse_idx, read_payload, write_idx
 from .loader import DataLoader, train_val_split
 from .mnist import DIGESTS, FILES, cache_dir, load_mnist
+from .validate import NONCANONICAL_FLAG, validate_data_dir
 from .vision import MNIST
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "DIGESTS",
     "FILES",
     "MNIST",
+    "NONCANONICAL_FLAG",
     "DataLoader",
     "MNISTError",
     "cache_dir",
@@ -28,5 +30,6 @@ __all__ = [
     "parse_idx",
     "read_payload",
     "train_val_split",
+    "validate_data_dir",
     "write_idx",
 ]

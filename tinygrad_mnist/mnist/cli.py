@@ -1,7 +1,10 @@
 """The ``tinygrad-mnist`` command: train, evaluate, predict, data, plot, graph, backprop-compare.
 
 Bad arguments end with status 2 and one line naming the argument and what was
-expected; Ctrl-C during training saves a checkpoint and ends with status 130.
+expected; Ctrl-C (SIGINT) or SIGTERM during training saves a checkpoint and ends
+with status 130 or 143; Ctrl-C before training starts ends with 130 and no
+traceback; output cut short by its reader (``evaluate RUN | head -1``) ends
+quietly with status 141, as a process ended by SIGPIPE.
 evaluate, predict and plot take a run directory (the ``--out`` of train) or a
 checkpoint file; a run directory stands for its ``best.npz`` (its
 ``checkpoint.npz`` when no epoch has completed).
@@ -10,8 +13,11 @@ checkpoint file; a run directory stands for its ``best.npz`` (its
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
+import os
 import shlex
+import signal
 import sys
 import time
 import warnings
@@ -19,16 +25,22 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+if __name__ == "__main__":  # python -m: Ctrl-C while the modules below load ends without a traceback
+    signal.signal(signal.SIGINT, lambda signum, frame: os._exit(130))
+
 import numpy as np
 
 from ..datasets import MNISTError
 from ..datasets.__main__ import verify
 from ..nn.module import Module, StateDictError
 from ..viz import GraphvizMissingWarning, how_to_render
-from . import backprop_compare, graphs, metrics, plots
+from . import backprop_compare, graphs, metrics, plots, rundir
 from .checkpoint import CheckpointError, load_model
 from .imageio import ImageError, read_image
 from .models import ACTIVATIONS, describe
+from .rundir import RUN_OR_CHECKPOINT, RunDirError
+from .schema import SchemaError
+from .threads import blas_threads
 from .training import (
     MODEL_DEFAULTS,
     OPTIMIZERS,
@@ -39,10 +51,7 @@ from .training import (
     checkpoint_progress,
     load_split,
     predict_logits,
-    run_checkpoint,
 )
-
-RUN_OR_CHECKPOINT = "a run directory (the --out of train) or a checkpoint file written by train"
 
 
 class UsageError(Exception):
@@ -117,8 +126,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=non_negative_int, default=defaults.seed)
     train.add_argument("--val-size", type=non_negative_int, default=defaults.val_size,
                        help="training samples held out for validation (5000)")
-    train.add_argument("--data", help="directory of IDX files named like MNIST's (default: the bundled MNIST)")
-    train.add_argument("--out", help="run directory (default runs/<timestamp>)")
+    train.add_argument("--data", help="directory of IDX files named like MNIST's (default: the bundled MNIST); "
+                       "all four files are checked before training, including MNIST's digests")
+    train.add_argument("--allow-noncanonical-data", action="store_true",
+                       help="accept --data files that are not MNIST's own (other data in MNIST's layout)")
+    train.add_argument("--out", help="run directory (default runs/<timestamp>); a directory holding another run "
+                                     "is refused unless --overwrite is given")
+    train.add_argument("--overwrite", action="store_true",
+                       help="reuse an --out that holds another run: its files (checkpoints, metrics.json, figures) "
+                            "are deleted first")
     train.add_argument("--resume", metavar="CHECKPOINT", help="continue the run saved in CHECKPOINT")
     train.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
     train.add_argument("--dry-run", action="store_true", help="run 5 steps only (smoke test)")
@@ -170,27 +186,6 @@ def build_parser() -> argparse.ArgumentParser:
 # ---- PATH: a run directory or a checkpoint file ----------------------------------------
 
 
-def _existing(text: str) -> Path:
-    path = Path(text)
-    if not path.exists():
-        raise UsageError(f"argument PATH: {path} does not exist; expected {RUN_OR_CHECKPOINT}")
-    return path
-
-
-def _run_checkpoint(run: Path) -> Path:
-    found = run_checkpoint(run)
-    if found is None:
-        raise UsageError(f"argument PATH: {run} is a directory without best.npz or checkpoint.npz, so not a run "
-                         f"directory; expected {RUN_OR_CHECKPOINT}")
-    return found
-
-
-def _checkpoint_file(text: str) -> Path:
-    """The checkpoint PATH names: the file itself, or the one that stands for a run directory."""
-    path = _existing(text)
-    return _run_checkpoint(path) if path.is_dir() else path
-
-
 def _load(path: Path) -> tuple[Module, dict[str, Any]]:
     try:
         return load_model(path)
@@ -219,10 +214,23 @@ def _progress(progress: dict[str, Any]) -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    if args.resume and not Path(args.resume).is_file():
+        raise UsageError(f"argument --resume: {args.resume} is not a file; expected a checkpoint written by train")
+    out, same_run = rundir.out_for(args.out, args.resume, Path("runs") / time.strftime("%Y%m%d-%H%M%S"))
+    with rundir.run_dir_session(out, overwrite=args.overwrite, same_run=same_run):
+        return _train(args, out)
+
+
+def _train(args: argparse.Namespace, out: Path) -> int:
     log = (lambda message: None) if args.quiet else print
     if args.resume:
-        trainer = Trainer.resume(args.resume, out=args.out, log=log, progress=not args.quiet)
+        trainer = Trainer.resume(args.resume, out=out, log=log, progress=not args.quiet)
         print(f"resuming {args.resume} at epoch {trainer.state.epoch + 1}, step {trainer.state.step}")
+        saved, now = trainer.checkpoint_blas_threads, blas_threads()
+        if saved is not None and now is not None and saved != now:
+            print(f"tinygrad-mnist train: warning: the checkpoint was saved with a BLAS thread count of {saved} and "
+                  f"this process uses {now}; the continuation will not be bit-identical to an uninterrupted run",
+                  file=sys.stderr)
     else:
         given = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "hidden": args.hidden,
                  "dropout": args.dropout}
@@ -230,10 +238,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             args.model, optimizer=args.optimizer, momentum=args.momentum,
             channels=list(args.channels), activation=args.activation,
             weight_decay=args.weight_decay, scheduler=args.scheduler, seed=args.seed, val_size=args.val_size,
-            data=args.data, max_steps=5 if args.dry_run else None,
+            data=args.data, allow_noncanonical_data=args.allow_noncanonical_data, max_steps=5 if args.dry_run else None,
             **{name: value for name, value in given.items() if value is not None},
         )
-        out = args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
         trainer = Trainer(config, out, log=log, progress=not args.quiet)
         log(f"training {describe(config.architecture())} with {config.optimizer}, lr {config.lr}, "
             f"batch {config.batch_size}, {config.epochs} epochs -> {trainer.out}")
@@ -241,9 +248,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         result = trainer.fit()
     except Interrupted as stop:
-        print(f"\ninterrupted at epoch {trainer.state.epoch + 1}, step {trainer.state.step}; "
+        how = "interrupted" if stop.signum == signal.SIGINT else "terminated"
+        print(f"\n{how} at epoch {trainer.state.epoch + 1}, step {trainer.state.step}; "
               f"checkpoint saved to {stop.args[0]}\nresume with: tinygrad-mnist train --resume {stop.args[0]}")
-        return 130
+        return 128 + stop.signum
     print(f"test accuracy {result['test_accuracy']:.4f} of the final weights, after {trainer.state.step} steps "
           f"({time.perf_counter() - started:.1f} s); run saved in {trainer.out}")
     best = result.get("best_checkpoint")
@@ -256,13 +264,16 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    checkpoint = _checkpoint_file(args.path)
+    checkpoint = rundir.checkpoint_path(args.path)
     model, metadata = _load(checkpoint)
     role = ""
     if Path(args.path).is_dir():
         role = ", the run's best" if checkpoint.name == "best.npz" else ", the run's last, as it has no best.npz"
     images, labels = load_split("test", args.data)
-    predictions = predict_logits(model, images).argmax(axis=1)
+    logits = predict_logits(model, images)
+    _warn_not_finite("weights", [p.data for p in model.parameters()])
+    _warn_not_finite("outputs (logits)", [logits])
+    predictions = logits.argmax(axis=1)
     print(f"test accuracy {metrics.accuracy(labels, predictions):.4f} on {len(labels)} images; "
           f"checkpoint {checkpoint}{role} ({_progress(checkpoint_progress(metadata))})\n")
     matrix = metrics.confusion_matrix(labels, predictions, num_classes=10)
@@ -275,8 +286,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _warn_not_finite(what: str, arrays: list[np.ndarray]) -> None:
+    """One line on stderr when some of ``arrays``' values are NaN or infinite."""
+    bad, total = sum(int((~np.isfinite(a)).sum()) for a in arrays), sum(a.size for a in arrays)
+    if bad:
+        print(f"tinygrad-mnist evaluate: warning: {bad:,} of {total:,} {what} are NaN or infinite; "
+              f"the accuracy below is meaningless", file=sys.stderr)
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
-    model, _ = _load(_checkpoint_file(args.checkpoint))
+    model, _ = _load(rundir.checkpoint_path(args.checkpoint))
     if args.index is not None:
         images, labels = load_split("test", args.data)
         if args.index >= len(images):
@@ -338,9 +357,9 @@ def cmd_plot(args: argparse.Namespace) -> int:
         import matplotlib  # noqa: F401  (said before any path is checked)
     except ImportError:
         raise UsageError(plots.INSTALL_HINT) from None
-    path = _existing(args.path)
+    path = rundir.existing_path(args.path)
     if path.is_dir():
-        run, checkpoint = path, _run_checkpoint(path).name
+        run, checkpoint = path, rundir.run_dir_checkpoint(path).name
     else:
         _load(path)  # a checkpoint at all? (said before where it lies)
         run, checkpoint = path.parent, path.name
@@ -363,13 +382,27 @@ COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
-    except (UsageError, ConfigError, CheckpointError, StateDictError, MNISTError, ImageError) as exc:
-        print(f"tinygrad-mnist {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        args = build_parser().parse_args(argv)
+        try:
+            status = COMMANDS[args.command](args)
+        except (UsageError, RunDirError, ConfigError, CheckpointError, StateDictError, MNISTError, ImageError) as exc:
+            print(f"tinygrad-mnist {args.command}: error: {exc}", file=sys.stderr)
+            status = 2
+        except SchemaError as exc:  # an architecture out of range, from the command line's own numbers
+            print(f"tinygrad-mnist {args.command}: error: the model's architecture: {exc}", file=sys.stderr)
+            status = 2
+        sys.stdout.flush()  # a closed pipe is reported here, not at exit
+        return status
+    except KeyboardInterrupt:
+        print("\ntinygrad-mnist: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # the reader of stdout has gone: no more output, no traceback
+        with contextlib.suppress(OSError, ValueError):  # ValueError: stdout is no file (in-process callers)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     sys.exit(main())

@@ -2,8 +2,9 @@
 
 Everything that decides the next step (weights, optimizer moments and step
 count, scheduler, random generator, position in the epoch, history) goes into
-the checkpoint, so a run stopped with Ctrl-C and resumed ends with exactly the
-weights of a run that was never stopped.
+the checkpoint, so a run stopped with Ctrl-C (or SIGTERM) and resumed ends with
+exactly the weights of a run that was never stopped, provided the BLAS library
+uses the same number of threads (`blas_threads`, recorded in the checkpoint).
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ from .. import optim, random
 from ..atomic import atomic_write
 from ..core.grad_mode import no_grad
 from ..core.tensor import Tensor
-from ..datasets import DataLoader, load_mnist, train_val_split
+from ..datasets import DataLoader, load_mnist, train_val_split, validate_data_dir
 from ..nn import functional as F
 from ..nn.module import Module
-from .checkpoint import CheckpointError, load_checkpoint, load_model, save_checkpoint
-from .models import build_model, cnn_architecture, mlp_architecture
+from .checkpoint import CheckpointError, load_checkpoint, load_model, model_architecture, save_checkpoint
+from .models import build_model, cnn_architecture, describe, mlp_architecture
+from .threads import blas_threads
 
 OPTIMIZERS = {"sgd": optim.SGD, "adam": optim.Adam, "adamw": optim.AdamW}
 MODELS = ("cnn", "mlp")
@@ -56,6 +58,7 @@ class TrainConfig:
     seed: int = 0
     val_size: int = 5000
     data: str | None = None
+    allow_noncanonical_data: bool = False  # accept --data files whose digests are not MNIST's
     max_steps: int | None = None  # stop after this many steps (smoke tests)
 
     def __post_init__(self) -> None:
@@ -85,12 +88,34 @@ class ConfigError(ValueError):
 
 
 class Interrupted(Exception):
-    """Training stopped at a step boundary by SIGINT; the checkpoint path is in ``args[0]``."""
+    """Training stopped at a step boundary by SIGINT or SIGTERM; the checkpoint path is in ``args[0]``.
+
+    ``signum`` is the signal that stopped it.
+    """
+
+    def __init__(self, checkpoint: Path, signum: int = signal.SIGINT) -> None:
+        super().__init__(checkpoint)
+        self.signum = signum
 
 
-def load_split(split: str, data: str | None) -> tuple[np.ndarray, np.ndarray]:
-    """MNIST from the bundled copy, or IDX files named like MNIST's in ``data``."""
-    return load_mnist(split, root=data, verify_digests=data is None)
+def load_split(split: str, data: str | None, canonical: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST from the bundled copy (its digests verified), or IDX files named like MNIST's in ``data``.
+
+    ``data``'s files are checked in full by
+    [`validate_data_dir`][tinygrad_mnist.datasets.validate_data_dir]: shapes,
+    dtypes, label range and counts, and, with ``canonical``, MNIST's digests.
+    """
+    if data is None:
+        return load_mnist(split)
+    return validate_data_dir(data, canonical=canonical, splits=split)[split]
+
+
+def load_both_splits(config: TrainConfig) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Both splits of the run's data, every file checked before any training: a bad test file must not cost
+    a whole run. ``--data`` must hold MNIST's own files unless ``allow_noncanonical_data``."""
+    if config.data is None:
+        return {split: load_mnist(split) for split in ("train", "test")}
+    return validate_data_dir(config.data, canonical=not config.allow_noncanonical_data)
 
 
 def make_optimizer(config: TrainConfig, model: Module) -> optim.Optimizer:
@@ -199,12 +224,14 @@ class Trainer:
         self.scheduler = optim.CosineAnnealingLR(self.optimizer, T_max=config.epochs) \
             if config.scheduler == "cosine" else None
         self.state = RunState()
-        images, labels = load_split("train", config.data)
+        data = load_both_splits(config)
+        (images, labels), (self.test_x, self.test_y) = data["train"], data["test"]
         if config.val_size >= len(images):
             raise ConfigError(f"val_size must be below the {len(images)} training samples, got {config.val_size}")
         (xt, yt), (self.val_x, self.val_y) = train_val_split(images, labels, config.val_size, seed=config.seed)
         self.loader = DataLoader(xt, yt, batch_size=config.batch_size, shuffle=True, seed=config.seed)
-        self._stop_requested = False
+        self._stop_signal: int | None = None
+        self.checkpoint_blas_threads: int | None = None  # recorded in the checkpoint resumed from, if any
 
     # ---- checkpoints -------------------------------------------------------------
     def _metadata(self) -> dict[str, Any]:
@@ -215,6 +242,7 @@ class Trainer:
             "state": asdict(self.state),
             "rng_state": random.get_rng_state(),
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+            "blas_threads": blas_threads(),
         }
 
     def save(self, name: str) -> Path:
@@ -230,13 +258,23 @@ class Trainer:
         if "config" not in meta or "state" not in meta or ckpt.optimizer_state is None:
             raise CheckpointError(f"checkpoint {path}: not a training checkpoint (no config, state or optimizer)")
         try:
-            trainer = cls(TrainConfig(**meta["config"]), out if out is not None else Path(path).parent, **kwargs)
+            config = TrainConfig(**meta["config"])
+        except (TypeError, ValueError) as exc:
+            raise CheckpointError(f"checkpoint {path}: cannot resume from it ({type(exc).__name__}: {exc})") from None
+        architecture = model_architecture(meta, path)  # the one field that describes the model, for every command
+        if config.architecture() != architecture:
+            raise CheckpointError(f"checkpoint {path}: its config describes {describe(config.architecture())}, "
+                                  f"its architecture {describe(architecture)}")
+        try:
+            trainer = cls(config, out if out is not None else Path(path).parent, **kwargs)
             trainer.model.load_state_dict(ckpt.model_state)
             trainer.optimizer.load_state_dict(ckpt.optimizer_state)
             if trainer.scheduler is not None and meta.get("scheduler"):
                 trainer.scheduler.load_state_dict(meta["scheduler"])
             trainer.state = RunState(**meta["state"])
             random.set_rng_state(meta["rng_state"])
+            threads = meta.get("blas_threads")
+            trainer.checkpoint_blas_threads = threads if isinstance(threads, int) else None
         except (TypeError, KeyError, ValueError) as exc:
             raise CheckpointError(f"checkpoint {path}: cannot resume from it ({type(exc).__name__}: {exc})") from None
         return trainer
@@ -247,8 +285,8 @@ class Trainer:
             f.write(json.dumps(record, indent=2).encode())
 
     # ---- the loop ----------------------------------------------------------------
-    def _on_sigint(self, signum: int, frame: Any) -> None:
-        self._stop_requested = True
+    def _on_stop_signal(self, signum: int, frame: Any) -> None:
+        self._stop_signal = signum
 
     def evaluate(self, images: np.ndarray, labels: np.ndarray) -> float:
         return model_accuracy(self.model, images, labels)
@@ -275,9 +313,10 @@ class Trainer:
         directory, with its file name, `checkpoint_progress` and its own test
         accuracy (None when the directory holds no checkpoint).
         """
-        # Ctrl-C only sets a flag, checked between steps; after the last step the run
-        # is complete, so a late Ctrl-C lets the final evaluation and writes finish.
-        previous = signal.signal(signal.SIGINT, self._on_sigint)
+        # Ctrl-C and SIGTERM only set a flag, checked between steps; after the last step
+        # the run is complete, so a late signal lets the final evaluation and writes finish.
+        previous = {signum: signal.signal(signum, self._on_stop_signal)
+                    for signum in (signal.SIGINT, signal.SIGTERM)}
         try:
             while self.state.epoch < self.config.epochs:
                 self._run_epoch()
@@ -285,12 +324,12 @@ class Trainer:
                     break
             if self.state.batch:  # stopped inside an epoch by max_steps: keep that position too
                 self.save("checkpoint.npz")
-            test_x, test_y = load_split("test", self.config.data)
-            result = {"test_accuracy": self.evaluate(test_x, test_y), "steps": self.state.step,
-                      "best_checkpoint": self._score_run_checkpoint(test_x, test_y)}
+            result = {"test_accuracy": self.evaluate(self.test_x, self.test_y), "steps": self.state.step,
+                      "best_checkpoint": self._score_run_checkpoint(self.test_x, self.test_y)}
             self.write_metrics(result)
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
         return result
 
     def _run_epoch(self) -> None:
@@ -313,9 +352,9 @@ class Trainer:
             state.epoch_seen += len(y)
             bar.set_postfix(loss=f"{state.epoch_loss_sum / state.epoch_seen:.4f}",
                             acc=f"{state.epoch_correct / state.epoch_seen:.4f}", refresh=False)
-            if self._stop_requested:
+            if self._stop_signal is not None:
                 bar.close()
-                raise Interrupted(self.save("checkpoint.npz"))
+                raise Interrupted(self.save("checkpoint.npz"), self._stop_signal)
             if config.max_steps is not None and state.step >= config.max_steps:
                 break
         bar.close()

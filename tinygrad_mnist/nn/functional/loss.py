@@ -128,6 +128,8 @@ def _class_nll(fn: str, log_probs: Tensor, target: Any, weight: Any, ignore_inde
     else:
         q *= -1.0
     terms = log_probs.where(q != 0, 0.0) * q
+    if reduction == "mean" and not labels.size:
+        return terms.sum() * np.nan  # the mean over no positions is 0 / 0, as in PyTorch
     return terms.sum(dim=dim) if reduction == "none" else terms.sum()
 
 
@@ -138,6 +140,8 @@ def _weighted_nll(log_probs: Tensor, labels: np.ndarray, smoothing: float, reduc
     hit = labels[:, None] == np.arange(k)  # one broadcast compare: works on vmap's batched labels too
     q = np.where(hit, (1 - smoothing + smoothing / k) * scale, smoothing / k * scale).astype(log_probs.dtype)
     terms = log_probs.where(q != 0, 0.0) * q
+    if reduction == "mean" and not n:
+        return terms.sum() * np.nan  # the mean over an empty batch is 0 / 0, as in PyTorch
     return terms.sum(dim=1) if reduction == "none" else terms.sum()
 
 
