@@ -9,12 +9,14 @@ not finite.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -137,15 +139,31 @@ def test_out_below_a_file_is_refused(tmp_path: Path) -> None:
     one_error_line(result, "argument --out", "cannot create the directory")
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root can write anywhere")
+@contextlib.contextmanager
+def unwritable(directory: Path) -> Iterator[None]:
+    """``directory`` made unwritable for this process: by its mode, or, for root (whom modes do not stop),
+    by the immutable attribute; skips the test where neither works."""
+    directory.chmod(0o500)
+    immutable = False
+    try:
+        if os.access(directory, os.W_OK):  # root
+            immutable = shutil.which("chattr") is not None and subprocess.run(
+                ["chattr", "+i", str(directory)], capture_output=True, check=False).returncode == 0
+            if not immutable:
+                pytest.skip("cannot make a directory unwritable for this user here (root without chattr +i)")
+        yield
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", str(directory)], check=False)
+        directory.chmod(0o700)
+
+
 def test_unwritable_out_is_refused_before_the_data_is_read(tmp_path: Path) -> None:
     out = tmp_path / "locked"
     out.mkdir()
-    out.chmod(0o500)
-    try:
+    with unwritable(out):
+        assert not (out / "probe").exists()
         result = run_cli("train", "--allow-noncanonical-data", "--data", tmp_path / "no-data", "--out", out)
-    finally:
-        out.chmod(0o700)
     one_error_line(result, "argument --out", "cannot write in")
 
 
