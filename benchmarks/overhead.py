@@ -71,6 +71,8 @@ class PerOpResult:
     target_us: float
     project_rounds_us: list[float] = field(default_factory=list)
     numpy_rounds_us: list[float] = field(default_factory=list)
+    torch_us: float | None = None  # the same step in PyTorch eager, when torch can be imported
+    torch_rounds_us: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -101,6 +103,22 @@ def numpy_step(a: np.ndarray, b: np.ndarray) -> None:
     del ga, gb
 
 
+def torch_step_for() -> Callable[[np.ndarray, np.ndarray], None] | None:
+    """The same step in PyTorch eager (leaves made from the arrays without a copy), or None without torch."""
+    try:
+        import torch
+    except Exception:  # not installed, or installed but broken
+        return None
+
+    def torch_step(a_data: np.ndarray, b_data: np.ndarray) -> None:
+        a = torch.from_numpy(a_data).requires_grad_()
+        b = torch.from_numpy(b_data).requires_grad_()
+        loss = ((a * b) + a).sum()
+        loss.backward()
+
+    return torch_step
+
+
 def time_loop(step: Callable[[np.ndarray, np.ndarray], None], a: np.ndarray, b: np.ndarray, n: int) -> float:
     """Seconds per call of ``step`` over ``n`` calls."""
     gc.collect()
@@ -115,13 +133,19 @@ def measure_per_op(iterations: int, rounds: int) -> PerOpResult:
     a = rng.standard_normal(VECTOR_SIZE).astype(np.float32)
     b = rng.standard_normal(VECTOR_SIZE).astype(np.float32)
     warmup = max(iterations // 10, 100)
+    torch_step = torch_step_for()
     time_loop(project_step, a, b, warmup)
     time_loop(numpy_step, a, b, warmup)
+    if torch_step is not None:
+        time_loop(torch_step, a, b, warmup)
     project: list[float] = []
     baseline: list[float] = []
-    for _ in range(rounds):  # alternate, so that drifts in machine speed hit both alike
+    torch_rounds: list[float] = []
+    for _ in range(rounds):  # alternate, so that drifts in machine speed hit all alike
         project.append(time_loop(project_step, a, b, iterations) * 1e6)
         baseline.append(time_loop(numpy_step, a, b, iterations) * 1e6)
+        if torch_step is not None:
+            torch_rounds.append(time_loop(torch_step, a, b, iterations) * 1e6)
     project_us = statistics.median(project)
     numpy_us = statistics.median(baseline)
     return PerOpResult(
@@ -133,6 +157,8 @@ def measure_per_op(iterations: int, rounds: int) -> PerOpResult:
         target_us=PER_OP_TARGET_US,
         project_rounds_us=project,
         numpy_rounds_us=baseline,
+        torch_us=statistics.median(torch_rounds) if torch_rounds else None,
+        torch_rounds_us=torch_rounds,
     )
 
 

@@ -18,7 +18,7 @@ Settings, so that the comparison is like for like:
 * The optimizer runs PyTorch's default implementation (no ``foreach``/``fused``
   argument), which on CPU is the per-parameter loop.
 * No subnormal flushing (``torch.set_flush_denormal`` is left off). The
-  framework's Adam flushes moments below 1e-30 every 100 steps because over
+  framework's optimizers flush decaying buffers of about 2e-31 and below because over
   many epochs they decay into float32's subnormal range; within one epoch (468
   steps) a moment shrinks at most by 0.9 ** 468, about 4e-22, so only moments
   already below about 3e-17 could get there, and the epoch's speed is unchanged.

@@ -33,7 +33,8 @@ from tinygrad_mnist.nn import functional as F
 
 ROOT = Path(__file__).resolve().parent.parent
 MEASURED = ("mlp_epoch_vs_numpy", "peak_rss", "per_op_overhead", "chain_ratio", "import_time", "per_example_grads")
-AGAINST_TORCH = ("mlp_epoch_vs_torch", "cnn_epoch_vs_torch")
+AGAINST_TORCH = ("mlp_epoch_vs_torch", "mlp_plain_vs_torch", "per_op_vs_torch", "cnn_epoch_vs_torch",
+                 "examples_cnn_vs_torch")
 FIGURE_KEYS = {"label", "unit", "project", "reference", "reference_name", "ratio", "target", "target_on",
                "value", "pass", "status", "samples"}
 
@@ -72,11 +73,13 @@ def test_quick_run_writes_every_figure(tmp_path):
             assert torch_figure["note"] and torch_figure["pass"] is None
         else:
             _check_measured(name, torch_figure)
-    assert len({figures[name]["status"] == "skipped" for name in AGAINST_TORCH}) == 1  # both or neither
-    assert figures["cnn_epoch_vs_torch"]["target"] == 2.0
+    assert len({figures[name]["status"] == "skipped" for name in AGAINST_TORCH}) == 1  # all or none
+    assert figures["cnn_epoch_vs_torch"]["target"] == 1.30 and figures["examples_cnn_vs_torch"]["target"] == 1.50
+    assert figures["mlp_plain_vs_torch"]["target"] == figures["mlp_epoch_vs_torch"]["target"] == 0.90
     assert payload["meta"]["quick"] is True and payload["meta"]["rounds"] == 1
     assert payload["meta"]["mlp_steps"] == 20 and payload["meta"]["cnn_steps"] == 5
     assert [r["steps"] for r in payload["cnn_runs"]["project"]] == [5]
+    assert [r["steps"] for r in payload["examples_cnn_runs"]["project"]] == [5]
     for figure in figures.values():  # the table shows every row with its verdict
         assert figure["label"] in done.stdout
     for verdict in ("pass", "miss"):

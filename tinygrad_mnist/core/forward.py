@@ -53,8 +53,9 @@ class _Level:
 
 
 class _ForwardState:
-    level: _Level | None = None  # the open dual level, if any
-    pushing: bool = True  # False while a JVP rule runs: rules work on primal values
+    def __init__(self) -> None:  # instance attributes: read on every operation, the fastest to read
+        self.level: _Level | None = None  # the open dual level, if any
+        self.pushing = True  # False while a JVP rule runs: rules work on primal values
 
 
 FORWARD = _ForwardState()

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import operator
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +35,7 @@ from .batching import BATCHING
 from .batching import call as batch_call
 from .forward import FORWARD
 from .forward import push as push_tangents
-from .grad_mode import STATE, set_grad_enabled
+from .grad_mode import STATE
 from .hooks import HOOKS, run_hooks
 from .nodeview import NodeView
 from .versions import check_unchanged
@@ -48,6 +49,7 @@ RELEASED = (
 )
 _EMPTY: dict[str, Any] = {}  # the parameters of most nodes: one shared empty dict
 _creation_order = itertools.count()
+_DATA = operator.attrgetter("data")  # a tensor's array, without a Python frame per input
 
 # Told about each node of the walk as observer(tensor, node, grad, sent) before the node is
 # released; ``sent`` lists (input index, gradient sent) for the inputs that require grad.
@@ -97,7 +99,7 @@ class Primitive:
         if BATCHING.levels and (batched := batch_call(self, inputs, params)) is not None:
             return record(self, inputs, batched[0], params, batched[1])  # inside vmap: the batching rule
         try:
-            data = self.forward(*[t.data for t in inputs], **params)
+            data = self.forward(*map(_DATA, inputs), **params)
         except ValueError as exc:  # numpy's words re-worded only if the caller's shapes do not broadcast
             if str(exc).startswith(self.name + ":") or "broadcast" not in str(exc):
                 raise  # worded by the forward itself, or not about shapes at all
@@ -107,11 +109,10 @@ class Primitive:
                 shapes = " and ".join(str(t.shape) for t in inputs)
                 raise ValueError(f"{self.name}: shapes {shapes} cannot be broadcast together") from None
             raise
-        saved = None
         if self.saves:
             data, *extras = data
-            saved = dict(zip(self.saves, extras, strict=True))
-        return record(self, inputs, data, params, saved)
+            return record(self, inputs, data, params, dict(zip(self.saves, extras, strict=True)))
+        return record(self, inputs, data, params)
 
 
 class Node(NodeView):
@@ -193,8 +194,11 @@ def reverse_order(roots: Sequence[Tensor], leaves: dict[int, Tensor], caller: st
         if node.seq < last_change:
             check_unchanged(caller, node, tensor)
         for inp in node.inputs:
-            if inp.requires_grad:
-                push(inp)
+            if inp.requires_grad:  # push(inp), with the leaf and already-queued cases written out
+                if inp._ctx is None:
+                    leaves[id(inp)] = inp
+                elif inp._ctx.mark is not token:
+                    push(inp)
         yield tensor
 
 
@@ -231,7 +235,10 @@ def backward(roots: Sequence[Tensor], gradients: Sequence[Any] | None, retain_gr
     for k, root in enumerate(roots):
         seed = _seed(root, None if gradients is None else gradients[k])
         handed.add(id(seed.data))
-        _accumulate(grads, owned, root, seed, create_graph)
+        if id(root) in grads:  # the same tensor twice among the roots
+            _accumulate(grads, owned, root, seed, create_graph)
+        else:
+            grads[id(root)] = seed
     wanted = None if inputs is None else {id(t) for t in inputs}
     hooks = HOOKS  # usually empty: one truth test per tensor
     keep = inputs is None or accumulate  # retain_grad() fills .grad in backward, not in autograd.grad
@@ -239,46 +246,47 @@ def backward(roots: Sequence[Tensor], gradients: Sequence[Any] | None, retain_gr
     leaves: dict[int, Tensor] = {}
     # Under detect_anomaly the walk checks each gradient it is sent; the operations inside
     # a VJP are not checked as forwards, so a bad gradient is blamed on its primitive.
-    anomaly, STATE.anomaly = STATE.anomaly, False
+    # The VJPs are recorded only when the gradients must be differentiable (create_graph).
+    anomaly, recording = STATE.anomaly, STATE.enabled
+    STATE.anomaly, STATE.enabled = False, create_graph
     try:
-        with set_grad_enabled(create_graph):  # recorded only when the gradients must be differentiable
-            for tensor in reverse_order(roots, leaves):
-                grad = grads.pop(id(tensor))  # complete: every tensor made from this one is done
-                if hooks and id(tensor) in hooks:
-                    grad = _hooked(tensor, grad, create_graph, handed, keep)
-                if wanted is not None and id(tensor) in wanted:
-                    captured[id(tensor)] = grad
-                node: Node = tensor._ctx
-                prim, node_inputs, params = node.prim, node.inputs, node.params
-                assert node_inputs is not None and params is not None  # reverse_order raised on released nodes
-                if node.saved is not None:
-                    params = {**params, **node.saved}
-                # the derivative rule: one VJP per input that needs a gradient, or one vjp= for all at once
-                together = None if prim.vjp is None else prim.vjp(grad, tensor, *node_inputs, **params)
-                sent: list[tuple[int, Tensor]] | None = None if observer is None else []
-                for i, inp in enumerate(node_inputs):
-                    if not inp.requires_grad:
-                        continue
-                    g = prim.vjps[i](grad, tensor, *node_inputs, **params) if together is None else together[i]
-                    if g is None:
-                        raise RuntimeError(f"{prim.name}: its derivative rule gave no gradient for input {i}, "
-                                           "which requires grad")
-                    if g.data.shape != inp.data.shape:  # broadcasting is undone here, once for every rule
-                        g = g.sum_to_size(inp.data.shape)
-                    if anomaly:
-                        check_gradient(prim.name, i, g.data, node.site)
-                    if sent is not None:
-                        sent.append((i, g))
-                    if id(inp) in grads:  # fan-out: a second path reached inp
-                        _accumulate(grads, owned, inp, g, create_graph)
-                    else:  # the first contribution, by far the most common case
-                        grads[id(inp)] = g
-                if observer is not None and sent is not None:
-                    observer(tensor, node, grad, sent)
-                if not retain_graph:
-                    node.release()
+        for tensor in reverse_order(roots, leaves):
+            grad = grads.pop(id(tensor))  # complete: every tensor made from this one is done
+            if hooks and id(tensor) in hooks:
+                grad = _hooked(tensor, grad, create_graph, handed, keep)
+            if wanted is not None and id(tensor) in wanted:
+                captured[id(tensor)] = grad
+            node: Node = tensor._ctx
+            prim, node_inputs, params = node.prim, node.inputs, node.params
+            assert node_inputs is not None and params is not None  # reverse_order raised on released nodes
+            if node.saved is not None:
+                params = {**params, **node.saved}
+            # the derivative rule: one VJP per input that needs a gradient, or one vjp= for all at once
+            together = None if prim.vjp is None else prim.vjp(grad, tensor, *node_inputs, **params)
+            sent: list[tuple[int, Tensor]] | None = None if observer is None else []
+            for i, inp in enumerate(node_inputs):
+                if not inp.requires_grad:
+                    continue
+                g = prim.vjps[i](grad, tensor, *node_inputs, **params) if together is None else together[i]
+                if g is None:
+                    raise RuntimeError(f"{prim.name}: its derivative rule gave no gradient for input {i}, "
+                                       "which requires grad")
+                if g.data.shape != inp.data.shape:  # broadcasting is undone here, once for every rule
+                    g = g.sum_to_size(inp.data.shape)
+                if anomaly:
+                    check_gradient(prim.name, i, g.data, node.site)
+                if sent is not None:
+                    sent.append((i, g))
+                if id(inp) in grads:  # fan-out: a second path reached inp
+                    _accumulate(grads, owned, inp, g, create_graph)
+                else:  # the first contribution, by far the most common case
+                    grads[id(inp)] = g
+            if observer is not None and sent is not None:
+                observer(tensor, node, grad, sent)
+            if not retain_graph:
+                node.inputs = node.params = node.saved = None  # node.release(), without the call
     finally:
-        STATE.anomaly = anomaly
+        STATE.anomaly, STATE.enabled = anomaly, recording
     # Leaves are finished last, so a failure above leaves every .grad untouched.
     for key, leaf in leaves.items():
         grad = grads[key]
@@ -315,7 +323,9 @@ def _seed(root: Tensor, gradient: Any) -> Tensor:
         if root.data.size != 1:
             raise RuntimeError(f"backward: the output has shape {root.shape}; a gradient can be created "
                                f"implicitly only for one-element outputs, so pass gradient= shaped {root.shape}")
-        return root._wrap(np.ones_like(root.data))
+        if type(root.data) is np.ndarray:  # one element: its shape is all ones, as ndmin makes it
+            return root._wrap(np.array(1, dtype=root.data.dtype, ndmin=root.data.ndim))
+        return root._wrap(np.ones_like(root.data))  # a batched array keeps its class
     seed = gradient if hasattr(gradient, "_ctx") else root._wrap(np.asarray(gradient, dtype=root.dtype))
     if seed.shape != root.shape:
         raise ValueError(f"backward: gradient has shape {seed.shape}, expected the output's shape {root.shape}")
@@ -333,7 +343,8 @@ def _accumulate(grads: dict[int, Tensor], owned: set[int], tensor: Tensor, g: Te
     elif key in owned and previous.data.dtype == g.data.dtype:
         np.add(previous.data, g.data, out=previous.data)
     else:  # the first gradient may be shared (add passes g through): sum into a buffer of our own
-        grads[key] = previous._wrap(np.asanyarray(previous.data + g.data))
+        total = previous.data + g.data
+        grads[key] = previous._wrap(total if isinstance(total, np.ndarray) else np.asarray(total))
         owned.add(key)
 
 
@@ -348,7 +359,7 @@ def _deposit(leaf: Tensor, grad: Tensor, create_graph: bool, handed: set[int]) -
         leaf.grad = leaf.grad + grad
         return
     data = grad.data
-    if not data.flags.writeable or data.base is not None or id(data) in handed or data.dtype != leaf.data.dtype:
+    if data.base is not None or id(data) in handed or data.dtype != leaf.data.dtype or not data.flags.writeable:
         grad = grad.astype(leaf.data.dtype) if create_graph else grad._wrap(data.astype(leaf.data.dtype))
     handed.add(id(grad.data))
     leaf.grad = grad

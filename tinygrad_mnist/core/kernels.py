@@ -5,8 +5,11 @@ copies an im2col matrix out of a sliding-window view of the padded input and
 multiplies it by the weights in one matrix product (one per group when the
 channels are split into groups); the transposed convolution (the input's
 gradient) adds one slice per kernel offset, never looping over pixels.
-Max-pooling works on one strided view per window position. The VJPs that tie
-them together are in the table of ``tinygrad_mnist.core.rules``.
+Max-pooling works on one strided view per window position; windows that tile
+the input (stride = kernel, as in the common 2x2 stride 2) take a reshaped view
+instead, and the gradient writes each window's cells once, from the saved
+positions of the maxima. The VJPs that tie them together are in the table of
+``tinygrad_mnist.core.rules``.
 
 Strides, paddings, dilations and kernel sizes are (height, width) pairs; an int
 stands for the same number on both axes.
@@ -21,6 +24,7 @@ import numpy as np
 _NCHW = "NCHW (batch, channels, height, width)"
 _OIHW = "OIHW (out_channels, in_channels, kernel_height, kernel_width)"
 Pair = tuple[int, int]
+_CHUNK_BYTES = 1 << 20  # images per chunk of the tiled pooling kernels: about a megabyte of input
 
 
 def pair(value: Any, name: str, op: str, minimum: int = 1) -> Pair:
@@ -109,6 +113,16 @@ def _grouped(a: np.ndarray, groups: int) -> np.ndarray:
 def conv2d_forward(x: np.ndarray, w: np.ndarray, stride: Any, padding: Any, dilation: Any = 1,
                    groups: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """The convolution, and the im2col of x it multiplied (which the weight's gradient needs again)."""
+    return conv2d_bias_forward(x, w, None, stride, padding, dilation, groups)
+
+
+def conv2d_bias_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Any, padding: Any,
+                        dilation: Any = 1, groups: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """``conv2d_forward`` plus the bias ``b`` (O,) when given, added as the product is written out.
+
+    The matmul leaves the output channels first, (O, N*OH*OW); the one copy to
+    NCHW adds the bias on the way, so the bias costs no pass of its own.
+    """
     check_conv(x.shape, w.shape, stride, padding, dilation, groups)
     o = w.shape[0]
     cols, (n, oh, ow) = _cols(x, w.shape[2], w.shape[3], pair(stride, "stride", "conv2d"),
@@ -117,7 +131,14 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, stride: Any, padding: Any, dila
         out = w.reshape(o, -1) @ cols  # (O, N*OH*OW): the one matmul
     else:  # one matmul per group, as one stacked product
         out = (w.reshape(groups, o // groups, -1) @ _grouped(cols, groups)).reshape(o, -1)
-    return np.ascontiguousarray(out.reshape(o, n, oh, ow).transpose(1, 0, 2, 3)), cols
+    nchw = out.reshape(o, n, oh, ow).transpose(1, 0, 2, 3)
+    if b is None:
+        return np.ascontiguousarray(nchw), cols
+    if b.shape != (o,):
+        raise ValueError(f"conv2d: bias must have shape ({o},), one per output channel, got {b.shape}")
+    result = np.empty(nchw.shape, dtype=np.result_type(out, b))
+    np.add(nchw, b.reshape(1, o, 1, 1), out=result)
+    return result, cols
 
 
 def conv2d_weight_grad_forward(x: np.ndarray, g: np.ndarray, w_shape: tuple[int, ...], stride: Any,
@@ -253,15 +274,64 @@ def _window_slices(x: np.ndarray, kernel_size: Any, stride: Any, dilation: Any) 
             for a in range(kh) for b in range(kw)]
 
 
+def _tiles(x: np.ndarray, kernel_size: Any, stride: Any, dilation: Any) -> np.ndarray | None:
+    """For windows that tile the input (stride = kernel, no dilation), the tiled part of x as a
+    (N, C, OH, kh, OW, kw) view; None for overlapping, gapped or dilated windows."""
+    (kh, kw), (sh, sw) = pair(kernel_size, "kernel_size", "pool"), pair(stride, "stride", "pool")
+    if (sh, sw) != (kh, kw) or pair(dilation, "dilation", "pool") != (1, 1):
+        return None
+    oh, ow = check_pool(x.shape, kernel_size, stride, dilation=dilation)
+    n, c = x.shape[:2]
+    return x[:, :, :oh * kh, :ow * kw].reshape(n, c, oh, kh, ow, kw)  # splitting axes: always a view
+
+
+def _batch_chunks(image_bytes: int, n: int) -> list[slice]:
+    """Slices of the batch axis holding about ``_CHUNK_BYTES`` of images each (at least one image):
+    the several passes of the tiled pooling kernels then find their chunk still in cache."""
+    step = max(1, _CHUNK_BYTES // max(image_bytes, 1))
+    return [slice(start, start + step) for start in range(0, n, step)]
+
+
+def _tiled_max(tiles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Maxima and first-maximum positions of the windows of a ``_tiles`` view (without NaN).
+
+    The maximum is one running ``np.maximum`` over the cells; the position is then
+    found from the last cell back: ``p = (cell p != max) * (p + 1 + ...)``, so the
+    first cell equal to the maximum wins, as on the general path. A chunk of
+    images at a time.
+    """
+    n, c, oh, kh, ow, kw = tiles.shape
+    maxima = np.empty((n, c, oh, ow), dtype=tiles.dtype)
+    dtype = np.min_scalar_type(kh * kw - 1)
+    position = np.zeros(maxima.shape, dtype=dtype)
+    for chunk in _batch_chunks(tiles[:1].size * tiles.itemsize, n):
+        cells = [tiles[chunk, :, :, a, :, b] for a in range(kh) for b in range(kw)]
+        top, where = maxima[chunk], position[chunk]
+        np.copyto(top, cells[0])
+        for cell in cells[1:]:
+            np.maximum(top, cell, out=top)
+        for cell in reversed(cells[:-1]):
+            where += dtype.type(1)
+            where *= np.not_equal(cell, top).view(np.uint8)
+    return maxima, position
+
+
 def max_pool2d_forward(x: np.ndarray, kernel_size: Any, stride: Any,
                        dilation: Any = 1) -> tuple[np.ndarray, np.ndarray]:
     """Window maxima, and the position (row-major, 0 .. kh*kw-1) of each maximum; on ties the first one.
 
-    One pass over the kh*kw window positions, each a strided view of x (no window
-    is copied): a later cell takes over only where it is strictly greater, so a
-    tie keeps the earlier cell. A window holding NaN gives NaN at its last NaN, as
-    PyTorch does. The positions are what the gradient needs.
+    Windows that tile the input (stride = kernel, the common 2x2 stride 2) take
+    ``_tiled_max`` on a reshaped view. Otherwise one pass over the kh*kw window
+    positions, each a strided view of x (no window is copied): a later cell takes
+    over only where it is strictly greater, so a tie keeps the earlier cell. A
+    window holding NaN gives NaN at its last NaN, as PyTorch does. The positions
+    are what the gradient needs.
     """
+    tiles = _tiles(x, kernel_size, stride, dilation)
+    if tiles is not None:
+        maxima, position = _tiled_max(tiles)
+        if x.dtype.kind != "f" or not np.isnan(maxima).any():
+            return maxima, position
     slices = _window_slices(x, kernel_size, stride, dilation)
     maxima = slices[0].copy()
     dtype = np.min_scalar_type(len(slices) - 1)
@@ -280,8 +350,19 @@ def max_pool2d_forward(x: np.ndarray, kernel_size: Any, stride: Any,
 def window_scatter_forward(g: np.ndarray, position: np.ndarray, kernel_size: Any, stride: Any,
                            shape: tuple[int, ...], dilation: Any = 1) -> np.ndarray:
     """Zeros of ``shape`` with each ``g[n, c, i, j]`` added at ``position[n, c, i, j]`` of its window."""
-    out = np.zeros(shape, dtype=g.dtype)
     finite = bool(np.isfinite(g).all())
+    if finite:
+        out = np.empty(shape, dtype=g.dtype)
+        tiles = _tiles(out, kernel_size, stride, dilation)
+        if tiles is not None:  # every cell of the tiles is written once; only the rows and columns past them are zeroed
+            out[:, :, tiles.shape[2] * tiles.shape[3]:] = 0
+            out[:, :, :, tiles.shape[4] * tiles.shape[5]:] = 0
+            kw = tiles.shape[5]
+            for chunk in _batch_chunks(out[:1].nbytes, shape[0]):
+                for p in range(tiles.shape[3] * kw):
+                    np.multiply(g[chunk], position[chunk] == p, out=tiles[chunk, :, :, p // kw, :, p % kw])
+            return out
+    out = np.zeros(shape, dtype=g.dtype)
     zero = np.zeros((), dtype=g.dtype)
     (kh, kw), (sh, sw) = pair(kernel_size, "kernel_size", "pool"), pair(stride, "stride", "pool")
     disjoint = sh >= kh and sw >= kw and pair(dilation, "dilation", "pool") == (1, 1)

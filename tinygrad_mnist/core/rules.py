@@ -124,11 +124,30 @@ def _matmul_forward(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.matmul(a, b)
 
 
+def _rows(t: Tensor) -> Tensor:
+    """``t`` as one matrix: every leading axis folded into the rows (sizes spelled out, so 0 is fine)."""
+    return t.reshape(math.prod(t.shape[:-1]), t.shape[-1])
+
+
+def _packed(t: Tensor) -> Tensor:
+    """``t``, or a copy of it if it is a broadcast view: numpy's matmul cannot hand an operand with a
+    zero stride to BLAS and multiplies it in a loop many times slower. The gradient of a sum is such a
+    view (``(x @ w).sum()``); the copy is a cast to its own dtype, so it stays differentiable."""
+    return cast(t, dtype=t.dtype) if 0 in t.data.strides else t
+
+
+# Both weight orientations, x @ w with w shaped (in, out) and x @ w.mT with w shaped (out, in), come
+# here as 2-D products and take one GEMM each way: numpy hands a transposed operand to BLAS as it is
+# (a flag, no copy). A stack of rows (a of 3 or more axes) times one matrix is folded into one tall
+# matrix first, so that db is one GEMM, not a GEMM per matrix of the stack summed by the walk.
 def _matmul_vjp_a(g: Tensor, out: Tensor, a: Tensor, b: Tensor) -> Tensor:
     if b.ndim == 1:  # out = a . b over the last axis: da = g outer b
         return g.reshape(*g.shape, 1) * b
+    g = _packed(g)
     if a.ndim == 1:  # a acts as a row vector: da = b @ g, summed over the batch by the walk
         return (b @ g.reshape(*g.shape, 1)).reshape(*g.shape[:-1], b.shape[-2])
+    if a.ndim > 2 and b.ndim == 2:  # rows of a stack times one matrix: one GEMM for all of them
+        return (_rows(g) @ b.mT).reshape(*g.shape[:-1], b.shape[-2])
     return g @ b.mT
 
 
@@ -137,8 +156,11 @@ def _matmul_vjp_b(g: Tensor, out: Tensor, a: Tensor, b: Tensor) -> Tensor:
         return g * a
     if a.ndim == 1:  # db = a outer g
         return a.reshape(-1, 1) * g.reshape(*g.shape[:-1], 1, g.shape[-1])
-    if b.ndim == 1:  # db = sum over rows of a * g
-        return g.reshape(*g.shape, 1) * a
+    g = _packed(g)
+    if b.ndim == 1:  # db = g^T a over every row of a: one matrix-vector product, no outer product to sum
+        return g.reshape(math.prod(g.shape)) @ _rows(a)
+    if a.ndim > 2 and b.ndim == 2:  # db = a^T g with the stack folded into the rows: one GEMM, nothing to sum
+        return _rows(a).mT @ _rows(g)
     return a.mT @ g
 
 
@@ -186,7 +208,8 @@ def _sigmoid_forward(a: np.ndarray) -> np.ndarray:
 
 
 def _sum_vjp(g: Tensor, out: Tensor, a: Tensor, axis: tuple[int, ...], keepdims: bool) -> Tensor:
-    if not keepdims and g.data.ndim != a.data.ndim:  # put the reduced axes back as length 1
+    # put the reduced axes back as length 1 (a 0-d g, from a full reduction, broadcasts as it is)
+    if not keepdims and g.data.ndim != a.data.ndim and g.data.ndim != 0:
         g = reshape(g, shape=_kept_shape(a.data.shape, axis))
     return broadcast_to(g, shape=a.data.shape)
 

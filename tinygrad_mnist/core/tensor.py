@@ -33,6 +33,8 @@ from .coerce import get_default_dtype, index_arrays, shape_arguments
 from .inplace import InPlaceMethods
 
 ArrayLike = Union["Tensor", np.ndarray, float, int, Sequence[Any]]
+_NUMERIC = "biuf"  # the dtype kinds a tensor can hold: bool, integers, floats
+_new = object.__new__  # a bare instance, for _wrap (Tensor defines no __new__ of its own)
 
 
 class Tensor(InPlaceMethods):
@@ -71,21 +73,24 @@ class Tensor(InPlaceMethods):
     """Whether operations on this tensor are recorded so that gradients can reach it."""
 
     def __init__(self, data: ArrayLike, requires_grad: bool = False) -> None:
-        self.data = data.data if isinstance(data, Tensor) else _as_array(data)
+        if type(data) is np.ndarray and data.dtype.kind in _NUMERIC:  # the common case: kept as it is
+            self.data = data
+        else:
+            self.data = data.data if isinstance(data, Tensor) else _as_array(data)
         self.grad = None
         self._ctx: Any = None
         self.name: str | None = None
-        self.requires_grad = False
         self._version = 0  # in-place changes so far
         self._changed_at = 0  # the graph's creation count at the last in-place change (0: never)
-        if requires_grad:
-            self.requires_grad_(True)
+        self.requires_grad = bool(requires_grad) and self.data.dtype.kind == "f"
+        if requires_grad and not self.requires_grad:
+            self.requires_grad_(True)  # not a floating-point dtype: raises, naming it
 
     @staticmethod
     def _wrap(data: np.ndarray) -> Tensor:
         """A plain Tensor around ``data`` with no checks: the fast path for op outputs
         (the graph module builds every result through it, also from a Parameter)."""
-        out = Tensor.__new__(Tensor)
+        out = _new(Tensor)
         out.data = data
         out.grad = None
         out.requires_grad = False
@@ -232,37 +237,37 @@ class Tensor(InPlaceMethods):
 
     # ---- arithmetic (broadcasting; the engine reduces gradients to each input's shape)
     def __add__(self, other: ArrayLike) -> Tensor:
-        return rules.add(self, _lift(other, self))
+        return rules.add(self, other if isinstance(other, Tensor) else _lift(other, self))
 
     def __radd__(self, other: ArrayLike) -> Tensor:
         return rules.add(_lift(other, self), self)
 
     def __sub__(self, other: ArrayLike) -> Tensor:
-        return rules.sub(self, _lift(other, self))
+        return rules.sub(self, other if isinstance(other, Tensor) else _lift(other, self))
 
     def __rsub__(self, other: ArrayLike) -> Tensor:
         return rules.sub(_lift(other, self), self)
 
     def __mul__(self, other: ArrayLike) -> Tensor:
-        return rules.mul(self, _lift(other, self))
+        return rules.mul(self, other if isinstance(other, Tensor) else _lift(other, self))
 
     def __rmul__(self, other: ArrayLike) -> Tensor:
         return rules.mul(_lift(other, self), self)
 
     def __truediv__(self, other: ArrayLike) -> Tensor:
-        return rules.div(self, _lift(other, self))
+        return rules.div(self, other if isinstance(other, Tensor) else _lift(other, self))
 
     def __rtruediv__(self, other: ArrayLike) -> Tensor:
         return rules.div(_lift(other, self), self)
 
     def __pow__(self, exponent: ArrayLike) -> Tensor:
-        return rules.power(self, _lift(exponent, self))
+        return rules.power(self, exponent if isinstance(exponent, Tensor) else _lift(exponent, self))
 
     def __rpow__(self, base: ArrayLike) -> Tensor:
         return rules.power(_lift(base, self), self)
 
     def __matmul__(self, other: ArrayLike) -> Tensor:
-        return rules.matmul(self, _lift(other, self))
+        return rules.matmul(self, other if isinstance(other, Tensor) else _lift(other, self))
 
     def __rmatmul__(self, other: ArrayLike) -> Tensor:
         return rules.matmul(_lift(other, self), self)
@@ -292,7 +297,7 @@ class Tensor(InPlaceMethods):
 
     def maximum(self, other: ArrayLike) -> Tensor:
         """Elementwise maximum; at ties each side gets half the gradient."""
-        return rules.maximum(self, _lift(other, self))
+        return rules.maximum(self, other if isinstance(other, Tensor) else _lift(other, self))
 
     def minimum(self, other: ArrayLike) -> Tensor:
         """Elementwise minimum; at ties each side gets half the gradient."""

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable, Iterable
+import weakref
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,52 @@ def check_betas(owner: str, betas: Any) -> tuple[float, float]:
     return (float(betas[0]), float(betas[1]))
 
 
+# An update runs all its numpy passes on one block of the parameter before the next, so that the
+# block (parameter, gradient, state buffers and work space) stays in the cache between passes.
+BLOCK_BYTES = 1 << 17
+
+# Buffers that decay geometrically while their gradient is zero (moments of rarely lit pixels) would
+# reach the subnormal range, where float arithmetic is many times slower. Every `period` updates, a
+# buffer's values that could come within 2**FLUSH_HEADROOM_BITS of the smallest normal number before
+# the next check are set to zero; `period` lets a value shrink by at most 2**-FLUSH_DECAY_BITS in
+# between. The headroom keeps the products of a small value (``(1 - beta) * v``, ``lr * buf``) normal
+# too. For float32 and beta = 0.9 or 0.999 this clears values below about 2e-31, every 78 or 8313
+# updates; their share of an update is far below the rounding of the parameter.
+FLUSH_DECAY_BITS = 12
+FLUSH_HEADROOM_BITS = 12
+
+
+def flush_when(own: dict[str, Any], dtype: np.dtype, *decays: float) -> list[float]:
+    """Count this update in ``own`` (see ``Optimizer.own``) and give, for each per-step decay factor, the
+    threshold below which a buffer decaying by it is to be flushed now, or ``0.0`` when it is not its turn.
+
+    Examples:
+        >>> own = {}
+        >>> [flush_when(own, np.dtype(np.float32), 0.5)[0] for _ in range(12)][-2:]
+        [0.0, 1.9721522630525295e-31]
+    """
+    count = own["updates"] = own.get("updates", 0) + 1
+    out = []
+    for beta in decays:
+        period = max(1, int(FLUSH_DECAY_BITS / -math.log2(beta))) if 0 < beta < 1 else 0
+        flush = period and count % period == 0
+        out.append(float(np.finfo(dtype).tiny * 2.0**FLUSH_HEADROOM_BITS / beta**period) if flush else 0.0)
+    return out
+
+
+def flush_tiny(buffer: np.ndarray, below: float, work: np.ndarray) -> None:
+    """Set the entries of ``buffer`` whose magnitude is below ``below`` to zero (``work``: same-shape space).
+
+    Examples:
+        >>> b = np.array([1e-36, -2.0, 3e-37, 0.5], dtype=np.float32)
+        >>> flush_tiny(b, 1e-35, np.empty_like(b)); b
+        array([ 0. , -2. ,  0. ,  0.5], dtype=float32)
+    """
+    np.abs(buffer, out=work)
+    np.greater_equal(work, below, out=work)  # 1.0 keeps an entry exactly, 0.0 clears it
+    buffer *= work
+
+
 class Optimizer:
     """Base class: ``param_groups`` (dicts of ``params`` and hyper-parameters) and ``state`` per parameter.
 
@@ -53,6 +100,7 @@ class Optimizer:
         self.param_groups: list[dict[str, Any]] = []
         self.state: dict[Tensor, dict[str, Any]] = {}  # keyed by the parameter itself
         self.steps = 0
+        self._own: dict[int, tuple[weakref.ref, dict[str, Any]]] = {}  # see own()
         if isinstance(params, Tensor):
             raise TypeError(f"{type(self).__name__}: params must be an iterable of Tensors or dicts, got a Tensor")
         groups = list(params)
@@ -146,6 +194,54 @@ class Optimizer:
 
     def _update(self, group: dict[str, Any], param: np.ndarray, grad: np.ndarray, state: dict[str, Any]) -> None:
         raise NotImplementedError
+
+    def own(self, param: np.ndarray) -> dict[str, Any]:
+        """What the optimizer keeps for a parameter's array besides its state (work space, the flush count):
+        not part of ``state`` or ``state_dict()``, and dropped when the optimizer is pickled."""
+        key, kept = id(param), self._own
+        entry = kept.get(key)
+        if entry is None or entry[0]() is not param:  # the entry goes with the array (its id may be reused)
+
+            def forget(_: weakref.ref) -> None:
+                kept.pop(key, None)
+
+            entry = kept[key] = (weakref.ref(param, forget), {})
+        return entry[1]
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_own": {}}
+
+    @staticmethod
+    def blocks(own: dict[str, Any], arrays: list[np.ndarray], work: int) -> Iterator[list[np.ndarray]]:
+        """Matching blocks of ``arrays`` (the parameter first, its gradient, state buffers), each list followed by
+        ``work`` arrays of work space of the block's size, kept in ``own["work"]`` (see ``own``).
+
+        Writes into a block's views land in the arrays. A parameter of one block or less, or arrays that are
+        not all C-contiguous of the parameter's shape, come whole, as one block.
+
+        Examples:
+            >>> p, g = np.arange(5.0), np.ones(5)
+            >>> for pb, gb, w in Optimizer.blocks({}, [p, g], work=1):
+            ...     pb -= np.multiply(gb, 0.5, out=w)
+            >>> p
+            array([-0.5,  0.5,  1.5,  2.5,  3.5])
+        """
+        param = arrays[0]
+        size = max(1, BLOCK_BYTES // param.itemsize)
+        whole = param.size <= size or not all(a.flags.c_contiguous and a.shape == param.shape for a in arrays)
+        shape = (work, *param.shape) if whole else (work, size)
+        space = own.get("work")
+        if space is None or space.shape != shape or space.dtype != param.dtype:
+            space = own["work"] = np.empty(shape, param.dtype)
+            own["rows"] = [space[i, ...] for i in range(work)]  # [i, ...]: a 0-d parameter gets 0-d arrays
+        rows = own["rows"]
+        if whole:
+            yield arrays + rows
+            return
+        views = [a.reshape(-1) for a in arrays]
+        for start in range(0, param.size, size):
+            stop = min(start + size, param.size)
+            yield [v[start:stop] for v in views] + [w[:stop - start] for w in rows]
 
     def state_dict(self) -> dict[str, Any]:
         """``{"state": {index: {...}}, "param_groups": [{..., "params": [indices]}]}``, as PyTorch gives it:
