@@ -82,7 +82,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -91,7 +90,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from benchmarks import mlp_epoch, step_profile, torch_mlp
+from benchmarks import mlp_epoch, peak_rss_mb, step_profile, torch_mlp
 from benchmarks.mlp_epoch import BATCH, BETAS, EPS, LR
 from benchmarks.torch_mlp import NOT_IMPORTABLE, cpu_threads
 
@@ -268,7 +267,7 @@ def child(impl: str, steps: int | None, model: str = "cli") -> int:
         print(json.dumps(profile(batches, model)))
         return 0
     seconds, loss = (run_torch if impl == "torch" else run_project)(batches, model)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_rss_mb()
     result = {"impl": impl, "seconds": seconds, "final_loss": loss, "peak_rss_mb": peak_mb,
               "steps": len(batches), "batch": _batch(model), "model": model}
     if impl == "torch":

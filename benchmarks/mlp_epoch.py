@@ -27,7 +27,6 @@ import argparse
 import json
 import math
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,8 @@ import time
 from typing import Any
 
 import numpy as np
+
+from benchmarks import peak_rss_mb
 
 HIDDEN, CLASSES, BATCH, LR = 512, 10, 128, 1e-3
 BETAS, EPS = (0.9, 0.999), 1e-8
@@ -153,7 +154,7 @@ def child(impl: str, steps: int | None) -> None:
     batches = _data(steps)
     before = _current_rss_mb()  # the data and batches are in memory by now
     seconds, loss = IMPLEMENTATIONS.get(impl, run_numpy)(batches)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_rss_mb()
     print(json.dumps({"impl": impl, "seconds": seconds, "final_loss": loss, "peak_rss_mb": peak_mb,
                       "rss_growth_mb": _current_rss_mb() - before, "steps": len(batches)}))
 

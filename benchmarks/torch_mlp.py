@@ -44,7 +44,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -52,7 +51,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks import mlp_epoch
+from benchmarks import mlp_epoch, peak_rss_mb
 from benchmarks.mlp_epoch import BATCH, BETAS, CLASSES, EPS, HIDDEN, LR
 
 NOT_IMPORTABLE = 3  # the child's exit status when torch cannot be imported
@@ -113,7 +112,7 @@ def child(steps: int | None) -> int:
         return NOT_IMPORTABLE
     batches = mlp_epoch._data(steps)
     seconds, loss = run_torch(batches)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_rss_mb()
     print(json.dumps({"impl": "torch", "seconds": seconds, "final_loss": loss, "peak_rss_mb": peak_mb,
                       "steps": len(batches), "batch": BATCH, "torch": torch.__version__,
                       "threads": torch.get_num_threads()}))
