@@ -100,7 +100,6 @@ FIGURES = ("mlp_epoch_vs_numpy", "mlp_epoch_vs_torch", "mlp_plain_vs_torch", "pe
            "per_example_grads")
 PER_EXAMPLE_BATCH, QUICK_PER_EXAMPLE_BATCH = 128, 8
 
-EXAMPLES_CNN_STEPS = 100  # of batch 64: a sixth of an epoch, enough for a stable per-step time
 QUICK_CNN_STEPS = 5  # a CNN step costs about as much as a whole MLP run's 20: the quick run stays quick
 
 _IMPORT_CODE = "import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
@@ -360,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
                     cnn_note = f"torch is installed but cannot be imported ({result['error'][:200]})"
                     continue
                 cnn_runs[impl].append(result)
-                examples_runs[impl].append(cnn_epoch.measure(impl, cnn_steps or EXAMPLES_CNN_STEPS, model="examples"))
+                examples_runs[impl].append(cnn_epoch.measure(impl, cnn_steps, model="examples"))
             for _ in range(import_runs):
                 for module in imports:
                     imports[module].append(import_seconds(module, env))

@@ -25,7 +25,7 @@ from tinygrad_mnist.datasets import load_mnist
 from tinygrad_mnist.mnist.models import build_model, mlp_architecture
 from tinygrad_mnist.mnist.training import Interrupted, Trainer, TrainConfig
 
-from train_helpers import call_cli, synthetic_digits, write_split
+from train_helpers import call_cli, finish, synthetic_digits, write_split
 
 TRAIN_SIZE, TEST_SIZE = 400, 100
 VAL_SIZE = 50
@@ -375,12 +375,11 @@ def train_and_interrupt(args: list[Any], out: Path, timeout: float = 120) -> tup
             time.sleep(0.005)
         if process.poll() is None:
             process.send_signal(signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=timeout)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    return process.returncode, stdout, stderr
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    return finish(process, timeout)
 
 
 def test_sigint_saves_a_checkpoint_and_resume_matches_an_uninterrupted_run(

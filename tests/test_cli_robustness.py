@@ -26,7 +26,7 @@ import pytest
 from tinygrad_mnist.mnist.checkpoint import load_checkpoint, save_checkpoint
 from tinygrad_mnist.mnist.models import build_model
 
-from train_helpers import synthetic_digits, write_split
+from train_helpers import finish, synthetic_digits, write_split
 
 COMMAND = [sys.executable, "-m", "tinygrad_mnist.mnist.cli"]
 VAL_SIZE = 50
@@ -61,16 +61,6 @@ def wait_for(condition: Callable[[], bool], process: subprocess.Popen[str], time
             pytest.fail("the condition never came true")
         time.sleep(pause)
     return condition()
-
-
-def finish(process: subprocess.Popen[str], timeout: float = 120) -> tuple[int, str, str]:
-    try:
-        stdout, stderr = process.communicate(timeout=timeout)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    return process.returncode, stdout, stderr
 
 
 def one_error_line(result: subprocess.CompletedProcess[str], *expected: str) -> str:

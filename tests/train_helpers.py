@@ -3,6 +3,7 @@ and the command line called in-process."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -45,3 +46,14 @@ def call_cli(capsys: pytest.CaptureFixture[str], *args: Any) -> tuple[int, str, 
         status = stop.code
     out, err = capsys.readouterr()
     return status, out, err
+
+
+def finish(process: subprocess.Popen[str], timeout: float = 120) -> tuple[int, str, str]:
+    """Wait for ``process`` (killed if it outlives ``timeout`` or the wait fails): (status, stdout, stderr)."""
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return process.returncode, stdout, stderr
