@@ -38,11 +38,14 @@ REPO = Path(__file__).resolve().parents[1]
 PACKAGE = "tinygrad_mnist"
 LEAVES = ("random", "atomic", "_float_domains")
 CORE_RANK = {"random": 0, "atomic": 0, "_float_domains": 0, "core.grad_mode": 0, "core.coerce": 0,
-             "core.kernels": 0, "core.anomaly": 1, "core.forward": 1, "core.batched_array": 0.5, "core.batching": 1, "core.graph": 2, "core.rules": 3,
+             "core.kernels": 0, "core.accelerator": -0.5, "core.kernel_loops": -1,
+             "core.anomaly": 1, "core.forward": 1, "core.batched_array": 0.5, "core.batching": 1, "core.graph": 2,
+             "core.rules": 3,
              "core.composites": 4, "core.convolution": 4, "core.tensor": 5, "core.functions": 6,
              "core.shape": 4.1, "core.elementwise": 4.1, "core.reductions": 4.2, "core.conversions": 4.2,
              "core.selection": 4.3,  # the function modules behind Tensor's methods
-             "core.dtypes": 0, "core.devices": 0, "core.factories": 6, "core.hooks": 0, "core.nodeview": 0, "core.versions": 0,
+             "core.dtypes": 0, "core.devices": 0, "core.factories": 6, "core.hooks": 0, "core.nodeview": 0,
+             "core.versions": 0,
              "core.inplace": 4.9, "core": 7}  # import lower ranks only; unlisted: unchecked
 _LOCAL_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 ImportNode = ast.Import | ast.ImportFrom

@@ -325,15 +325,16 @@ def test_cnn_profile_parts_add_up_to_the_step(tmp_path):
     # the steps' phases cover the training loop (only the loop's own bookkeeping is outside them)
     assert 0.9 * result["loop_ms"] <= step_ms <= result["loop_ms"]
     parts = {(r["part"], r["phase"]) for r in rows}
-    assert {("conv2d", "forward"), ("conv2d_weight_grad", "backward"), ("conv2d_input_grad", "backward"),
+    assert {("conv2d_bias", "forward"), ("conv2d_weight_grad", "backward"), ("conv2d_input_grad", "backward"),
             ("max_pool2d", "forward"), ("window_scatter", "backward"), ("linear", "forward")} <= parts
     assert {("the rest: engine and Python", "forward"), ("the rest: engine and Python", "backward"),
             ("optimizer step (Adam update, numpy)", "optimizer")} <= parts
     assert {r["kind"] for r in rows} <= {"primitive", "kernel", "optimizer", "rest"}
     assert all((r["calls"] is None) == (r["kind"] in ("optimizer", "rest")) for r in rows)
-    # the per-step call counts are those of the CNN: two convolutions, one transposed (the first has no input grad)
+    # the per-step call counts are those of the CNN: two convolutions with their bias, one transposed (the first
+    # has no input grad)
     calls = {(r["part"], r["phase"]): r["calls"] for r in rows}
-    assert calls["conv2d", "forward"] == calls["conv2d_weight_grad", "backward"] == 2
+    assert calls["conv2d_bias", "forward"] == calls["conv2d_weight_grad", "backward"] == 2
     assert calls["conv2d_input_grad", "backward"] == 1
     table = done.stdout
     assert "conv2d_weight_grad" in table and "by kind: primitive forwards" in table
@@ -347,6 +348,6 @@ def test_the_profile_restores_every_primitive_forward():
     rng = np.random.default_rng(0)
     batches = [(rng.random((8, 784), dtype=np.float32), rng.integers(0, 10, 8)) for _ in range(2)]
     result = cnn_epoch.profile(batches)
-    assert result["steps"] == 2 and {r["part"] for r in result["rows"]} >= {"conv2d", "max_pool2d"}
+    assert result["steps"] == 2 and {r["part"] for r in result["rows"]} >= {"conv2d_bias", "max_pool2d"}
     assert all(prim.forward is originals[name] for name, prim in rules.PRIMITIVES.items())
     assert all(vars(rules)[name] is value for name, value in namespace.items())

@@ -124,6 +124,7 @@ PROGRAMS: dict[str, tuple[Callable[..., Tensor], tuple[np.ndarray, ...]]] = {
                                                                     R.standard_normal(4))),
     "stack_cat_cast": (lambda a, b: tm.cat([a, tm.stack([a, b]).sum(dim=0)]).float().double(), AB),
     "conv_pool": (lambda x, w: F.max_pool2d(F.conv2d(x, w, padding=1, stride=1), 2), (X4, W4)),
+    "conv_bias": (lambda x, w, b: F.conv2d(x, w, b, padding=1) * 2, (X4, W4, R.standard_normal(3))),
     "conv_grads": (lambda x, g, w: rules.conv2d_weight_grad(x, g, w_shape=W4.shape, **_conv_params()).sum()
                    + rules.conv2d_input_grad(g, w, x_shape=X4.shape, **_conv_params()).sum(), (X4, G4, W4)),
     "window_scatter_gather": (lambda g, x: rules.window_scatter(g, shape=(1, 1, 4, 4), **POOL)

@@ -52,6 +52,7 @@ CASES: dict[str, tuple[list[np.ndarray], dict[str, Any], tuple[bool, ...]]] = {
     "concatenate": ([_r(2, 3), _r(1, 3)], {"axis": 0}, (False, True)),
     "cast": ([_r(3)], {"dtype": np.dtype(np.float32)}, (True,)),
     "conv2d": ([_r(2, 2, 5, 5), _r(3, 2, 3, 3)], _CONV, (True, True)),
+    "conv2d_bias": ([_r(2, 2, 5, 5), _r(3, 2, 3, 3), _r(3)], _CONV, (True, False, True)),
     "conv2d_weight_grad": ([_r(2, 2, 5, 5), _r(2, 3, 5, 5)], {**_CONV, "w_shape": (3, 2, 3, 3)}, (True, True)),
     "conv2d_input_grad": ([_r(2, 3, 5, 5), _r(3, 2, 3, 3)], {**_CONV, "x_shape": (2, 2, 5, 5)}, (True, False)),
     "max_pool2d": ([_r(2, 2, 4, 4)], _WINDOW, (True,)),

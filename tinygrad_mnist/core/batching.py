@@ -232,6 +232,14 @@ def _conv2d(xs: list[Any], bs: list[bool], size: int, stride: Any, padding: Any,
     return _out_of_channels(out, size), {"cols": None}
 
 
+def _conv2d_bias(xs: list[Any], bs: list[bool], size: int, stride: Any, padding: Any, dilation: Any = 1,
+                 groups: int = 1) -> Any:
+    """The convolution of the batch (as ``_conv2d``), then each example's bias or the one bias."""
+    out, saved = _conv2d(xs[:2], bs[:2], size, stride, padding, dilation, groups)
+    bias = xs[2].reshape((size if bs[2] else 1), 1, -1, 1, 1)
+    return out + bias, saved
+
+
 def _conv2d_weight_grad(xs: list[Any], bs: list[bool], size: int, w_shape: tuple[int, ...], stride: Any,
                         padding: Any, dilation: Any = 1, groups: int = 1, cols: Any = None) -> Any:
     x, g = (_full(v, b, size) for v, b in zip(xs, bs, strict=True))
@@ -299,7 +307,7 @@ RULES: dict[str, Rule] = {
     "broadcast_to": _numpy(_broadcast_to), "getitem": _numpy(_getitem), "scatter": _numpy(_scatter),
     "matmul": _numpy(_matmul), "linear": _numpy(_linear),
     "stack": _numpy(_join(np.stack)), "concatenate": _numpy(_join(np.concatenate)),
-    "conv2d": _numpy(_conv2d), "conv2d_weight_grad": _numpy(_conv2d_weight_grad),
+    "conv2d": _numpy(_conv2d), "conv2d_bias": _numpy(_conv2d_bias), "conv2d_weight_grad": _numpy(_conv2d_weight_grad),
     "conv2d_input_grad": _numpy(_conv2d_input_grad),
     "max_pool2d": _numpy(_window(max_pool2d_forward, saves=True)),
     "window_scatter": _numpy(_window(window_scatter_forward, shaped=True)),

@@ -86,14 +86,15 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 
     x, unbatched = _one_image(x, "conv2d")
     if extra != (0, 0):
         x = pad(x, (0, extra[1], 0, extra[0]))
-    out = rules.conv2d(x, weight, stride=pair(stride, "stride", "conv2d"),
-                       padding=pair(padding, "padding", "conv2d", 0),
-                       dilation=pair(dilation, "dilation", "conv2d"), groups=int(groups))
-    if bias is not None:
+    params = {"stride": pair(stride, "stride", "conv2d"), "padding": pair(padding, "padding", "conv2d", 0),
+              "dilation": pair(dilation, "dilation", "conv2d"), "groups": int(groups)}
+    if bias is None:
+        out = rules.conv2d(x, weight, **params)
+    else:
         if bias.shape != (weight.shape[0],):
             raise ValueError(
                 f"conv2d: bias must have shape ({weight.shape[0]},), one per output channel, got {bias.shape}")
-        out = out + bias.reshape(1, -1, 1, 1)
+        out = rules.conv2d_bias(x, weight, bias, **params)  # the bias added as the output is written
     return out.reshape(*out.shape[1:]) if unbatched else out
 
 

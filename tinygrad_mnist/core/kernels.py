@@ -21,10 +21,20 @@ from typing import Any
 
 import numpy as np
 
+from . import accelerator
+
 _NCHW = "NCHW (batch, channels, height, width)"
 _OIHW = "OIHW (out_channels, in_channels, kernel_height, kernel_width)"
 Pair = tuple[int, int]
 _CHUNK_BYTES = 1 << 20  # images per chunk of the tiled pooling kernels: about a megabyte of input
+_COMPILED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # what the compiled kernels are used for
+
+
+def _compiled(*arrays: np.ndarray) -> Any:
+    """The compiled kernels' module when it is on and every array is float32/float64, else None."""
+    if all(a.dtype in _COMPILED_DTYPES for a in arrays):
+        return accelerator.kernels()
+    return None
 
 
 def pair(value: Any, name: str, op: str, minimum: int = 1) -> Pair:
@@ -131,11 +141,17 @@ def conv2d_bias_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stri
         out = w.reshape(o, -1) @ cols  # (O, N*OH*OW): the one matmul
     else:  # one matmul per group, as one stacked product
         out = (w.reshape(groups, o // groups, -1) @ _grouped(cols, groups)).reshape(o, -1)
+    if b is not None and b.shape != (o,):
+        raise ValueError(f"conv2d: bias must have shape ({o},), one per output channel, got {b.shape}")
+    compiled = _compiled(out) if b is None or b.dtype == out.dtype else None
+    if compiled is not None:  # the copy to NCHW and the bias in one compiled pass
+        result = np.empty((n, o, oh, ow), dtype=out.dtype)
+        compiled.to_nchw(out.reshape(o, n, oh * ow), np.empty(0, out.dtype) if b is None else b,
+                         result.reshape(n, o, oh * ow))
+        return result, cols
     nchw = out.reshape(o, n, oh, ow).transpose(1, 0, 2, 3)
     if b is None:
         return np.ascontiguousarray(nchw), cols
-    if b.shape != (o,):
-        raise ValueError(f"conv2d: bias must have shape ({o},), one per output channel, got {b.shape}")
     result = np.empty(nchw.shape, dtype=np.result_type(out, b))
     np.add(nchw, b.reshape(1, o, 1, 1), out=result)
     return result, cols
@@ -168,6 +184,13 @@ def conv2d_input_grad_forward(g: np.ndarray, w: np.ndarray, x_shape: tuple[int, 
     strided add per kernel offset, never looping over pixels."""
     (sh, sw), (ph, pw) = pair(stride, "stride", "conv2d"), pair(padding, "padding", "conv2d", 0)
     dh, dw = pair(dilation, "dilation", "conv2d")
+    compiled = _compiled(g, w)
+    if compiled is not None:  # one matmul to columns, then one compiled col2im pass
+        n, c = x_shape[0], x_shape[1]
+        dcols = _weight_times_grad(w, _channels_first(g), groups)
+        dx = np.zeros(x_shape, dtype=dcols.dtype)
+        compiled.col2im(dcols.reshape(c, *w.shape[2:], n, *g.shape[2:]), dx, sh, sw, ph, pw, dh, dw)
+        return dx
     if sh == sw == 1:
         return _input_grad_stride1(g, w, x_shape, (ph, pw), (dh, dw), groups)
     n, c, h, wd = x_shape
@@ -285,6 +308,12 @@ def _tiles(x: np.ndarray, kernel_size: Any, stride: Any, dilation: Any) -> np.nd
     return x[:, :, :oh * kh, :ow * kw].reshape(n, c, oh, kh, ow, kw)  # splitting axes: always a view
 
 
+def _is_2x2(kernel_size: Any, stride: Any, dilation: Any) -> bool:
+    """Whether the windows are 2x2 with stride 2 and no dilation, as the compiled pooling needs."""
+    return (pair(kernel_size, "kernel_size", "pool") == pair(stride, "stride", "pool") == (2, 2)
+            and pair(dilation, "dilation", "pool") == (1, 1))
+
+
 def _batch_chunks(image_bytes: int, n: int) -> list[slice]:
     """Slices of the batch axis holding about ``_CHUNK_BYTES`` of images each (at least one image):
     the several passes of the tiled pooling kernels then find their chunk still in cache."""
@@ -328,7 +357,13 @@ def max_pool2d_forward(x: np.ndarray, kernel_size: Any, stride: Any,
     are what the gradient needs.
     """
     tiles = _tiles(x, kernel_size, stride, dilation)
-    if tiles is not None:
+    compiled = _compiled(x) if tiles is not None and _is_2x2(kernel_size, stride, dilation) else None
+    if compiled is not None and tiles is not None:  # 2x2 stride 2 compiled; redone below when a window holds NaN
+        maxima = np.empty((x.shape[0], x.shape[1], tiles.shape[2], tiles.shape[4]), dtype=x.dtype)
+        position = np.empty(maxima.shape, dtype=np.uint8)
+        if not compiled.max_pool_2x2(np.ascontiguousarray(x), maxima, position):
+            return maxima, position
+    elif tiles is not None:
         maxima, position = _tiled_max(tiles)
         if x.dtype.kind != "f" or not np.isnan(maxima).any():
             return maxima, position
@@ -350,6 +385,14 @@ def max_pool2d_forward(x: np.ndarray, kernel_size: Any, stride: Any,
 def window_scatter_forward(g: np.ndarray, position: np.ndarray, kernel_size: Any, stride: Any,
                            shape: tuple[int, ...], dilation: Any = 1) -> np.ndarray:
     """Zeros of ``shape`` with each ``g[n, c, i, j]`` added at ``position[n, c, i, j]`` of its window."""
+    compiled = _compiled(g) if position.dtype == np.uint8 and len(shape) == 4 and _is_2x2(kernel_size, stride,
+                                                                                          dilation) else None
+    if compiled is not None:  # 2x2 stride 2: every cell of the tiles written once, compiled
+        out = np.empty(shape, dtype=g.dtype)
+        out[:, :, 2 * g.shape[2]:] = 0
+        out[:, :, :, 2 * g.shape[3]:] = 0
+        compiled.window_scatter_2x2(np.ascontiguousarray(g), np.ascontiguousarray(position), out)
+        return out
     finite = bool(np.isfinite(g).all())
     if finite:
         out = np.empty(shape, dtype=g.dtype)

@@ -38,6 +38,7 @@ import numpy as np
 from .forward import DIAGONAL, zeros_like
 from .graph import Primitive
 from .kernels import (
+    conv2d_bias_forward,
     conv2d_forward,
     conv2d_input_grad_forward,
     conv2d_weight_grad_forward,
@@ -395,6 +396,25 @@ conv2d = Primitive("conv2d", conv2d_forward,
                    saves=("cols",), reads=("inputs",),
                    jvp=lambda vs, out, x, w, cols, **conv: _bilinear_jvp(
                        lambda a, b: conv2d(a, b, **_conv_params(**conv)))(vs, out, x, w))
+
+
+def _conv2d_bias_jvp(vs: list[Tensor | None], out: Tensor, x: Tensor, w: Tensor, b: Tensor, cols: Any,
+                     **conv: Any) -> Tensor:
+    vx, vw, vb = vs
+    terms = [] if vx is None else [conv2d(vx, w, **_conv_params(**conv))]
+    terms += [] if vw is None else [conv2d(x, vw, **_conv_params(**conv))]
+    return _sum_terms(terms + ([] if vb is None else [
+        broadcast_to(reshape(vb, shape=(1, -1, 1, 1)), shape=out.shape)]))
+
+
+# conv2d plus a bias (O,) per output channel, added as the output is written: one pass less
+conv2d_bias = Primitive("conv2d_bias", conv2d_bias_forward,
+                        lambda g, out, x, w, b, cols, **conv: conv2d_input_grad(
+                            g, w, x_shape=x.shape, **_conv_params(**conv)),
+                        lambda g, out, x, w, b, cols, **conv: conv2d_weight_grad(
+                            x, g, w_shape=w.shape, cols=cols, **_conv_params(**conv)),
+                        lambda g, out, x, w, b, cols, **conv: reduce_sum(g, axis=(0, 2, 3), keepdims=False),
+                        saves=("cols",), reads=(("inputs",), ("inputs",), ()), jvp=_conv2d_bias_jvp)
 conv2d_weight_grad = Primitive(
     "conv2d_weight_grad", conv2d_weight_grad_forward,
     lambda h, out, x, g, w_shape, cols=None, **conv: conv2d_input_grad(
