@@ -62,6 +62,7 @@ it does not test.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import importlib.util
 import json
 import os
@@ -77,6 +78,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks import cnn_epoch, mlp_epoch, overhead, per_example, torch_mlp
+from tinygrad_mnist.core import accelerator
 from benchmarks.overhead import _positive
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -317,6 +319,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def accelerator_on() -> bool:
+    """Whether the child runs will use the optional compiled loops (checked without importing numba here)."""
+    return accelerator.switched_on() and importlib.util.find_spec("numba") is not None
+
+
+def accelerator_status() -> str:
+    """Whether the runs used the optional compiled loops (``[fast]`` extra), and why not."""
+    if accelerator_on():
+        return f"on (numba {importlib.metadata.version('numba')})"
+    if importlib.util.find_spec("numba") is not None:
+        return f"off ({accelerator.ENVIRONMENT_VARIABLE}={os.environ.get(accelerator.ENVIRONMENT_VARIABLE)})"
+    return "off (numba is not installed: numpy only)"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     rounds = args.rounds or (1 if args.quick else 3)
@@ -342,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         for module in imports:  # warm-up: writes the bytecode cache, not counted
             import_seconds(module, env)
+        if accelerator_on():  # warm-up: compiles the optional loops into numba's cache, not counted
+            cnn_epoch.measure("project", 2)
         for r in range(rounds):
             print(f"round {r + 1}/{rounds}: MLP runs ({', '.join(impls)}), CNN runs ({', '.join(cnn_impls)}), "
                   "imports, per-op, chain ...", file=sys.stderr, flush=True)
@@ -371,6 +389,7 @@ def main(argv: list[str] | None = None) -> int:
     load_end = _load()
 
     cpus = torch_mlp.cpu_threads()
+    print(f"compiled kernels: {accelerator_status()}")
     print(f"python {platform.python_version()}, numpy {np.__version__}, "
           f"torch {figures['mlp_epoch_vs_torch'].get('torch', '-')}; {cpus} CPU(s); "
           f"median of {rounds} round(s){' (--quick: a harness check, not a measurement)' if args.quick else ''}; "
@@ -390,7 +409,8 @@ def main(argv: list[str] | None = None) -> int:
         "meta": {
             "python": platform.python_version(), "numpy": np.__version__,
             "torch": figures["mlp_epoch_vs_torch"].get("torch"), "platform": platform.platform(),
-            "cpus": cpus, "rounds": rounds, "quick": args.quick, "mlp_steps": runs["project"][0]["steps"],
+            "cpus": cpus, "compiled_kernels": accelerator_status(), "rounds": rounds, "quick": args.quick,
+            "mlp_steps": runs["project"][0]["steps"],
             "cnn_steps": cnn_runs["project"][0]["steps"],
             "per_op_iterations": iterations, "import_runs_per_round": import_runs,
             "load_average_start": load_start, "load_average_end": load_end,

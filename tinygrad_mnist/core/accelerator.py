@@ -34,7 +34,7 @@ _OFF = ("0", "off", "false", "no")
 # fight OpenBLAS's (they keep spinning for a while after each matrix product)
 _state: dict[str, SimpleNamespace | bool | None] = {"compiled": None, "tried": False, "on": None}
 
-__all__ = ["ENVIRONMENT_VARIABLE", "available", "disabled", "kernels"]
+__all__ = ["ENVIRONMENT_VARIABLE", "available", "disabled", "kernels", "switched_on"]
 
 
 def _load() -> SimpleNamespace | None:
@@ -73,10 +73,22 @@ def kernels() -> SimpleNamespace | None:
         >>> compiled is None or hasattr(compiled, "col2im")
         True
     """
+    return _load() if switched_on() else None
+
+
+def switched_on() -> bool:
+    """Whether the switch asks for the compiled loops (``TINYGRAD_MNIST_ACCELERATOR`` and
+    [`disabled`][tinygrad_mnist.core.accelerator.disabled]); numba is not imported to answer.
+
+    Examples:
+        >>> with disabled():
+        ...     switched_on()
+        False
+    """
     on = _state["on"]
     if on is None:
-        on = os.environ.get(ENVIRONMENT_VARIABLE, "1").strip().lower() not in _OFF
-    return _load() if on else None
+        return os.environ.get(ENVIRONMENT_VARIABLE, "1").strip().lower() not in _OFF
+    return bool(on)
 
 
 @contextmanager

@@ -32,23 +32,22 @@ LOOPS = ("col2im", "to_nchw", "max_pool_2x2", "window_scatter_2x2")
 
 
 def col2im(dcols: np.ndarray, dx: np.ndarray, sh: int, sw: int, ph: int, pw: int, dh: int, dw: int) -> None:
-    """The transpose of im2col: dx (zeros on entry) gets each dcols[c, a, b, n, i, j] added at
-    pixel (i sh + a dh - ph, j sw + b dw - pw) of image n, channel c when that lies inside dx;
-    kernel offsets in row-major order, as the numpy reference adds them."""
-    channels, kh, kw, n_images, oh, ow = dcols.shape
+    """The transpose of im2col, image by image: dx (zeros on entry) gets each dcols[n, c, a, b, i, j]
+    added at pixel (i sh + a dh - ph, j sw + b dw - pw) of image n, channel c when that lies inside
+    dx; kernel offsets in row-major order, as the numpy reference adds them."""
+    n_images, channels, kh, kw, oh, ow = dcols.shape
     height, width = dx.shape[2], dx.shape[3]
-    for task in range(n_images * channels):
-        n = task // channels
-        c = task % channels
-        for a in range(kh):
-            for b in range(kw):
-                for i in range(oh):
-                    r = i * sh + a * dh - ph
-                    if 0 <= r < height:
-                        for j in range(ow):
-                            col = j * sw + b * dw - pw
-                            if 0 <= col < width:
-                                dx[n, c, r, col] += dcols[c, a, b, n, i, j]
+    for n in range(n_images):
+        for c in range(channels):
+            for a in range(kh):
+                for b in range(kw):
+                    for i in range(oh):
+                        r = i * sh + a * dh - ph
+                        if 0 <= r < height:
+                            for j in range(ow):
+                                col = j * sw + b * dw - pw
+                                if 0 <= col < width:
+                                    dx[n, c, r, col] += dcols[n, c, a, b, i, j]
 
 
 def to_nchw(product: np.ndarray, bias: np.ndarray, out: np.ndarray) -> None:

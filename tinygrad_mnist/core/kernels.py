@@ -27,6 +27,9 @@ _NCHW = "NCHW (batch, channels, height, width)"
 _OIHW = "OIHW (out_channels, in_channels, kernel_height, kernel_width)"
 Pair = tuple[int, int]
 _CHUNK_BYTES = 1 << 20  # images per chunk of the tiled pooling kernels: about a megabyte of input
+# up to this many im2col rows (C*kh*kw: a first layer's few channels), the weight's gradient is one product
+# per image, which reads g in place; with more, copying g channels-first for one large product is faster
+_FEW_COLUMN_ROWS = 64
 _COMPILED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # what the compiled kernels are used for
 
 
@@ -130,19 +133,30 @@ def conv2d_bias_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stri
                         dilation: Any = 1, groups: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """``conv2d_forward`` plus the bias ``b`` (O,) when given, added as the product is written out.
 
-    The matmul leaves the output channels first, (O, N*OH*OW); the one copy to
-    NCHW adds the bias on the way, so the bias costs no pass of its own.
+    With few im2col rows (a first layer's), one product per image writes the
+    output straight into NCHW. Otherwise one large matmul leaves the output
+    channels first, (O, N*OH*OW), and the one copy to NCHW adds the bias on the
+    way, so the bias costs no pass of its own.
     """
     check_conv(x.shape, w.shape, stride, padding, dilation, groups)
     o = w.shape[0]
     cols, (n, oh, ow) = _cols(x, w.shape[2], w.shape[3], pair(stride, "stride", "conv2d"),
                               pair(padding, "padding", "conv2d", 0), pair(dilation, "dilation", "conv2d"))
+    if b is not None and b.shape != (o,):
+        raise ValueError(f"conv2d: bias must have shape ({o},), one per output channel, got {b.shape}")
+    if groups == 1 and cols.shape[0] <= _FEW_COLUMN_ROWS:
+        result = np.empty((n, o, oh, ow), dtype=np.result_type(w, cols))
+        np.matmul(w.reshape(o, -1), cols.reshape(-1, n, oh * ow).transpose(1, 0, 2), out=result.reshape(n, o, -1))
+        if b is None:
+            return result, cols
+        if np.result_type(result, b) == result.dtype:
+            result += b.reshape(1, o, 1, 1)
+            return result, cols
+        return result + b.reshape(1, o, 1, 1), cols
     if groups == 1:
         out = w.reshape(o, -1) @ cols  # (O, N*OH*OW): the one matmul
     else:  # one matmul per group, as one stacked product
         out = (w.reshape(groups, o // groups, -1) @ _grouped(cols, groups)).reshape(o, -1)
-    if b is not None and b.shape != (o,):
-        raise ValueError(f"conv2d: bias must have shape ({o},), one per output channel, got {b.shape}")
     compiled = _compiled(out) if b is None or b.dtype == out.dtype else None
     if compiled is not None:  # the copy to NCHW and the bias in one compiled pass
         result = np.empty((n, o, oh, ow), dtype=out.dtype)
@@ -164,6 +178,11 @@ def conv2d_weight_grad_forward(x: np.ndarray, g: np.ndarray, w_shape: tuple[int,
     if cols is None:
         cols, _ = _cols(x, w_shape[2], w_shape[3], pair(stride, "stride", "conv2d"),
                         pair(padding, "padding", "conv2d", 0), pair(dilation, "dilation", "conv2d"))
+    if groups == 1 and cols.shape[0] <= _FEW_COLUMN_ROWS:  # per image, g as it is: no channels-first copy of g
+        n, o = g.shape[:2]
+        pixels = g.shape[2] * g.shape[3]
+        per_image = cols.reshape(-1, n, pixels).transpose(1, 2, 0)  # (N, OH*OW, C*kh*kw), a view
+        return np.matmul(g.reshape(n, o, pixels), per_image).sum(axis=0).reshape(w_shape)
     if groups == 1:
         return (_channels_first(g) @ cols.T).reshape(w_shape)
     return (_grouped(_channels_first(g), groups) @ _grouped(cols, groups).transpose(0, 2, 1)).reshape(w_shape)
@@ -185,12 +204,8 @@ def conv2d_input_grad_forward(g: np.ndarray, w: np.ndarray, x_shape: tuple[int, 
     (sh, sw), (ph, pw) = pair(stride, "stride", "conv2d"), pair(padding, "padding", "conv2d", 0)
     dh, dw = pair(dilation, "dilation", "conv2d")
     compiled = _compiled(g, w)
-    if compiled is not None:  # one matmul to columns, then one compiled col2im pass
-        n, c = x_shape[0], x_shape[1]
-        dcols = _weight_times_grad(w, _channels_first(g), groups)
-        dx = np.zeros(x_shape, dtype=dcols.dtype)
-        compiled.col2im(dcols.reshape(c, *w.shape[2:], n, *g.shape[2:]), dx, sh, sw, ph, pw, dh, dw)
-        return dx
+    if compiled is not None:
+        return _input_grad_compiled(compiled, g, w, x_shape, (sh, sw, ph, pw, dh, dw), groups)
     if sh == sw == 1:
         return _input_grad_stride1(g, w, x_shape, (ph, pw), (dh, dw), groups)
     n, c, h, wd = x_shape
@@ -204,6 +219,34 @@ def conv2d_input_grad_forward(g: np.ndarray, w: np.ndarray, x_shape: tuple[int, 
             dx[:, :, top:top + sh * (oh - 1) + 1:sh, left:left + sw * (ow - 1) + 1:sw] += \
                 dcols[:, i, j].transpose(1, 0, 2, 3)
     return np.ascontiguousarray(dx[:, :, ph:ph + h, pw:pw + wd])
+
+
+def _input_grad_compiled(compiled: Any, g: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...],
+                         steps: tuple[int, ...], groups: int) -> np.ndarray:
+    """The transposed convolution with the compiled col2im, a chunk of images at a time.
+
+    Each chunk's columns, w.T times each image's g (read in place, no
+    channels-first copy), fill a buffer of about ``_CHUNK_BYTES`` that stays in
+    cache for the col2im that follows. Grouped convolutions take the one-matmul
+    route with one copy to image-major columns.
+    """
+    n, c = x_shape[0], x_shape[1]
+    o, _, kh, kw = w.shape
+    oh, ow = g.shape[2], g.shape[3]
+    dtype = np.result_type(w, g)
+    dx = np.zeros(x_shape, dtype=dtype)
+    if groups != 1:
+        dcols = _weight_times_grad(w, _channels_first(g), groups).reshape(c, kh, kw, n, oh, ow)
+        compiled.col2im(np.ascontiguousarray(dcols.transpose(3, 0, 1, 2, 4, 5)), dx, *steps)
+        return dx
+    w_t, per_image = w.reshape(o, -1).T, g.reshape(n, o, oh * ow)
+    chunk = max(1, _CHUNK_BYTES // max(w_t.shape[0] * oh * ow * dtype.itemsize, 1))
+    buffer = np.empty((min(chunk, n), w_t.shape[0], oh * ow), dtype=dtype)
+    for start in range(0, n, chunk):
+        part = buffer[:min(chunk, n - start)]
+        np.matmul(w_t, per_image[start:start + len(part)], out=part)
+        compiled.col2im(part.reshape(len(part), c, kh, kw, oh, ow), dx[start:start + len(part)], *steps)
+    return dx
 
 
 def _input_grad_stride1(g: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...], padding: Pair,
