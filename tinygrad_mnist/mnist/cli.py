@@ -1,4 +1,4 @@
-"""The ``tinygrad-mnist`` command: train, evaluate, predict, data, plot, graph, backprop-compare.
+"""The ``tinygrad-mnist`` command: train, evaluate, predict, data, plot, graph, explore, backprop-compare.
 
 Bad arguments end with status 2 and one line naming the argument and what was
 expected; Ctrl-C (SIGINT) or SIGTERM during training saves a checkpoint and ends
@@ -34,7 +34,7 @@ from ..datasets import MNISTError
 from ..datasets.__main__ import verify
 from ..nn.module import Module, StateDictError
 from ..viz import GraphvizMissingWarning, how_to_render
-from . import backprop_compare, graphs, metrics, plots, rundir
+from . import backprop_compare, explore_command, graphs, metrics, plots, rundir
 from .checkpoint import CheckpointError, load_model
 from .imageio import ImageError, read_image
 from .models import ACTIVATIONS, describe
@@ -173,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_architecture_arguments(graph)
     graph.add_argument("--grads", action="store_true", help="run backward first and show the parameters' gradients")
     graph.add_argument("--out", required=True, help="output file: .svg, .png, .pdf (needs Graphviz) or .dot")
+    explore_command.add_parser(sub)
 
     plot = sub.add_parser("plot", help="PNG figures of a run: curves, confusion matrix, first layer, mistakes")
     plot.add_argument("path", metavar="PATH",
@@ -378,7 +379,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "data": cmd_data,
-            "backprop-compare": cmd_backprop_compare, "graph": cmd_graph, "plot": cmd_plot}
+            "backprop-compare": cmd_backprop_compare, "graph": cmd_graph, "plot": cmd_plot,
+            "explore": explore_command.run}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -386,7 +388,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         try:
             status = COMMANDS[args.command](args)
-        except (UsageError, RunDirError, ConfigError, CheckpointError, StateDictError, MNISTError, ImageError) as exc:
+        except (UsageError, RunDirError, ConfigError, CheckpointError, StateDictError, MNISTError, ImageError,
+                explore_command.ExploreError) as exc:
             print(f"tinygrad-mnist {args.command}: error: {exc}", file=sys.stderr)
             status = 2
         except SchemaError as exc:  # an architecture out of range, from the command line's own numbers

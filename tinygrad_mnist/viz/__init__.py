@@ -1,4 +1,9 @@
-"""Pictures: computation graphs as Graphviz DOT (``tinygrad_mnist.viz.dot``).
+"""Pictures: computation graphs as Graphviz DOT (``tinygrad_mnist.viz.dot``), and the autodiff explorer.
+
+[`explore`][tinygrad_mnist.viz.explore] (and [`explore_graph`][tinygrad_mnist.viz.explore_graph] for a graph
+already built) record a forward and backward pass from the engine and make a self-contained web page
+that steps through the forward values, forward mode and the reverse walk
+(``tinygrad_mnist.viz.explore_api``).
 
 Examples:
     >>> from tinygrad_mnist import Tensor
@@ -12,5 +17,6 @@ training graphs of its models) are in ``tinygrad_mnist.mnist.plots`` and
 """
 
 from .dot import GraphvizMissingWarning, how_to_render, render, to_dot
+from .explore_api import Exploration, explore, explore_graph
 
-__all__ = ["GraphvizMissingWarning", "how_to_render", "render", "to_dot"]
+__all__ = ["Exploration", "GraphvizMissingWarning", "explore", "explore_graph", "how_to_render", "render", "to_dot"]
