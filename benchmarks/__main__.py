@@ -48,6 +48,11 @@ each measurement is written once):
   Python loop of ``grad(loss)`` per example, after checking that they agree to
   1e-10; ratio vmap / loop <= 0.1 (a 10x speed-up).
 
+With numba installed (the ``[fast]`` extra), the child runs use the compiled loops of
+convolution and pooling; the run says so (``compiled kernels: on``) and warms numba's
+cache first, untimed. ``TINYGRAD_MNIST_ACCELERATOR=0 python -m benchmarks`` measures
+the numpy-only build.
+
 Rounds alternate all the measurements (MLP runs, CNN runs, imports, per-op, chain), so a
 drift in machine speed hits every implementation alike; each figure is the
 median over rounds. On a machine with as few cores as this one's 2, another
