@@ -21,12 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from .. import random as tm_random
 from ..core.tensor import Tensor
 from ..datasets import DataLoader, load_mnist
 from ..nn import functional as F
 from ..viz import Exploration, explore
-from .models import ACTIVATIONS, build_model, describe, mlp_architecture
+from .models import ACTIVATIONS, build_seeded_model, describe, mlp_architecture
 
 EXAMPLES = ("f", "mlp")
 
@@ -76,12 +75,7 @@ def explore_mlp(hidden: list[int] | None = None, activation: str = "relu", batch
         raise ExploreError(f"argument --batch: expected a positive integer, got {batch!r}")
     architecture = mlp_architecture(activation=activation) if not hidden else \
         mlp_architecture(hidden=list(hidden), activation=activation)
-    state = tm_random.get_rng_state()
-    try:
-        tm_random.manual_seed(seed)
-        model = build_model(architecture)
-    finally:
-        tm_random.set_rng_state(state)
+    model = build_seeded_model(architecture, seed)
     images, labels = load_mnist("test")
     if batch > len(images):
         raise ExploreError(f"argument --batch: expected at most {len(images)} (the test images), got {batch}")

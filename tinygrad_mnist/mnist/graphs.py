@@ -12,12 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from .. import random as tm_random
 from ..core.tensor import Tensor
 from ..nn import functional as F
 from ..nn.module import Module
 from ..viz import render
-from .models import build_model, mlp_architecture
+from .models import build_seeded_model, mlp_architecture
 
 
 def mlp_training_graph(
@@ -49,12 +48,7 @@ def training_graph(architecture: dict[str, Any], batch: int = 4, seed: int = 0) 
     """
     if not isinstance(batch, (int, np.integer)) or batch < 1:
         raise ValueError(f"training_graph: batch must be a positive integer, got {batch!r}")
-    state = tm_random.get_rng_state()
-    try:
-        tm_random.manual_seed(seed)
-        model = build_model(architecture)
-    finally:
-        tm_random.set_rng_state(state)
+    model = build_seeded_model(architecture, seed)
     rng = np.random.default_rng(seed)
     inputs = architecture.get("inputs", architecture.get("image_size", 28) ** 2)
     images = Tensor(rng.random((int(batch), inputs), dtype=np.float32))

@@ -24,6 +24,7 @@ from itertools import pairwise
 from typing import Any
 
 from .. import nn
+from .. import random as tm_random
 from .schema import SchemaError, check_int, check_int_list, check_number, check_string
 
 ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
@@ -258,3 +259,20 @@ def build_model(architecture: dict[str, Any]) -> nn.Module:
         SchemaError (a ValueError): an architecture that `validate_architecture` refuses.
     """
     return _build(validate_architecture(architecture))
+
+
+def build_seeded_model(architecture: dict[str, Any], seed: int) -> nn.Module:
+    """``build_model`` with its initial weights drawn from ``seed``, leaving the global random state as it was.
+
+    Examples:
+        >>> first = build_seeded_model(mlp_architecture(hidden=[4]), seed=1)
+        >>> again = build_seeded_model(mlp_architecture(hidden=[4]), seed=1)
+        >>> bool((first[0].weight.data == again[0].weight.data).all())
+        True
+    """
+    state = tm_random.get_rng_state()
+    try:
+        tm_random.manual_seed(seed)
+        return build_model(architecture)
+    finally:
+        tm_random.set_rng_state(state)
