@@ -1,7 +1,7 @@
 """The optional compiled kernels: whether they are used, and the switch.
 
 With numba installed (``pip install -e ".[fast]"``), the memory-bound loops of
-convolution and pooling (col2im, the NCHW copy with the bias, 2x2
+convolution and pooling (stride-1 im2col, col2im, the NCHW copy with the bias, 2x2
 max-pooling and its gradient) run compiled, from
 ``tinygrad_mnist.core.kernel_loops``; the numpy code of
 ``tinygrad_mnist.core.kernels`` stays the reference and the fallback, and the

@@ -9,8 +9,10 @@ numpy reference's answer bit for bit: every sum adds in the reference's order.
 Shapes and parameters are checked by the callers, never here.
 
 Images are NCHW; an im2col matrix is (C, kh, kw, N, OH, OW) as in
-``kernels._cols`` (numpy's copy of that one is as fast as a compiled loop, so it
-stays numpy). The pooling loops are written for 2x2 windows with stride 2 (the
+``kernels._cols``. The im2col loop is written for stride 1 without dilation (the
+common case, and the one where numpy's copy is slowest: its runs are output
+rows); with the strides and dilation as arguments, a compiled loop was no faster
+than numpy's copy. The pooling loops are written for 2x2 windows with stride 2 (the
 pooling of nearly every small CNN): with the window size known when the loop is
 compiled, they run several times faster than with it as an argument.
 
@@ -27,8 +29,22 @@ from __future__ import annotations
 
 import numpy as np
 
-LOOPS = ("col2im", "to_nchw", "max_pool_2x2", "window_scatter_2x2")
+LOOPS = ("im2col_stride1", "col2im", "to_nchw", "max_pool_2x2", "window_scatter_2x2")
 """The functions of this module that the accelerator compiles."""
+
+
+def im2col_stride1(x: np.ndarray, cols: np.ndarray) -> None:
+    """cols[c, a, b, n, i, j] = x[n, c, i + a, j + b]: the im2col of a stride-1, undilated
+    convolution of an (already padded) x, kernel offsets outermost so each write is a run."""
+    n_images, channels = x.shape[0], x.shape[1]
+    _, kh, kw, _, oh, ow = cols.shape
+    for c in range(channels):
+        for a in range(kh):
+            for b in range(kw):
+                for n in range(n_images):
+                    for i in range(oh):
+                        for j in range(ow):
+                            cols[c, a, b, n, i, j] = x[n, c, i + a, j + b]
 
 
 def col2im(dcols: np.ndarray, dx: np.ndarray, sh: int, sw: int, ph: int, pw: int, dh: int, dw: int) -> None:
