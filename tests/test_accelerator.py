@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinygrad_mnist import Tensor, manual_seed, nn, optim
-from tinygrad_mnist.core import accelerator, kernel_loops, kernels
+from tinygrad_mnist.core import accelerator, kernel_loops, kernels, pool_kernels
 from tinygrad_mnist.nn import functional as F
 
 needs_numba = pytest.mark.skipif(not accelerator.available(), reason="numba is not installed (the [fast] extra)")
@@ -116,9 +116,9 @@ def pool_cases(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _pool_checks(x: np.ndarray, g: np.ndarray) -> None:
-    (maxima, position), reference = both(kernels.max_pool2d_forward, x, 2, 2)
+    (maxima, position), reference = both(pool_kernels.max_pool2d_forward, x, 2, 2)
     _same((maxima, position), reference)  # ties: the first maximum; NaN: the last NaN, as the reference
-    _same(*both(kernels.window_scatter_forward, g, position, 2, 2, x.shape))
+    _same(*both(pool_kernels.window_scatter_forward, g, position, 2, 2, x.shape))
 
 
 @given(pool_cases())
@@ -143,11 +143,11 @@ def test_compiled_pooling_is_used_for_2x2_and_not_otherwise(monkeypatch):
     original = compiled.max_pool_2x2
     monkeypatch.setattr(compiled, "max_pool_2x2", lambda *a: calls.append(1) or original(*a))
     x = np.random.default_rng(0).standard_normal((2, 3, 6, 6))
-    kernels.max_pool2d_forward(x, 2, 2)
+    pool_kernels.max_pool2d_forward(x, 2, 2)
     assert calls == [1]
     for kernel, stride, dilation in ((3, 3, 1), (2, 1, 1), (2, 2, 2)):
-        _same(*both(kernels.max_pool2d_forward, x, kernel, stride, dilation))
-    kernels.max_pool2d_forward(x.astype(np.int32), 2, 2)  # integers: numpy only
+        _same(*both(pool_kernels.max_pool2d_forward, x, kernel, stride, dilation))
+    pool_kernels.max_pool2d_forward(x.astype(np.int32), 2, 2)  # integers: numpy only
     assert calls == [1]
 
 
@@ -191,7 +191,7 @@ def test_without_numba_everything_runs_on_numpy(monkeypatch):
     monkeypatch.setattr(accelerator, "_state", {"compiled": None, "tried": False, "on": None})
     assert not accelerator.available() and accelerator.kernels() is None
     x = np.random.default_rng(0).standard_normal((2, 2, 4, 4))
-    maxima, position = kernels.max_pool2d_forward(x, 2, 2)
+    maxima, position = pool_kernels.max_pool2d_forward(x, 2, 2)
     np.testing.assert_array_equal(maxima, x.reshape(2, 2, 2, 2, 2, 2).max(axis=(3, 5)))
     assert position.dtype == np.uint8
 

@@ -38,7 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 PACKAGE = "tinygrad_mnist"
 LEAVES = ("random", "atomic", "_float_domains")
 CORE_RANK = {"random": 0, "atomic": 0, "_float_domains": 0, "core.grad_mode": 0, "core.coerce": 0,
-             "core.kernels": 0, "core.accelerator": -0.5, "core.kernel_loops": -1,
+             "core.kernels": 0, "core.pool_kernels": 0.25, "core.accelerator": -0.5, "core.kernel_loops": -1,
              "core.anomaly": 1, "core.forward": 1, "core.batched_array": 0.5, "core.batching": 1, "core.graph": 2,
              "core.rules": 3,
              "core.composites": 4, "core.convolution": 4, "core.tensor": 5, "core.functions": 6,

@@ -1,9 +1,10 @@
-"""The numpy kernels of ``tinygrad_mnist.core.kernels`` against brute-force loops over windows.
+"""The numpy kernels of ``core.kernels`` and ``core.pool_kernels`` against brute-force loops over windows.
 
 The fast paths (max-pooling and its gradient on windows that tile the input, the
 convolution with its bias added as the output is written) must give exactly
 what a plain loop over every window gives: the same maxima, the same first-maximum
-positions on ties, NaN handling, zeros where no window reaches.
+positions on ties, NaN handling, zeros where no window reaches. The compiled loops
+are off here: ``tests/test_accelerator.py`` compares them with these numpy kernels.
 """
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tinygrad_mnist.core import kernels
-from tinygrad_mnist.core.kernels import (
-    conv2d_bias_forward,
-    conv2d_forward,
-    max_pool2d_forward,
-    window_scatter_forward,
-)
+from tinygrad_mnist.core import accelerator, pool_kernels
+from tinygrad_mnist.core.kernels import conv2d_bias_forward, conv2d_forward
+from tinygrad_mnist.core.pool_kernels import max_pool2d_forward, window_scatter_forward
+
+
+@pytest.fixture(autouse=True)
+def _numpy_only():
+    with accelerator.disabled():
+        yield
 
 
 def _windows(x: np.ndarray, k: int, s: int):
@@ -58,7 +61,7 @@ CASES = [((2, 3, 8, 8), 2), ((2, 3, 7, 9), 2), ((1, 2, 9, 9), 3), ((2, 2, 11, 10
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
 @pytest.mark.parametrize("chunk_bytes", [1, 1 << 20])  # one image at a time, or the whole batch at once
 def test_tiled_max_pool_matches_a_loop_over_windows(shape, k, dtype, chunk_bytes, monkeypatch):
-    monkeypatch.setattr(kernels, "_CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(pool_kernels, "_CHUNK_BYTES", chunk_bytes)
     rng = np.random.default_rng(sum(shape) + k)
     x = rng.integers(-3, 3, size=shape).astype(dtype)  # few values: many ties inside windows
     maxima, position = max_pool2d_forward(x, k, k)
@@ -91,7 +94,7 @@ def test_tiled_max_pool_with_infinities():
 @pytest.mark.parametrize("chunk_bytes", [1, 1 << 20])
 def test_tiled_window_scatter_matches_a_loop_and_leaves_zeros_where_no_window_reaches(shape, k, chunk_bytes,
                                                                                        monkeypatch):
-    monkeypatch.setattr(kernels, "_CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(pool_kernels, "_CHUNK_BYTES", chunk_bytes)
     rng = np.random.default_rng(2)
     x = rng.integers(-3, 3, size=shape).astype(np.float32)
     _, position = max_pool2d_forward(x, k, k)

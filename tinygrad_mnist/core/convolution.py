@@ -22,17 +22,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import rules
-from .kernels import (
-    Pair,
-    adaptive_windows,
-    check_conv,
-    check_pool,
-    max_pool2d_forward,
-    pair,
-    pool_axis,
-    window_counts,
-    wrap_index,
-)
+from .kernels import Pair, check_conv, pair, wrap_index
+from .pool_kernels import adaptive_windows, check_pool, max_pool2d_forward, pool_axis, window_counts
 
 if TYPE_CHECKING:  # names for annotations only; never imported at run time
     from .tensor import Tensor

@@ -42,10 +42,8 @@ from .kernels import (
     conv2d_forward,
     conv2d_input_grad_forward,
     conv2d_weight_grad_forward,
-    max_pool2d_forward,
-    window_gather_forward,
-    window_scatter_forward,
 )
+from .pool_kernels import max_pool2d_forward, window_gather_forward, window_scatter_forward
 
 if TYPE_CHECKING:  # names for annotations only; never imported at run time
     from .tensor import Tensor
