@@ -382,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         for module in imports:  # warm-up: writes the bytecode cache, not counted
             import_seconds(module, env)
-        if accelerator_on():  # warm-up: compiles the optional loops into numba's cache, not counted
+        if accelerator_on() and not args.quick:  # warm-up: numba's cache, not counted (--quick measures nothing)
             cnn_epoch.measure("project", 2)
         for r in range(rounds):
             print(f"round {r + 1}/{rounds}: MLP runs ({', '.join(impls)}), CNN runs ({', '.join(cnn_impls)}), "
