@@ -221,28 +221,12 @@ def torch_model(model: str = "cli"):
     return torch_mlp.copy_weights(translated, [p.data for p in ours.parameters()])
 
 
-def _train_torch_nll(model: Any, batches: Batches) -> tuple[float, float]:
-    """``torch_mlp.train_torch`` with the negative log-likelihood loss (the model ends in a log-softmax)."""
-    import torch
-    from torch.nn import functional as F
-
-    opt = torch.optim.Adam(model.parameters(), lr=LR, betas=BETAS, eps=EPS)
-    data = [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in batches]
-    start = time.perf_counter()
-    for x, y in data:
-        loss = F.nll_loss(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return time.perf_counter() - start, loss.item()
-
-
 def run_torch(batches: Batches, model: str = "cli") -> tuple[float, float]:
     import torch
 
     torch.set_num_threads(cpu_threads())
     if model == "examples":
-        return _train_torch_nll(torch_model(model), batches)
+        return torch_mlp.train_torch(torch_model(model), batches, loss_name="nll_loss")
     return torch_mlp.train_torch(torch_model(model), batches)
 
 

@@ -86,8 +86,10 @@ def copy_weights(model: Any, weights: list[np.ndarray]) -> Any:
     return model
 
 
-def train_torch(model: Any, batches: list[tuple[np.ndarray, np.ndarray]]) -> tuple[float, float]:
-    """The timed PyTorch loop over ``batches`` with Adam: (seconds, last loss). Shared by the CNN benchmark."""
+def train_torch(model: Any, batches: list[tuple[np.ndarray, np.ndarray]],
+                loss_name: str = "cross_entropy") -> tuple[float, float]:
+    """The timed PyTorch loop over ``batches`` with Adam: (seconds, last loss). Shared by the CNN benchmark,
+    whose pytorch/examples model ends in a log-softmax and takes ``loss_name="nll_loss"``."""
     import torch
     from torch.nn import functional as F
 
@@ -95,9 +97,10 @@ def train_torch(model: Any, batches: list[tuple[np.ndarray, np.ndarray]]) -> tup
     data = [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in batches]
     if data and (data[0][0].dtype != torch.float32 or data[0][0].shape[1:] != (784,)):
         raise RuntimeError(f"unexpected batch {data[0][0].dtype} {tuple(data[0][0].shape)}")
+    criterion = getattr(F, loss_name)
     start = time.perf_counter()
     for x, y in data:
-        loss = F.cross_entropy(model(x), y)
+        loss = criterion(model(x), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
