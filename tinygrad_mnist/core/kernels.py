@@ -205,8 +205,8 @@ def _weight_times_grad(w: np.ndarray, g_matrix: np.ndarray, groups: int) -> np.n
 
 def conv2d_input_grad_forward(g: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...], stride: Any,
                                padding: Any, dilation: Any = 1, groups: int = 1) -> np.ndarray:
-    """dL/dx of conv2d (the transposed convolution): one matmul to columns, then col2im by one
-    strided add per kernel offset, never looping over pixels."""
+    """dL/dx of conv2d (the transposed convolution): one matmul to columns, then col2im: the
+    compiled loop when the accelerator is on, else one strided numpy add per kernel offset."""
     (sh, sw), (ph, pw) = pair(stride, "stride", "conv2d"), pair(padding, "padding", "conv2d", 0)
     dh, dw = pair(dilation, "dilation", "conv2d")
     compiled = _compiled(g, w)
