@@ -225,16 +225,16 @@ def _max_first_winner(g: Tensor, out: Tensor, a: Tensor, axis: tuple[int, ...], 
 
 
 def _accumulate_overwrites(grads, owned, tensor, g, create_graph):
-    grads[id(tensor)] = g  # the last contribution wins
+    grads[tensor] = g  # the last contribution wins
 
 
 def _accumulate_keeps_first(grads, owned, tensor, g, create_graph):
-    grads.setdefault(id(tensor), g)  # later contributions are dropped
+    grads.setdefault(tensor, g)  # later contributions are dropped
 
 
 def _accumulate_in_numpy(grads, owned, tensor, g, create_graph):
-    previous = grads.get(id(tensor))  # sums on .data even under create_graph: the sum is not recorded
-    grads[id(tensor)] = g if previous is None else Tensor._wrap(np.asarray(previous.data + g.data))
+    previous = grads.get(tensor)  # sums on .data even under create_graph: the sum is not recorded
+    grads[tensor] = g if previous is None else Tensor._wrap(np.asarray(previous.data + g.data))
 
 
 def _sigmoid_abs(a: np.ndarray) -> np.ndarray:

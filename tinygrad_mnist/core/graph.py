@@ -98,8 +98,13 @@ class Primitive:
     def __call__(self, *inputs: Tensor, **params: Any) -> Tensor:
         if BATCHING.levels and (batched := batch_call(self, inputs, params)) is not None:
             return record(self, inputs, batched[0], params, batched[1])  # inside vmap: the batching rule
-        try:
-            data = self.forward(*map(_DATA, inputs), **params)
+        try:  # one or two inputs, the usual arities, without building an argument list
+            if len(inputs) == 2:
+                data = self.forward(inputs[0].data, inputs[1].data, **params)
+            elif len(inputs) == 1:
+                data = self.forward(inputs[0].data, **params)
+            else:
+                data = self.forward(*map(_DATA, inputs), **params)
         except ValueError as exc:  # numpy's words re-worded only if the caller's shapes do not broadcast
             if str(exc).startswith(self.name + ":") or "broadcast" not in str(exc):
                 raise  # worded by the forward itself, or not about shapes at all
@@ -142,14 +147,14 @@ class Node(NodeView):
 def record(prim: Primitive, inputs: Sequence[Tensor], data: Any, params: dict[str, Any],
            saved: dict[str, Any] | None = None) -> Tensor:
     """Wrap ``prim``'s result as a Tensor and, if recording, remember how it was made."""
-    if not isinstance(data, np.ndarray):  # numpy turns 0-d results into scalars; keep arrays (batched ones too)
-        data = np.asarray(data)
+    if type(data) is not np.ndarray and not isinstance(data, np.ndarray):  # numpy turns 0-d results
+        data = np.asarray(data)  # into scalars; keep arrays (batched ones too)
     out = inputs[0]._wrap(data)
     if STATE.enabled:
         for t in inputs:
             if t.requires_grad:
                 out.requires_grad = True
-                out._ctx = Node(prim, tuple(inputs), params, saved)
+                out._ctx = Node(prim, inputs if type(inputs) is tuple else tuple(inputs), params, saved)
                 break
     if STATE.anomaly:
         site = creation_site()
@@ -194,11 +199,15 @@ def reverse_order(roots: Sequence[Tensor], leaves: dict[int, Tensor], caller: st
         if node.seq < last_change:
             check_unchanged(caller, node, tensor)
         for inp in node.inputs:
-            if inp.requires_grad:  # push(inp), with the leaf and already-queued cases written out
-                if inp._ctx is None:
+            if inp.requires_grad:  # push(inp), written out: this runs once per edge
+                ctx = inp._ctx
+                if ctx is None:
                     leaves[id(inp)] = inp
-                elif inp._ctx.mark is not token:
-                    push(inp)
+                elif ctx.mark is not token:
+                    if ctx.inputs is None:
+                        raise RuntimeError(f"{caller}: {RELEASED}")
+                    ctx.mark = token
+                    heappush(heap, (-ctx.seq, inp))
         yield tensor
 
 
@@ -229,16 +238,18 @@ def backward(roots: Sequence[Tensor], gradients: Sequence[Any] | None, retain_gr
         for i, t in enumerate(inputs):
             if not t.requires_grad:
                 raise RuntimeError(f"backward: inputs[{i}] (shape {t.shape}) does not require grad")
-    grads: dict[int, Tensor] = {}  # the gradient of each tensor reached so far, by id
-    owned: set[int] = set()  # sums made here, safe to add into in place
+    # The gradient of each tensor reached so far. Keyed by the tensor itself (hashed by
+    # identity): a walk of a small graph spends a good part of its time computing id()s.
+    grads: dict[Tensor, Tensor] = {}
+    owned: set[Tensor] = set()  # tensors whose gradient is a sum made here, safe to add into in place
     handed: set[int] = set()  # arrays the caller also holds (seeds): never stored in .grad as they are
     for k, root in enumerate(roots):
         seed = _seed(root, None if gradients is None else gradients[k])
         handed.add(id(seed.data))
-        if id(root) in grads:  # the same tensor twice among the roots
+        if root in grads:  # the same tensor twice among the roots
             _accumulate(grads, owned, root, seed, create_graph)
         else:
-            grads[id(root)] = seed
+            grads[root] = seed
     wanted = None if inputs is None else {id(t) for t in inputs}
     hooks = HOOKS  # usually empty: one truth test per tensor
     keep = inputs is None or accumulate  # retain_grad() fills .grad in backward, not in autograd.grad
@@ -251,7 +262,7 @@ def backward(roots: Sequence[Tensor], gradients: Sequence[Any] | None, retain_gr
     STATE.anomaly, STATE.enabled = False, create_graph
     try:
         for tensor in reverse_order(roots, leaves):
-            grad = grads.pop(id(tensor))  # complete: every tensor made from this one is done
+            grad = grads.pop(tensor)  # complete: every tensor made from this one is done
             if hooks and id(tensor) in hooks:
                 grad = _hooked(tensor, grad, create_graph, handed, keep)
             if wanted is not None and id(tensor) in wanted:
@@ -277,10 +288,10 @@ def backward(roots: Sequence[Tensor], gradients: Sequence[Any] | None, retain_gr
                     check_gradient(prim.name, i, g.data, node.site)
                 if sent is not None:
                     sent.append((i, g))
-                if id(inp) in grads:  # fan-out: a second path reached inp
+                if inp in grads:  # fan-out: a second path reached inp
                     _accumulate(grads, owned, inp, g, create_graph)
                 else:  # the first contribution, by far the most common case
-                    grads[id(inp)] = g
+                    grads[inp] = g
             if observer is not None and sent is not None:
                 observer(tensor, node, grad, sent)
             if not retain_graph:
@@ -289,7 +300,7 @@ def backward(roots: Sequence[Tensor], gradients: Sequence[Any] | None, retain_gr
         STATE.anomaly, STATE.enabled = anomaly, recording
     # Leaves are finished last, so a failure above leaves every .grad untouched.
     for key, leaf in leaves.items():
-        grad = grads[key]
+        grad = grads[leaf]
         if hooks and key in hooks:
             grad = _hooked(leaf, grad, create_graph, handed, False)
         if wanted is None:
@@ -332,9 +343,10 @@ def _seed(root: Tensor, gradient: Any) -> Tensor:
     return seed
 
 
-def _accumulate(grads: dict[int, Tensor], owned: set[int], tensor: Tensor, g: Tensor, create_graph: bool) -> None:
+def _accumulate(grads: dict[Tensor, Tensor], owned: set[Tensor], tensor: Tensor, g: Tensor,
+                create_graph: bool) -> None:
     """Add ``g`` into the gradient of ``tensor``: fan-out sums here."""
-    key = id(tensor)
+    key = tensor
     previous = grads.get(key)
     if previous is None:  # the first contribution, by far the most common case
         grads[key] = g

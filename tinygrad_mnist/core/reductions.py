@@ -78,9 +78,10 @@ def sum(x: Tensor, dim: Dim = None, keepdim: bool = False, *, dtype: Any = None,
         [[3.0], [7.0]]
     """
     x = x if dtype is None else x.to(dtype)
-    axes = dims("sum", dim, axis, x.ndim)
-    if x.dtype.kind in "biu" and x.dtype != np.int64:
-        x = x._wrap(x.data.astype(np.int64))  # integer and bool sums are int64, as in PyTorch
+    data = x.data
+    axes = tuple(range(data.ndim)) if dim is None and axis is None else dims("sum", dim, axis, data.ndim)
+    if data.dtype.kind in "biu" and data.dtype != np.int64:
+        x = x._wrap(data.astype(np.int64))  # integer and bool sums are int64, as in PyTorch
     return rules.reduce_sum(x, axis=axes, keepdims=_keep(keepdim, keepdims))
 
 

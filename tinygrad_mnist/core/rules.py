@@ -72,7 +72,9 @@ _SMALL_FILL = 4096  # up to this many elements, broadcasting one value fills a n
 
 def _broadcast_to_forward(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     if a.size == 1 and type(a) is np.ndarray and len(shape) >= a.ndim and math.prod(shape) <= _SMALL_FILL:
-        return np.full(shape, a.reshape(()), dtype=a.dtype)  # the common seed of a full reduction's VJP
+        out = np.empty(shape, dtype=a.dtype)  # the common seed of a full reduction's VJP
+        out[...] = a
+        return out
     try:
         return np.broadcast_to(a, shape)
     except ValueError:
