@@ -25,8 +25,9 @@ each measurement is written once):
 * Per-op overhead (``overhead.py``): ``((a*b)+a).sum()`` forward and backward
   on 10-element float32 vectors, with leaf creation, per iteration: <= 25 us,
   with the same arithmetic by hand in numpy beside it; and against the same
-  step in PyTorch eager in the same process: ratio <= 0.60. Each round runs in a
-  fresh interpreter: the figure of the same code moves between processes.
+  step in PyTorch eager in the same process: ratio <= 0.60. Each round runs it in
+  three fresh interpreters (``--per-op-processes``), and the figure is the median
+  over all of them: the time of the same code moves between processes, bimodally.
 * Backward scaling (``overhead.py``): t(100,000-node chain) / t(10,000): <= 11.
 * ``import tinygrad_mnist`` in a fresh interpreter, timed inside it (interpreter
   start-up excluded), median of several runs, beside ``import numpy`` measured
@@ -137,8 +138,11 @@ _PER_OP_CODE = ("import dataclasses, json; from benchmarks import overhead; "
                 "print(json.dumps(dataclasses.asdict(overhead.measure_per_op({iterations}, 1))))")
 
 
+PER_OP_PROCESSES = 3  # fresh interpreters per round for the per-op figure (one draw each of its spread)
+
+
 def per_op_in_child(iterations: int) -> overhead.PerOpResult:
-    """One round of the per-op figure in a fresh interpreter.
+    """One sample of the per-op figure, measured in a fresh interpreter.
 
     The per-op time of the same code moves by up to 50 % from one process to the next
     (hash seed, memory layout, the state left by earlier measurements), bimodally; a
@@ -337,7 +341,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cnn-steps", type=_positive, default=None,
                         help=f"CNN steps per run (default: the whole epoch; {QUICK_CNN_STEPS} with --quick)")
     parser.add_argument("--iterations", type=_positive, default=None,
-                        help="per-op iterations per round (default 20000; 500 with --quick)")
+                        help="per-op iterations per process (default 20000; 500 with --quick)")
+    parser.add_argument("--per-op-processes", type=_positive, default=None,
+                        help=f"fresh interpreters per round for the per-op figure (default {PER_OP_PROCESSES}; "
+                             "1 with --quick)")
     parser.add_argument("--import-runs", type=_positive, default=None,
                         help="fresh-interpreter imports of each module per round (default 3; 2 with --quick)")
     return parser.parse_args(argv)
@@ -364,6 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     cnn_steps = args.cnn_steps or (QUICK_CNN_STEPS if args.quick else None)
     iterations = args.iterations or (500 if args.quick else 20_000)
     import_runs = args.import_runs or (2 if args.quick else 3)
+    per_op_processes = args.per_op_processes or (1 if args.quick else PER_OP_PROCESSES)
     started, load_start = time.perf_counter(), _load()
     use_torch, torch_note = torch_status()
     impls = ["project", "plain", "numpy"] + (["torch"] if use_torch else [])
@@ -406,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
                 for module in imports:
                     imports[module].append(import_seconds(module, env))
             per_example_runs.append(per_example.measure(per_example_batch, np.float64, 1))
-            per_op.append(per_op_in_child(iterations))
+            per_op.extend(per_op_in_child(iterations) for _ in range(per_op_processes))
             chains.append(overhead.measure_chain(1))
     figures = summarise(runs, torch_note, per_op, chains, imports, cnn_runs, cnn_note, per_example_runs,
                         per_example_batch, examples_runs)
