@@ -113,16 +113,26 @@ def max_pool_2x2(x: np.ndarray, maxima: np.ndarray, position: np.ndarray) -> int
 
 
 def window_scatter_2x2(g: np.ndarray, position: np.ndarray, out: np.ndarray) -> None:
-    """Every cell of the 2x2 stride-2 tiles of out: g[n, c, i, j] at its window's ``position``,
-    zero elsewhere (rows and columns past the tiles are the caller's)."""
+    """All of out: g[n, c, i, j] at its 2x2 stride-2 window's ``position``, zero elsewhere,
+    including the last row and column of an odd-sized out, which no window covers.
+    Written row by row of out, so that the writes run in memory order."""
     n_images, channels, oh, ow = g.shape
+    height, width = out.shape[2], out.shape[3]
     zero = g.dtype.type(0)
     for task in range(n_images * channels):
         n = task // channels
         c = task % channels
-        for i in range(oh):
-            for j in range(ow):
-                at = position[n, c, i, j]
-                v = g[n, c, i, j]
-                for p in range(4):
-                    out[n, c, 2 * i + p // 2, 2 * j + p % 2] = v if p == at else zero
+        for r in range(height):
+            i = r // 2
+            if i < oh:
+                left = 2 * (r % 2)  # the position of this row's left cell in its window
+                for j in range(ow):
+                    at = position[n, c, i, j]
+                    v = g[n, c, i, j]
+                    out[n, c, r, 2 * j] = v if at == left else zero
+                    out[n, c, r, 2 * j + 1] = v if at == left + 1 else zero
+                for col in range(2 * ow, width):
+                    out[n, c, r, col] = zero
+            else:
+                for col in range(width):
+                    out[n, c, r, col] = zero

@@ -165,10 +165,8 @@ def window_scatter_forward(g: np.ndarray, position: np.ndarray, kernel_size: Any
     """Zeros of ``shape`` with each ``g[n, c, i, j]`` added at ``position[n, c, i, j]`` of its window."""
     compiled = _compiled(g) if position.dtype == np.uint8 and len(shape) == 4 and _is_2x2(kernel_size, stride,
                                                                                           dilation) else None
-    if compiled is not None:  # 2x2 stride 2: every cell of the tiles written once, compiled
+    if compiled is not None:  # 2x2 stride 2: every cell of out written once, in memory order, compiled
         out = np.empty(shape, dtype=g.dtype)
-        out[:, :, 2 * g.shape[2]:] = 0
-        out[:, :, :, 2 * g.shape[3]:] = 0
         compiled.window_scatter_2x2(np.ascontiguousarray(g), np.ascontiguousarray(position), out)
         return out
     finite = bool(np.isfinite(g).all())
