@@ -101,11 +101,16 @@ def _drawing_order(root: Tensor) -> list[Tensor]:
 def _parameter_names(params: Params) -> dict[int, str]:
     if params is None:
         return {}
-    items = params.named_parameters() if isinstance(params, Module) else params.items()
+    return _names_by_id(params.named_parameters() if isinstance(params, Module) else params.items(), "to_dot", "params")
+
+
+def _names_by_id(items: Any, who: str, argument: str) -> dict[int, str]:
+    """The label of each tensor of ``(name, tensor)`` pairs, by id; the first name given a tensor wins.
+    Anything but a Tensor raises TypeError naming ``who`` and ``argument[name]``."""
     names: dict[int, str] = {}
     for name, tensor in items:
         if not isinstance(tensor, Tensor):
-            raise TypeError(f"to_dot: params[{name!r}] must be a Tensor, got {type(tensor).__name__}")
+            raise TypeError(f"{who}: {argument}[{name!r}] must be a Tensor, got {type(tensor).__name__}")
         names.setdefault(id(tensor), str(name))
     return names
 

@@ -40,7 +40,7 @@ from ..atomic import atomic_write
 from ..core.graph import toposort
 from ..core.tensor import Tensor
 from ..nn.module import Module
-from .dot import _drawing_order
+from .dot import _drawing_order, _names_by_id
 from .explore_layout import LAYOUTS
 from .explore_page import build_layouts, page_html
 from .explore_record import leaf_labels, record
@@ -116,13 +116,7 @@ def _check_layout(layout: str) -> None:
 def _name_map(names: Names | None) -> dict[int, str]:
     if names is None:
         return {}
-    items = names.items() if isinstance(names, Mapping) else names
-    found: dict[int, str] = {}
-    for name, tensor in items:
-        if not isinstance(tensor, Tensor):
-            raise TypeError(f"explore: names[{name!r}] must be a Tensor, got {type(tensor).__name__}")
-        found.setdefault(id(tensor), str(name))
-    return found
+    return _names_by_id(names.items() if isinstance(names, Mapping) else names, "explore", "names")
 
 
 def _tangent_source(tangents: TangentSpec, labels: Sequence[str] | None, seed: int
