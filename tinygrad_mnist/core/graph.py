@@ -25,7 +25,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import operator
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -154,7 +154,7 @@ def record(prim: Primitive, inputs: Sequence[Tensor], data: Any, params: dict[st
         for t in inputs:
             if t.requires_grad:
                 out.requires_grad = True
-                out._ctx = Node(prim, inputs if type(inputs) is tuple else tuple(inputs), params, saved)
+                out._ctx = Node(prim, tuple(inputs), params, saved)
                 break
     if STATE.anomaly:
         site = creation_site()
@@ -180,34 +180,28 @@ def reverse_order(roots: Sequence[Tensor], leaves: dict[int, Tensor], caller: st
     heap: list[tuple[int, Tensor]] = []
     heappush, heappop = heapq.heappush, heapq.heappop  # locals: these run once per node
 
-    def push(tensor: Tensor) -> None:
-        node = tensor._ctx
-        if node is None:
-            leaves[id(tensor)] = tensor
-        elif node.mark is not token:
-            if node.inputs is None:
-                raise RuntimeError(f"{caller}: {RELEASED}")
-            node.mark = token
-            heappush(heap, (-node.seq, tensor))
+    def push(tensors: Iterable[Tensor], requiring_grad_only: bool = True) -> None:
+        """Queue each tensor's node once (a leaf goes into ``leaves``): one call per node, not per edge."""
+        for tensor in tensors:
+            if requiring_grad_only and not tensor.requires_grad:
+                continue
+            node = tensor._ctx
+            if node is None:
+                leaves[id(tensor)] = tensor
+            elif node.mark is not token:
+                if node.inputs is None:
+                    raise RuntimeError(f"{caller}: {RELEASED}")
+                node.mark = token
+                heappush(heap, (-node.seq, tensor))
 
-    for root in roots:
-        push(root)
+    push(roots, requiring_grad_only=False)  # a root is walked from whether or not it requires grad
     last_change = STATE.last_change  # no in-place change since a node was made: nothing to check
     while heap:
         tensor = heappop(heap)[1]
         node = tensor._ctx
         if node.seq < last_change:
             check_unchanged(caller, node, tensor)
-        for inp in node.inputs:
-            if inp.requires_grad:  # push(inp), written out: this runs once per edge
-                ctx = inp._ctx
-                if ctx is None:
-                    leaves[id(inp)] = inp
-                elif ctx.mark is not token:
-                    if ctx.inputs is None:
-                        raise RuntimeError(f"{caller}: {RELEASED}")
-                    ctx.mark = token
-                    heappush(heap, (-ctx.seq, inp))
+        push(node.inputs)
         yield tensor
 
 
