@@ -225,7 +225,11 @@ def test_sigterm_saves_exits_143_and_resume_finishes_the_run(data_dir: Path, tmp
             second = run_cli("train", "--dry-run", *LONG, "--allow-noncanonical-data", "--data", data_dir, "--out", out, "--overwrite")
             process.send_signal(signal.SIGTERM)
         status, stdout, stderr = finish(process)
-        if status != 0:
+        if status == -signal.SIGTERM:
+            # the signal landed after training, once the run had restored the default handler: a
+            # finished run (its metrics are written), to be retried with more work like a status of 0
+            assert "test_accuracy" in (out / "metrics.json").read_text(), stderr
+        elif status != 0:
             break
     assert second is not None
     one_error_line(second, "argument --out", "in use by another run", f"process {process.pid}")
