@@ -567,3 +567,42 @@ def test_pow_gradients_at_zero_are_zero_not_nan():
     e = Tensor(np.array([1.0, 2.0]), requires_grad=True)
     (Tensor(np.zeros(2)) ** e).sum().backward()
     np.testing.assert_array_equal(e.grad.data, [0.0, 0.0])
+
+
+# ---- large sums: over leading and trailing axes, BLAS's row sums replace numpy's reduction --------------
+LARGE_SUMS = [((64, 32, 13, 13), (0, 2, 3)), ((64, 32, 13, 13), (2, 3)), ((64, 32, 13, 13), (0,)),
+              ((64, 32, 13, 13), (-4, -1, -2)), ((32, 8, 4, 5, 6), (0, 1, 4)), ((4096, 3), (0,)),
+              ((3, 4096), (1,)), ((64, 32, 13, 13), (0, 1, 2, 3)), ((64, 32, 13, 13), (1, 3))]
+
+
+@pytest.mark.parametrize(("shape", "dims"), LARGE_SUMS)
+@pytest.mark.parametrize("keepdim", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_large_sums_match_the_float64_sum(shape, dims, keepdim, dtype):
+    a = np.random.default_rng(0).standard_normal(shape).astype(dtype)
+    exact = a.astype(np.float64).sum(axis=dims, keepdims=keepdim)
+    out = Tensor(a).sum(dim=dims, keepdim=keepdim)
+    assert out.shape == exact.shape and out.dtype == dtype
+    # a few ulps of the summed magnitudes: what any summation order of these terms is held to
+    bound = 8 * np.finfo(dtype).eps * np.abs(a).sum(axis=dims, keepdims=keepdim, dtype=np.float64)
+    assert np.all(np.abs(out.numpy() - exact) <= bound)
+
+
+@pytest.mark.parametrize("layout", ["transposed", "float16", "int32", "broadcast"])
+def test_large_sums_of_other_arrays_are_numpys(layout):
+    rng = np.random.default_rng(1)
+    a = {"transposed": rng.standard_normal((13, 13, 32, 64)).astype(np.float32).T,
+         "float16": rng.standard_normal((64, 32, 13, 13)).astype(np.float16),
+         "int32": rng.integers(-5, 5, (64, 32, 13, 13)).astype(np.int32),
+         "broadcast": np.broadcast_to(rng.standard_normal((1, 32, 13, 13)).astype(np.float32), (64, 32, 13, 13))}[layout]
+    np.testing.assert_array_equal(Tensor(a).sum(dim=(0, 2, 3)).numpy(), a.sum(axis=(0, 2, 3), dtype=None if layout != "int32" else np.int64))
+
+
+def test_the_conv_bias_gradient_is_the_sum_over_images_and_pixels():
+    rng = np.random.default_rng(2)
+    x = Tensor(rng.standard_normal((16, 3, 12, 12)).astype(np.float32))
+    w = Tensor(rng.standard_normal((8, 3, 3, 3)).astype(np.float32))
+    b = Tensor(np.zeros(8, np.float32), requires_grad=True)
+    g = rng.standard_normal((16, 8, 10, 10)).astype(np.float32)
+    tg.nn.functional.conv2d(x, w, b).backward(Tensor(g))
+    np.testing.assert_allclose(b.grad.numpy(), g.astype(np.float64).sum(axis=(0, 2, 3)), rtol=1e-5, atol=1e-4)
