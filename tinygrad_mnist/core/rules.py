@@ -213,32 +213,6 @@ def _sigmoid_forward(a: np.ndarray) -> np.ndarray:
     return np.where(a >= 0, 1 / (1 + e), e / (1 + e))
 
 
-_BLAS_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-_BLAS_SUM_MIN_SIZE = 4096  # below this numpy's own reduction is as fast
-
-
-def _sum_forward(a: np.ndarray, axis: tuple[int, ...], keepdims: bool) -> np.ndarray:
-    """``a.sum(axis)``. A large C-contiguous float array summed over its leading and trailing axes around
-    a kept middle block (a convolution's bias gradient: NCHW over (0, 2, 3)) takes matrix-vector products
-    with a vector of ones instead: numpy reduces over axes that are not all innermost 2-7 times slower,
-    and BLAS's row sums are about as accurate (a few float32 ulps; for leading axes more accurate than
-    numpy's running sum down the columns)."""
-    if type(a) is not np.ndarray or a.dtype not in _BLAS_DTYPES or a.size < _BLAS_SUM_MIN_SIZE \
-            or not a.flags.c_contiguous:
-        return a.sum(axis=axis, keepdims=keepdims)
-    reduced = [d % a.ndim for d in axis]
-    kept = [d for d in range(a.ndim) if d not in reduced]
-    if not kept or kept != list(range(kept[0], kept[-1] + 1)) or len(reduced) != len(set(reduced)):
-        return a.sum(axis=axis, keepdims=keepdims)  # everything, or kept axes apart: numpy's pairwise sum
-    lead, middle = math.prod(a.shape[:kept[0]]), math.prod(a.shape[kept[0]:kept[-1] + 1])
-    trail = a.size // (lead * middle) if a.size else 1
-    out = a.reshape(lead * middle, trail) @ np.ones(trail, a.dtype) if trail > 1 else a.reshape(lead * middle)
-    if lead > 1:
-        out = np.ones(lead, a.dtype) @ out.reshape(lead, middle)
-    shape = _kept_shape(a.shape, tuple(reduced)) if keepdims else tuple(a.shape[d] for d in kept)
-    return out.reshape(shape)
-
-
 def _sum_vjp(g: Tensor, out: Tensor, a: Tensor, axis: tuple[int, ...], keepdims: bool) -> Tensor:
     # put the reduced axes back as length 1 (a 0-d g, from a full reduction, broadcasts as it is)
     if not keepdims and g.data.ndim != a.data.ndim and g.data.ndim != 0:
@@ -374,7 +348,7 @@ where = Primitive("where", lambda a, b, cond: np.where(cond, a, b),
                   lambda g, out, a, b, cond: g * cond,
                   lambda g, out, a, b, cond: g * ~cond, reads=(), jvp=DIAGONAL)
 # the rows below are linear (or bilinear) in their inputs: each JVP is the row itself applied to the tangents
-reduce_sum = Primitive("sum", _sum_forward,
+reduce_sum = Primitive("sum", lambda a, axis, keepdims: a.sum(axis=axis, keepdims=keepdims),
                        _sum_vjp, reads=("inputs",),
                        jvp=lambda vs, out, a, axis, keepdims: reduce_sum(vs[0], axis=axis, keepdims=keepdims))
 reduce_max = Primitive("max", lambda a, axis, keepdims: a.max(axis=axis, keepdims=keepdims),
