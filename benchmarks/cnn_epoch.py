@@ -143,11 +143,7 @@ def _data(model: str, steps: int | None) -> Batches:
     return batches[:steps or EXAMPLES_STEPS]
 
 
-def _no_phase(phase: str) -> None:
-    pass
-
-
-def _train_project(batches: Batches, on_step: Callable[[str], None] = _no_phase,
+def _train_project(batches: Batches, on_step: Callable[[str], None] = step_profile.no_clock,
                    model_name: str = "cli") -> tuple[float, float]:
     """The framework's training loop over ``batches``; ``on_step(phase)`` is told where each step is
     (the profile's clock; five calls of a no-op in a step of tens of milliseconds otherwise)."""

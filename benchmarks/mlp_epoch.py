@@ -17,6 +17,7 @@ Run from the repository root::
     python -m benchmarks.mlp_epoch            # 3 rounds
     python -m benchmarks.mlp_epoch --rounds 5 --json results.json
     python -m benchmarks.mlp_epoch --quick    # a few steps: checks the harness only
+    python -m benchmarks.mlp_epoch --profile  # where a step of the nn.Linear model goes (one epoch)
 
 Targets: time ratio project / numpy <= 1.10 (the plain model's too), peak RSS ratio <= 1.25.
 """
@@ -31,11 +32,12 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from benchmarks import peak_rss_mb
+from benchmarks import peak_rss_mb, step_profile
 
 HIDDEN, CLASSES, BATCH, LR = 512, 10, 128, 1e-3
 BETAS, EPS = (0.9, 0.999), 1e-8
@@ -59,7 +61,9 @@ def _initial_weights() -> list[np.ndarray]:
     return [p.data for p in model.parameters()]
 
 
-def run_project(batches: list[tuple[np.ndarray, np.ndarray]]) -> tuple[float, float]:
+def run_project(batches: list[tuple[np.ndarray, np.ndarray]],
+                on_step: Callable[[str], None] = step_profile.no_clock) -> tuple[float, float]:
+    """The nn.Linear model; ``on_step(phase)`` is told where each step is (the profile's clock)."""
     import tinygrad_mnist as tm
     from tinygrad_mnist import Tensor, nn, optim
     from tinygrad_mnist.nn import functional as F
@@ -69,10 +73,15 @@ def run_project(batches: list[tuple[np.ndarray, np.ndarray]]) -> tuple[float, fl
     opt = optim.Adam(model.parameters(), lr=LR, betas=BETAS, eps=EPS)
     start = time.perf_counter()
     for x, y in batches:
+        on_step("forward")
         loss = F.cross_entropy(model(Tensor(x)), y)
+        on_step("zero_grad")
         opt.zero_grad()
+        on_step("backward")
         loss.backward()
+        on_step("optimizer")
         opt.step()
+        on_step("end")
     return time.perf_counter() - start, loss.item()
 
 
@@ -152,6 +161,9 @@ def _current_rss_mb() -> float:
 
 def child(impl: str, steps: int | None) -> None:
     batches = _data(steps)
+    if impl == "profile":
+        print(json.dumps(step_profile.profile(batches, run_project)))
+        return
     before = _current_rss_mb()  # the data and batches are in memory by now
     seconds, loss = IMPLEMENTATIONS.get(impl, run_numpy)(batches)
     peak_mb = peak_rss_mb()
@@ -171,12 +183,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="20 steps, 1 round: a harness check, not a timing")
+    parser.add_argument("--profile", action="store_true",
+                        help="where a step of the nn.Linear model goes (one fresh interpreter, one epoch or --steps)")
     parser.add_argument("--json", help="also write the figures to this file")
-    parser.add_argument("--child", choices=["project", "plain", "numpy"], help=argparse.SUPPRESS)
-    parser.add_argument("--steps", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["project", "plain", "numpy", "profile"], help=argparse.SUPPRESS)
+    parser.add_argument("--steps", type=int, help="steps per run (default: the whole epoch)")
     args = parser.parse_args(argv)
     if args.child:
         child(args.child, args.steps)
+        return 0
+    if args.profile:
+        result = measure("profile", args.steps or (20 if args.quick else None))
+        print(step_profile.format_profile(result, f"MLP 784-{HIDDEN}-{CLASSES}, float32, batch {BATCH}, Adam"))
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(result, f, indent=2)
         return 0
     steps, rounds = (20, 1) if args.quick else (args.steps, args.rounds)
     results: dict[str, list[dict[str, Any]]] = {"project": [], "plain": [], "numpy": []}

@@ -21,6 +21,10 @@ Batches = list[tuple[np.ndarray, np.ndarray]]
 Trainer = Callable[..., tuple[float, float]]  # train(batches, on_step=...) -> (seconds, last loss)
 
 
+def no_clock(phase: str) -> None:
+    """The step clock of an unprofiled run: told each phase, it does nothing."""
+
+
 class PhaseClock:
     """Times every primitive's numpy forward, by phase, and the phases of each step.
 

@@ -2,7 +2,7 @@
 
 ``python -m benchmarks --quick`` must run and write every figure, and
 ``python -m benchmarks.cnn_epoch`` its own, with or without PyTorch; the parts of
-its breakdown of a step must add up to the step. The other
+its breakdown of a step (and of ``benchmarks.mlp_epoch``'s) must add up to the step. The other
 tests pin down what the timings rely on: a float32 training step computes in
 float32 only (a float64 intermediate doubles the memory traffic), backward
 frees the graph as it goes without help from the garbage collector (so memory
@@ -338,6 +338,23 @@ def test_cnn_profile_parts_add_up_to_the_step(tmp_path):
     assert calls["conv2d_input_grad", "backward"] == 1
     table = done.stdout
     assert "conv2d_weight_grad" in table and "by kind: primitive forwards" in table
+
+
+def test_mlp_profile_parts_add_up_to_the_step_and_skip_the_input_gradient(tmp_path):
+    out = tmp_path / "profile.json"
+    command = [sys.executable, "-m", "benchmarks.mlp_epoch", "--profile", "--steps", "3", "--json", str(out)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(out.read_text())
+    rows, step_ms = result["rows"], result["step_ms"]
+    assert result["steps"] == 3 and sum(r["ms"] for r in rows) == pytest.approx(step_ms, rel=1e-9)
+    assert 0.9 * result["loop_ms"] <= step_ms <= result["loop_ms"]
+    calls = {(r["part"], r["phase"]): r["calls"] for r in rows}
+    # one fused node per layer forward; backward's products are both weight gradients and the hidden layer's
+    # input gradient: the data's gradient is never computed
+    assert calls["linear", "forward"] == 2 and calls["matmul", "backward"] == 3
+    assert calls["optimizer step (Adam update, numpy)", "optimizer"] is None
+    assert "by kind: primitive forwards" in done.stdout
 
 
 def test_the_profile_restores_every_primitive_forward():
