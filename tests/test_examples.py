@@ -156,4 +156,4 @@ def test_inspect_graph_draws_and_traces(tmp_path):
     out = run("inspect_graph.py", "--hidden", "4", "--out", str(tmp_path / "graph.dot"))
     assert (tmp_path / "graph.dot").read_text().startswith("digraph")
     ops = [line.split()[1] for line in out.splitlines() if line.split() and line.split()[0].isdigit()]
-    assert ops == ["sum", "mul", "where", "log_softmax", "linear", "relu", "linear"]
+    assert ops == ["sum", "mul", "log_softmax", "linear", "relu", "linear"]

@@ -138,8 +138,12 @@ def _weighted_nll(log_probs: Tensor, labels: np.ndarray, smoothing: float, reduc
     n, k = log_probs.shape
     scale = (-1.0 / n if n else np.nan) if reduction == "mean" else -1.0
     hit = labels[:, None] == np.arange(k)  # one broadcast compare: works on vmap's batched labels too
-    q = np.where(hit, (1 - smoothing + smoothing / k) * scale, smoothing / k * scale).astype(log_probs.dtype)
-    terms = log_probs.where(q != 0, 0.0) * q
+    exact = log_probs.dtype.type  # q in the input's dtype from the start: no float64 array to cast
+    q = np.where(hit, exact((1 - smoothing + smoothing / k) * scale), exact(smoothing / k * scale))
+    # q is 0 off the target only without smoothing, and only a log-probability that is not finite there
+    # (-inf, nan) needs masking: finite ones times 0 add nothing, which spares a node each way
+    masked = smoothing == 0 and not (type(log_probs.data) is np.ndarray and np.isfinite(log_probs.data).all())
+    terms = (log_probs.where(q != 0, 0.0) if masked else log_probs) * q
     if reduction == "mean" and not n:
         return terms.sum() * np.nan  # the mean over an empty batch is 0 / 0, as in PyTorch
     return terms.sum(dim=1) if reduction == "none" else terms.sum()
