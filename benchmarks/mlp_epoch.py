@@ -40,6 +40,7 @@ import numpy as np
 from benchmarks import peak_rss_mb, step_profile
 
 HIDDEN, CLASSES, BATCH, LR = 512, 10, 128, 1e-3
+QUICK_STEPS = 20  # --quick: a harness check, not a timing
 BETAS, EPS = (0.9, 0.999), 1e-8
 
 
@@ -182,7 +183,7 @@ def measure(impl: str, steps: int | None) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--quick", action="store_true", help="20 steps, 1 round: a harness check, not a timing")
+    parser.add_argument("--quick", action="store_true", help=f"{QUICK_STEPS} steps, 1 round: a harness check, not a timing")
     parser.add_argument("--profile", action="store_true",
                         help="where a step of the nn.Linear model goes (one fresh interpreter, one epoch or --steps)")
     parser.add_argument("--json", help="also write the figures to this file")
@@ -193,13 +194,13 @@ def main(argv: list[str] | None = None) -> int:
         child(args.child, args.steps)
         return 0
     if args.profile:
-        result = measure("profile", args.steps or (20 if args.quick else None))
+        result = measure("profile", args.steps or (QUICK_STEPS if args.quick else None))
         print(step_profile.format_profile(result, f"MLP 784-{HIDDEN}-{CLASSES}, float32, batch {BATCH}, Adam"))
         if args.json:
             with open(args.json, "w") as f:
                 json.dump(result, f, indent=2)
         return 0
-    steps, rounds = (20, 1) if args.quick else (args.steps, args.rounds)
+    steps, rounds = (QUICK_STEPS, 1) if args.quick else (args.steps, args.rounds)
     results: dict[str, list[dict[str, Any]]] = {"project": [], "plain": [], "numpy": []}
     for _ in range(rounds):
         for impl, runs in results.items():

@@ -340,18 +340,17 @@ def _seed(root: Tensor, gradient: Any) -> Tensor:
 def _accumulate(grads: dict[Tensor, Tensor], owned: set[Tensor], tensor: Tensor, g: Tensor,
                 create_graph: bool) -> None:
     """Add ``g`` into the gradient of ``tensor``: fan-out sums here."""
-    key = tensor
-    previous = grads.get(key)
+    previous = grads.get(tensor)
     if previous is None:  # the first contribution, by far the most common case
-        grads[key] = g
+        grads[tensor] = g
     elif create_graph:
-        grads[key] = previous + g  # recorded, so the sum is differentiable too
-    elif key in owned and previous.data.dtype == g.data.dtype:
+        grads[tensor] = previous + g  # recorded, so the sum is differentiable too
+    elif tensor in owned and previous.data.dtype == g.data.dtype:
         np.add(previous.data, g.data, out=previous.data)
     else:  # the first gradient may be shared (add passes g through): sum into a buffer of our own
         total = previous.data + g.data
-        grads[key] = previous._wrap(total if isinstance(total, np.ndarray) else np.asarray(total))
-        owned.add(key)
+        grads[tensor] = previous._wrap(total if isinstance(total, np.ndarray) else np.asarray(total))
+        owned.add(tensor)
 
 
 def _deposit(leaf: Tensor, grad: Tensor, create_graph: bool, handed: set[int]) -> None:
